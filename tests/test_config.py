@@ -1,0 +1,49 @@
+import pytest
+
+from turbomode import config
+from turbomode.errors import BadSchedule, ConfigError
+
+
+def test_defaults_hold_the_seed_schedule():
+    cfg = config.defaults()
+    assert cfg.schedule("scan") == "30 23 * * *"
+    assert cfg.schedule("ingest") == "45 22 * * *"
+    assert cfg.schedule("train") == "0 0 * * 0"
+
+
+def test_rendered_file_parses_back_to_the_same_values():
+    cfg = config.defaults().with_overrides(data__source="sample")
+    again = config.parse(config.render(cfg))
+    assert dict(again.items()) == dict(cfg.items())
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("x = [", "not valid TOML"),
+        ('[data]\nsource = "ftp"', "data.source"),
+        ('[jobs.scan]\nschedule = "61 * * * *"', "jobs.scan.schedule"),
+        ('[jobs.scan]\nschedule = "* * * *"', "jobs.scan.schedule"),
+        ('[labels]\nhorizon_days = 0', "labels.horizon_days"),
+        ('[labels]\nhorizon_days = "ten"', "whole number"),
+        ('[general]\ntimezone = "Mars/Olympus"', "IANA"),
+        ('[general]\nwhat = 1', "unknown config option 'general.what'"),
+        ('[data]\nsource = "csv"', "data.csv_dir"),
+        ('[drift]\nmoderate = 0.5\nsignificant = 0.2', "drift.moderate"),
+    ],
+)
+def test_bad_values_name_the_key_and_what_is_allowed(text, fragment):
+    with pytest.raises(ConfigError) as info:
+        config.parse(text)
+    assert fragment in str(info.value)
+
+
+def test_a_bad_schedule_is_a_bad_schedule_error():
+    with pytest.raises(BadSchedule):
+        config.parse('[jobs.train]\nschedule = "0 25 * * *"')
+
+
+def test_home_comes_from_option_then_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("TURBOMODE_HOME", str(tmp_path / "env"))
+    assert config.resolve_home(None) == (tmp_path / "env").resolve()
+    assert config.resolve_home(tmp_path / "opt") == (tmp_path / "opt").resolve()

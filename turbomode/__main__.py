@@ -1,0 +1,3 @@
+from turbomode.cli.main import main
+
+main()

@@ -1,0 +1,87 @@
+"""Shared CLI plumbing: the per-invocation state, error translation, JSON and console output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import typer
+
+from turbomode.errors import EXIT_FAILED, TurboModeError
+
+log = logging.getLogger("turbomode.cli")
+
+
+class State:
+    """Set by the root callback; the Context (config, database) is loaded on first use."""
+
+    def __init__(self, home: Path | None):
+        self.home_arg = home
+        self._ctx = None
+
+    def ctx(self):
+        if self._ctx is None:
+            from turbomode import logs
+            from turbomode.context import Context
+
+            self._ctx = Context.load(self.home_arg)
+            logs.setup(self._ctx.logs_dir, self._ctx.config["general.log_level"])
+        return self._ctx
+
+    def close(self) -> None:
+        if self._ctx is not None:
+            self._ctx.close()
+
+
+def state(tctx: typer.Context) -> State:
+    root = tctx.find_root()
+    if not isinstance(root.obj, State):
+        root.obj = State(None)
+    return root.obj
+
+
+def err(message: str) -> None:
+    """One line to stderr, no traceback."""
+    typer.echo(message, err=True)
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn named errors into one sentence and their exit code; anything else into a log traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except TurboModeError as exc:
+            log.error("%s: %s", type(exc).__name__, exc)
+            err(f"error: {exc}")
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err("interrupted; everything committed so far is kept")
+            raise typer.Exit(130) from None
+        except Exception as exc:  # a bug: the traceback goes to the log file, not the terminal
+            from turbomode import logs
+
+            log.exception("unexpected error")
+            where = logs.current_file()
+            hint = f"; the traceback is in {where}" if where else ""
+            err(f"error: unexpected {type(exc).__name__}: {exc}{hint}")
+            raise typer.Exit(EXIT_FAILED) from None
+
+    return wrapper
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)

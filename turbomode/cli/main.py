@@ -1,0 +1,49 @@
+"""The `turbomode` command: global options and the list of subcommands.
+
+Subcommand modules import only typer at the top; heavy work is imported inside the command body,
+so `turbomode status` and `turbomode catchup` start fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from turbomode import __version__
+from turbomode.cli import config_cmd
+from turbomode.cli._util import State
+
+app = typer.Typer(
+    name="turbomode",
+    help="Calibrated nightly BUY/SELL signals for US stocks, run by your OS scheduler.\n\n"
+    "Example: turbomode demo",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"turbomode {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    tctx: typer.Context,
+    home: Path = typer.Option(None, "--home", help="Folder holding turbomode.toml, the database, models, logs "
+                              "and backups (default: $TURBOMODE_HOME, else the platform's user data folder)."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    tctx.obj = State(home)
+    tctx.call_on_close(tctx.obj.close)
+
+
+app.add_typer(config_cmd.app, name="config")
+
+
+def main() -> None:
+    app(prog_name="turbomode")

@@ -1,0 +1,356 @@
+"""The configuration file: one source of truth for paths, data source, schedules and model knobs.
+
+Every option is declared once in ``OPTIONS`` (key, default, checker, comment). Defaults, validation,
+``config show`` and the commented ``turbomode.toml`` written by ``config init`` all derive from it,
+so adding an option is one line here. Secrets (SMTP password, webhook and ping URLs) are never read
+from this file: it names the environment variables that hold them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from turbomode.errors import BadSchedule, ConfigError
+
+CONFIG_NAME = "turbomode.toml"
+DB_NAME = "turbomode.db"
+JOB_NAMES = ("ingest", "scan", "train", "backtest", "drift", "maintain")
+
+# The seed system's schedule (scheduler-investigation-2026-01-23.md), machine-local time.
+DEFAULT_SCHEDULES = {
+    "ingest": "45 22 * * *",
+    "scan": "30 23 * * *",
+    "train": "0 0 * * 0",
+    "backtest": "5 23 * * 6",
+    "drift": "10 23 * * 6",
+    "maintain": "0 23 * * 6",
+}
+
+
+# --- checkers: each returns the cleaned value or raises ValueError("what is allowed") ---------
+
+def _bool(v: Any) -> bool:
+    if isinstance(v, bool):
+        return v
+    raise ValueError("must be true or false")
+
+
+def _int(lo: int | None = None, hi: int | None = None) -> Callable[[Any], int]:
+    def check(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError("must be a whole number")
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            raise ValueError(f"must be between {lo} and {hi}")
+        return v
+
+    return check
+
+
+def _float(lo: float | None = None, hi: float | None = None) -> Callable[[Any], float]:
+    def check(v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError("must be a number")
+        v = float(v)
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            raise ValueError(f"must be between {lo} and {hi}")
+        return v
+
+    return check
+
+
+def _str(v: Any) -> str:
+    if not isinstance(v, str):
+        raise ValueError("must be a string in quotes")
+    return v
+
+
+def _choice(*allowed: str) -> Callable[[Any], str]:
+    def check(v: Any) -> str:
+        if v not in allowed:
+            raise ValueError("must be one of " + ", ".join(repr(a) for a in allowed))
+        return v
+
+    return check
+
+
+def _date(v: Any) -> str:
+    import datetime as _dt
+
+    if isinstance(v, _dt.date):
+        return v.isoformat()
+    if isinstance(v, str):
+        try:
+            return _dt.date.fromisoformat(v).isoformat()
+        except ValueError:
+            pass
+    raise ValueError("must be a date like 2011-01-03")
+
+
+def _timezone(v: Any) -> str:
+    v = _str(v)
+    if v == "local":
+        return v
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be 'local' or an IANA time zone such as 'America/New_York'") from None
+    return v
+
+
+def check_cron(expr: Any) -> str:
+    """A five-field cron expression as cronsim (Debian cron semantics) accepts it."""
+    expr = _str(expr).strip()
+    from datetime import datetime
+
+    from cronsim import CronSim, CronSimError
+
+    try:
+        CronSim(expr, datetime(2026, 1, 1))
+    except CronSimError as exc:
+        raise ValueError(f"is not a valid cron expression ({exc})") from None
+    if len(expr.split()) != 5:
+        raise ValueError("must have five fields: minute hour day-of-month month day-of-week")
+    return expr
+
+
+def _cron_or_empty(v: Any) -> str:
+    return "" if _str(v).strip() == "" else check_cron(v)
+
+
+def _str_list(v: Any) -> list[str]:
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise ValueError('must be a list of strings, e.g. ["a@example.com"]')
+    return v
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str  # dotted: section.name or section.sub.name
+    default: Any
+    check: Callable[[Any], Any]
+    comment: str
+
+
+OPTIONS: list[Option] = [
+    # general
+    Option("general.timezone", "local", _timezone,
+           "Zone the cron schedules are read in: 'local' (this machine) or an IANA name."),
+    Option("general.universe", "", _str,
+           "CSV of symbol,name,sector; empty = the built-in universe of liquid US stocks."),
+    Option("general.log_level", "INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"),
+           "Level of the rotating log file in <home>/logs/."),
+    # data
+    Option("data.source", "yfinance", _choice("yfinance", "csv", "sample"),
+           "Where prices come from: 'yfinance' (Yahoo), 'csv' (data.csv_dir) or 'sample' (synthetic)."),
+    Option("data.csv_dir", "", _str, "Folder of per-symbol CSVs in Yahoo's layout (source = 'csv')."),
+    Option("data.start", "2011-01-03", _date, "First date fetched on a full load."),
+    Option("data.overlap_days", 10, _int(1, 365),
+           "Trading days re-fetched before the last stored bar, to detect re-adjusted history."),
+    Option("data.reload_tolerance", 0.005, _float(0.0, 1.0),
+           "Relative disagreement in the overlap that triggers a full reload of the symbol."),
+    Option("data.batch_size", 50, _int(1, 500), "Symbols per yfinance download call."),
+    Option("data.max_retries", 4, _int(0, 20), "Retries with exponential backoff on rate limits and timeouts."),
+    Option("data.timeout_seconds", 20, _int(1, 600), "Network timeout of one download call."),
+    Option("data.sample.seed", 20260123, _int(0), "Seed of the embedded sample market."),
+    Option("data.sample.strength", 0.6, _float(0.0, 5.0),
+           "Strength of the sample market's planted predictable component; 0 = pure random walk."),
+    Option("data.sample.start", "2011-01-03", _date, "First business day of the sample market."),
+    # labels and signals (the same multiples set training labels and live targets/stops/expiries)
+    Option("labels.target_multiple", 2.0, _float(0.1, 20.0), "Target = close + multiple x ATR (BUY)."),
+    Option("labels.stop_multiple", 1.0, _float(0.1, 20.0), "Stop = close - multiple x ATR (BUY)."),
+    Option("labels.horizon_days", 10, _int(1, 250), "Trading days until a signal expires."),
+    Option("labels.atr_days", 14, _int(2, 250), "Window of the average true range used for the barriers."),
+    Option("signals.min_confidence", 0.55, _float(0.0, 1.0), "Only emit signals at or above this probability."),
+    Option("signals.freshness_hours", 24, _int(1, 24 * 30), "Signals older than this are STALE."),
+    Option("signals.refresh_report", False, _bool, "Rewrite <home>/report.html after every scan."),
+    # models
+    Option("models.types", ["xgboost", "lightgbm", "random_forest", "extra_trees", "logistic", "hist_gb"],
+           _str_list, "Model types trained per sector."),
+    Option("models.keep_versions", 5, _int(1, 1000), "Model versions kept by maintain (the champion always)."),
+    Option("models.min_train_rows", 500, _int(10), "A sector with fewer labelled rows is not trained."),
+    Option("models.n_jobs", 2, _int(1, 256), "Threads used by the tree models."),
+    # backtest
+    Option("backtest.folds", 5, _int(1, 50), "Walk-forward folds."),
+    Option("backtest.commission_bps", 1.0, _float(0.0, 1000.0), "Commission per side, basis points."),
+    Option("backtest.slippage_bps", 5.0, _float(0.0, 1000.0), "Slippage per side, basis points."),
+    # drift
+    Option("drift.retrain", False, _bool, "Retrain the sectors with significant drift."),
+    Option("drift.moderate", 0.1, _float(0.0, 10.0), "PSI at or above this is moderate drift."),
+    Option("drift.significant", 0.25, _float(0.0, 10.0), "PSI at or above this is significant drift."),
+    # maintain
+    Option("maintain.keep_runs_days", 180, _int(1), "Ledger rows older than this are pruned."),
+    Option("maintain.keep_backups", 7, _int(1, 1000), "Backups kept in <home>/backups/."),
+    # runs and catch-up
+    Option("run.heartbeat_seconds", 30, _int(1, 3600), "How often a running job records that it is alive."),
+    Option("run.stale_heartbeat_minutes", 15, _int(1, 24 * 60),
+           "A run whose heartbeat is older than this is abandoned (its process died)."),
+    Option("catchup.at_reboot", True, _bool, "Install an @reboot / logon catch-up."),
+    Option("catchup.heartbeat", "17 * * * *", _cron_or_empty,
+           "Extra catch-up schedule (cron); empty to disable."),
+    # alerts: secrets live in the environment variables named here
+    Option("alerts.email_to", [], _str_list, "Addresses alerted on failure, abandonment and staleness."),
+    Option("alerts.email_from", "turbomode@localhost", _str, "Sender address of alert e-mails."),
+    Option("alerts.smtp_host", "localhost", _str, "SMTP server."),
+    Option("alerts.smtp_port", 25, _int(1, 65535), "SMTP port."),
+    Option("alerts.smtp_starttls", False, _bool, "Use STARTTLS."),
+    Option("alerts.smtp_user_env", "TURBOMODE_SMTP_USER", _str, "Environment variable holding the SMTP user."),
+    Option("alerts.smtp_password_env", "TURBOMODE_SMTP_PASSWORD", _str,
+           "Environment variable holding the SMTP password."),
+    Option("alerts.webhook_url_env", "TURBOMODE_WEBHOOK_URL", _str,
+           "Environment variable holding a URL that receives a JSON POST per alert."),
+    Option("alerts.timeout_seconds", 10, _int(1, 120), "Timeout of one alert delivery."),
+]
+
+for _job in JOB_NAMES:
+    OPTIONS += [
+        Option(f"jobs.{_job}.schedule", DEFAULT_SCHEDULES[_job], check_cron,
+               f"When {_job} runs (cron: minute hour day-of-month month day-of-week)."),
+        Option(f"jobs.{_job}.enabled", True, _bool, f"Whether {_job} is scheduled and caught up."),
+        Option(f"jobs.{_job}.alerts", True, _bool, f"Send alerts when {_job} fails or is abandoned."),
+        Option(f"jobs.{_job}.ping_url_env", f"TURBOMODE_PING_{_job.upper()}", _str,
+               f"Environment variable holding a healthchecks.io-style ping URL for {_job}."),
+    ]
+
+_BY_KEY = {o.key: o for o in OPTIONS}
+
+
+class Config:
+    """Validated option values; read with ``cfg["data.source"]`` or ``cfg.get(...)``."""
+
+    def __init__(self, values: dict[str, Any], path: Path | None = None):
+        self._values = values
+        self.path = path
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._values.get(key, default)
+
+    def items(self):
+        return self._values.items()
+
+    def with_overrides(self, **overrides: Any) -> "Config":
+        """A copy with dotted keys replaced (use ``__`` for dots: data__source='sample')."""
+        values = dict(self._values)
+        for k, v in overrides.items():
+            key = k.replace("__", ".")
+            if key not in _BY_KEY:
+                raise ConfigError(f"unknown option {key!r}")
+            values[key] = _checked(key, v)
+        return Config(values, self.path)
+
+    def schedule(self, job: str) -> str:
+        return self._values[f"jobs.{job}.schedule"]
+
+    def enabled(self, job: str) -> bool:
+        return self._values[f"jobs.{job}.enabled"]
+
+
+def _checked(key: str, value: Any) -> Any:
+    try:
+        return _BY_KEY[key].check(value)
+    except ValueError as exc:
+        error = BadSchedule if key.endswith(".schedule") or key == "catchup.heartbeat" else ConfigError
+        raise error(f"config option {key} = {value!r} {exc}") from None
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in table.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def defaults() -> Config:
+    return Config({o.key: o.default for o in OPTIONS})
+
+
+def parse(text: str, path: Path | None = None) -> Config:
+    """Validate TOML text; raise ConfigError naming the key and what is allowed."""
+    where = f" in {path}" if path else ""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"the config file{where} is not valid TOML ({exc}); fix it or run "
+                          "`turbomode config init --force` to start over") from None
+    values = {o.key: o.default for o in OPTIONS}
+    for key, value in _flatten(raw).items():
+        if key not in _BY_KEY:
+            raise ConfigError(f"unknown config option {key!r}{where}; `turbomode config show` lists them")
+        values[key] = _checked(key, value)
+    if values["drift.moderate"] > values["drift.significant"]:
+        raise ConfigError("config option drift.moderate must not exceed drift.significant")
+    if values["data.source"] == "csv" and not values["data.csv_dir"]:
+        raise ConfigError("config option data.source = 'csv' needs data.csv_dir set to a folder of CSVs")
+    return Config(values, path)
+
+
+def load(home: Path) -> Config:
+    """The home's turbomode.toml, or the defaults when there is none yet."""
+    path = home / CONFIG_NAME
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        cfg = defaults()
+        cfg.path = None
+        return cfg
+    except UnicodeDecodeError:
+        raise ConfigError(f"the config file {path} is not UTF-8 text; fix it or run "
+                          "`turbomode config init --force`") from None
+    return parse(text, path)
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render(cfg: Config | None = None) -> str:
+    """A commented TOML file holding every option (``cfg``'s values, or the defaults)."""
+    cfg = cfg or defaults()
+    lines = [
+        "# TurboMode configuration. Every option is shown with its value; delete a line to use the default.",
+        "# Times in cron schedules are read in general.timezone. Secrets are never stored here: the",
+        "# alerts.* and jobs.*.ping_url_env options name environment variables that hold them.",
+    ]
+    section = None
+    for o in OPTIONS:
+        sec, name = o.key.rsplit(".", 1)
+        if sec != section:
+            lines += ["", f"[{sec}]"]
+            section = sec
+        lines.append(f"# {o.comment}")
+        lines.append(f"{name} = {_toml_value(cfg[o.key])}")
+    return "\n".join(lines) + "\n"
+
+
+def default_home() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("turbomode", appauthor=False))
+
+
+def resolve_home(home: str | os.PathLike | None) -> Path:
+    """--home beats TURBOMODE_HOME beats the platform's user data folder."""
+    if home:
+        return Path(home).expanduser().resolve()
+    env = os.environ.get("TURBOMODE_HOME")
+    if env:
+        return Path(env).expanduser().resolve()
+    return default_home()

@@ -1,0 +1,76 @@
+"""Named errors, each carrying the exit code the CLI turns it into (SPEC §12).
+
+Raise them with the fix in the message: "prices end 2026-01-21; run `turbomode ingest`".
+The CLI prints the message as one line and exits with ``exit_code``; nothing else maps errors.
+"""
+
+from __future__ import annotations
+
+# Documented exit codes (README, SPEC §12).
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_PARTIAL = 3
+EXIT_REFUSED = 4
+
+
+class TurboModeError(Exception):
+    """A failure we can explain to the user in one sentence."""
+
+    exit_code = EXIT_FAILED
+
+
+class ConfigError(TurboModeError):
+    """The configuration file or a command-line value is invalid."""
+
+    exit_code = EXIT_USAGE
+
+
+class BadSchedule(ConfigError):
+    """A cron expression is invalid or cannot be expressed by the OS scheduler."""
+
+
+class NotADatabase(TurboModeError):
+    """The database path holds a file that is not an SQLite database."""
+
+    exit_code = EXIT_USAGE
+
+
+class HomeNotWritable(TurboModeError):
+    """The home folder (or a file in it) cannot be written."""
+
+    exit_code = EXIT_USAGE
+
+
+class DataSourceError(TurboModeError):
+    """A market-data source failed as a whole (network down, folder missing)."""
+
+    exit_code = EXIT_FAILED
+
+
+class BadInput(TurboModeError):
+    """An input file or value the user gave is malformed."""
+
+    exit_code = EXIT_USAGE
+
+
+class StaleData(TurboModeError):
+    """An input is older than the job accepts."""
+
+    exit_code = EXIT_REFUSED
+
+
+class MissingInput(TurboModeError):
+    """Something a job needs does not exist yet (no prices, no champion model)."""
+
+    exit_code = EXIT_REFUSED
+
+
+class ModelMissing(MissingInput):
+    """No usable champion model (absent or corrupt files)."""
+
+
+class JobFailed(TurboModeError):
+    """A job ran and failed."""
+
+    exit_code = EXIT_FAILED

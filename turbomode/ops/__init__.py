@@ -1,0 +1,1 @@
+"""Running jobs for real: the run wrapper, OS scheduler export/install, alerts."""

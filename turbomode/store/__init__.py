@@ -1,0 +1,1 @@
+"""The database. Only this package writes SQL."""

@@ -1,0 +1,301 @@
+"""Versioned schema changes (sqlite-utils ``Migrations``), each applied once in one transaction.
+
+m001 adopts a database created by the old system in place: the seed's eight tables keep their
+names, columns and rows; tables that are missing are created, columns that are missing are added.
+Nothing is ever dropped or rewritten. Later migrations only add.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from turbomode.store.schema_version import MIGRATION_NAMES, MIGRATION_SET
+
+migrations = Migrations(MIGRATION_SET)
+
+# Seed tables (scheduler-investigation-2026-01-23.md, "Database Schema Reference") and the
+# columns we need in each. Existing tables get the missing columns added with ALTER TABLE.
+SEED_TABLES: dict[str, dict[str, str]] = {
+    "active_signals": {
+        # the seed's columns, exactly
+        "id": "INTEGER PRIMARY KEY",
+        "symbol": "TEXT",
+        "signal_type": "TEXT",
+        "confidence": "REAL",
+        "entry_price": "REAL",
+        "target_price": "REAL",
+        "stop_loss": "REAL",
+        "sector": "TEXT",
+        "created_at": "TEXT",
+        "expires_at": "TEXT",
+        "is_active": "INTEGER",
+        # ours
+        "market_date": "TEXT",  # the session the signal was emitted for (YYYY-MM-DD)
+        "expiry_date": "TEXT",  # last session it is open (YYYY-MM-DD)
+        "model_version": "TEXT",
+        "data_source": "TEXT",  # 'sample' marks synthetic data wherever signals are shown
+        "prob_buy": "REAL",
+        "prob_sell": "REAL",
+        "prob_hold": "REAL",
+        "atr": "REAL",
+    },
+    "signal_history": {
+        "id": "INTEGER PRIMARY KEY",
+        "signal_id": "INTEGER",
+        "symbol": "TEXT",
+        "signal_type": "TEXT",
+        "confidence": "REAL",
+        "entry_price": "REAL",
+        "target_price": "REAL",
+        "stop_loss": "REAL",
+        "sector": "TEXT",
+        "created_at": "TEXT",
+        "expires_at": "TEXT",
+        "market_date": "TEXT",
+        "closed_at": "TEXT",
+        "exit_date": "TEXT",
+        "exit_price": "REAL",
+        "outcome": "TEXT",  # target | stop | expired | reversed
+        "realized_return": "REAL",
+        "model_version": "TEXT",
+        "data_source": "TEXT",
+    },
+    "sector_stats": {
+        "id": "INTEGER PRIMARY KEY",
+        "sector": "TEXT",
+        "signal_type": "TEXT",
+        "total_signals": "INTEGER",
+        "wins": "INTEGER",
+        "losses": "INTEGER",
+        "hit_rate": "REAL",
+        "avg_return": "REAL",
+        "updated_at": "TEXT",
+    },
+    "trades": {
+        "id": "INTEGER PRIMARY KEY",
+        "symbol": "TEXT",
+        "sector": "TEXT",
+        "entry_date": "TEXT",
+        "entry_price": "REAL",
+        "target_price": "REAL",
+        "stop_price": "REAL",
+        "horizon_days": "INTEGER",
+        "exit_date": "TEXT",
+        "exit_price": "REAL",
+        "outcome": "TEXT",  # BUY | SELL | HOLD (triple-barrier label)
+        "return_pct": "REAL",
+        "label_params": "TEXT",
+        "created_at": "TEXT",
+    },
+    "feature_store": {
+        "id": "INTEGER PRIMARY KEY",
+        "symbol": "TEXT",
+        "date": "TEXT",
+        "feature_set": "TEXT",
+        "features": "TEXT",  # JSON
+        "created_at": "TEXT",
+    },
+    "model_metadata": {
+        "id": "INTEGER PRIMARY KEY",
+        "version": "TEXT",
+        "sector": "TEXT",
+        "model_type": "TEXT",  # one of the six, or 'ensemble'
+        "path": "TEXT",
+        "sha256": "TEXT",
+        "status": "TEXT",  # champion | challenger | retired
+        "created_at": "TEXT",
+        "train_start": "TEXT",
+        "train_end": "TEXT",
+        "calib_start": "TEXT",
+        "calib_end": "TEXT",
+        "valid_start": "TEXT",
+        "valid_end": "TEXT",
+        "metrics": "TEXT",  # JSON: log_loss, brier, accuracy, ece, precision, class_mix
+        "feature_names": "TEXT",  # JSON list
+    },
+    "training_runs": {
+        "id": "INTEGER PRIMARY KEY",
+        "version": "TEXT",
+        "run_id": "INTEGER",
+        "started_at": "TEXT",
+        "finished_at": "TEXT",
+        "status": "TEXT",
+        "sectors": "TEXT",  # JSON list
+        "train_start": "TEXT",
+        "train_end": "TEXT",
+        "valid_start": "TEXT",
+        "valid_end": "TEXT",
+        "metrics": "TEXT",  # JSON
+        "promoted": "INTEGER",
+        "notes": "TEXT",
+    },
+    "price_data": {
+        "symbol": "TEXT",
+        "date": "TEXT",  # exchange date YYYY-MM-DD
+        "open": "REAL",
+        "high": "REAL",
+        "low": "REAL",
+        "close": "REAL",
+        "adj_close": "REAL",
+        "volume": "REAL",
+        "source": "TEXT",
+        "ingested_at": "TEXT",
+    },
+}
+
+
+def _table_columns(db: Database, table: str) -> list[str]:
+    return [r[1] for r in db.execute(f"PRAGMA table_info([{table}])").fetchall()]
+
+
+def _adopt(db: Database, table: str, columns: dict[str, str], create_sql: str | None = None) -> None:
+    existing = _table_columns(db, table)
+    if not existing:
+        cols = ",\n  ".join(f"[{c}] {t}" for c, t in columns.items())
+        db.execute(create_sql or f"CREATE TABLE [{table}] (\n  {cols}\n)")
+        return
+    for col, typ in columns.items():
+        if col not in existing:
+            # ALTER TABLE ADD COLUMN cannot add a PRIMARY KEY; such a column arrives plain.
+            db.execute(f"ALTER TABLE [{table}] ADD COLUMN [{col}] {typ.replace(' PRIMARY KEY', '')}")
+
+
+@migrations(name=MIGRATION_NAMES[0])
+def m001_adopt_seed_tables(db: Database) -> None:
+    price_cols = SEED_TABLES["price_data"]
+    price_sql = (
+        "CREATE TABLE price_data (\n  "
+        + ",\n  ".join(f"[{c}] {t}" + (" NOT NULL" if c in ("symbol", "date") else "") for c, t in price_cols.items())
+        + ",\n  PRIMARY KEY (symbol, date)\n) WITHOUT ROWID"
+    )
+    for table, cols in SEED_TABLES.items():
+        _adopt(db, table, cols, price_sql if table == "price_data" else None)
+    # An adopted price_data may lack the key; a unique index gives the same guarantee.
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS price_data_symbol_date ON price_data(symbol, date)")
+    db.execute("CREATE INDEX IF NOT EXISTS active_signals_active ON active_signals(is_active, symbol)")
+    db.execute("CREATE INDEX IF NOT EXISTS signal_history_symbol ON signal_history(symbol, closed_at)")
+    db.execute("CREATE INDEX IF NOT EXISTS trades_symbol_date ON trades(symbol, entry_date)")
+    db.execute("CREATE INDEX IF NOT EXISTS model_metadata_version ON model_metadata(version, sector)")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS symbols (\n"
+        "  symbol TEXT PRIMARY KEY, name TEXT, sector TEXT, source TEXT,\n"
+        "  first_date TEXT, last_date TEXT, last_checked_at TEXT, status TEXT, error TEXT\n)"
+    )
+    db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT, updated_at TEXT)")
+
+
+@migrations(name=MIGRATION_NAMES[1])
+def m002_ledger_and_locks(db: Database) -> None:
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS task_runs (
+  id INTEGER PRIMARY KEY,
+  task TEXT NOT NULL,
+  trigger TEXT NOT NULL CHECK (trigger IN ('cron','catchup','manual','dependency')),
+  scheduled_for TEXT,
+  started_at TEXT NOT NULL,
+  finished_at TEXT,
+  heartbeat_at TEXT,
+  status TEXT NOT NULL CHECK (status IN
+    ('running','succeeded','failed','partial','skipped','blocked','abandoned')),
+  pid INTEGER,
+  host TEXT,
+  summary TEXT,
+  error TEXT,
+  exit_code INTEGER,
+  missed_count INTEGER,
+  parent_run_id INTEGER
+)"""
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS task_runs_task_started ON task_runs(task, started_at)")
+    db.execute("CREATE INDEX IF NOT EXISTS task_runs_status ON task_runs(status)")
+    # One row per held lock; claimed with INSERT … ON CONFLICT DO NOTHING and a row-count check.
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS locks (
+  name TEXT PRIMARY KEY,
+  run_id INTEGER,
+  pid INTEGER,
+  host TEXT,
+  acquired_at TEXT NOT NULL,
+  heartbeat_at TEXT NOT NULL
+)"""
+    )
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS alerts_sent (
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER,
+  task TEXT,
+  kind TEXT,
+  channel TEXT,
+  sent_at TEXT,
+  ok INTEGER,
+  error TEXT
+)"""
+    )
+
+
+@migrations(name=MIGRATION_NAMES[2])
+def m003_models_backtest_drift(db: Database) -> None:
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS backtest_runs (
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER,
+  created_at TEXT NOT NULL,
+  start_date TEXT,
+  end_date TEXT,
+  folds INTEGER,
+  models TEXT,
+  params TEXT,
+  metrics TEXT,
+  data_source TEXT
+)"""
+    )
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS backtest_folds (
+  backtest_id INTEGER NOT NULL REFERENCES backtest_runs(id) ON DELETE CASCADE,
+  fold INTEGER NOT NULL,
+  train_start TEXT, train_end TEXT, test_start TEXT, test_end TEXT,
+  PRIMARY KEY (backtest_id, fold)
+)"""
+    )
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS backtest_results (
+  backtest_id INTEGER NOT NULL REFERENCES backtest_runs(id) ON DELETE CASCADE,
+  slice_kind TEXT NOT NULL,
+  slice TEXT NOT NULL,
+  trades INTEGER, hit_rate REAL, mean_return REAL, profit_factor REAL,
+  sharpe REAL, max_drawdown REAL, exposure REAL, total_return REAL,
+  PRIMARY KEY (backtest_id, slice_kind, slice)
+)"""
+    )
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS backtest_equity (
+  backtest_id INTEGER NOT NULL REFERENCES backtest_runs(id) ON DELETE CASCADE,
+  date TEXT NOT NULL,
+  strategy REAL,
+  buy_hold REAL,
+  PRIMARY KEY (backtest_id, date)
+)"""
+    )
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS drift_runs (
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER,
+  created_at TEXT NOT NULL,
+  model_version TEXT,
+  level TEXT,
+  summary TEXT
+)"""
+    )
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS drift_results (
+  drift_id INTEGER NOT NULL REFERENCES drift_runs(id) ON DELETE CASCADE,
+  sector TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  name TEXT NOT NULL,
+  value REAL,
+  level TEXT,
+  detail TEXT,
+  PRIMARY KEY (drift_id, sector, kind, name)
+)"""
+    )

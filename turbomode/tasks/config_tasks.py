@@ -1,0 +1,33 @@
+"""Writing the config file (``config init``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from turbomode import config as config_mod
+from turbomode.errors import ConfigError, HomeNotWritable
+from turbomode.store.db import atomic_write_text
+
+
+def init(home_arg: str | Path | None, *, force: bool = False, source: str | None = None) -> Path:
+    home = config_mod.resolve_home(home_arg)
+    path = home / config_mod.CONFIG_NAME
+    if path.exists() and not force:
+        raise ConfigError(f"{path} already exists; use --force to overwrite it (a .bak copy is kept)")
+    cfg = config_mod.defaults()
+    if source is not None:
+        cfg = cfg.with_overrides(data__source=source)
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            shutil.copy2(path, path.with_suffix(".toml.bak"))
+        atomic_write_text(path, config_mod.render(cfg))
+    except PermissionError as exc:
+        raise HomeNotWritable(f"cannot write {path} ({exc.strerror}); choose a writable --home") from None
+    except OSError as exc:
+        raise HomeNotWritable(f"cannot write {path} ({exc.strerror or exc}); choose a writable --home") from None
+    if os.name != "nt":
+        path.chmod(0o600)
+    return path
