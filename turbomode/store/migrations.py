@@ -183,6 +183,12 @@ def m001_adopt_seed_tables(db: Database) -> None:
         "  first_date TEXT, last_date TEXT, last_checked_at TEXT, status TEXT, error TEXT\n)"
     )
     db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT, updated_at TEXT)")
+    # NYSE sessions cached from exchange_calendars at ingest time, so status can judge freshness
+    # with the standard library alone (exchange_calendars imports pandas).
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS market_sessions (\n"
+        "  date TEXT PRIMARY KEY, open_utc TEXT NOT NULL, close_utc TEXT NOT NULL\n) WITHOUT ROWID"
+    )
 
 
 @migrations(name=MIGRATION_NAMES[1])
