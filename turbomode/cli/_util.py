@@ -85,3 +85,37 @@ def console(stderr: bool = False):
     from rich.console import Console
 
     return Console(stderr=stderr, highlight=False)
+
+
+def run_job_command(tctx: typer.Context, job: str, options: dict[str, Any], *, no_deps: bool = False,
+                    trigger: str = "manual", as_json: bool = False,
+                    render: Callable[[Any], None] | None = None) -> None:
+    """The body of every job command (ingest, scan, train, backtest, drift, maintain).
+
+    Runs the job through the run wrapper (ledger, lock, prerequisites), renders the result, and
+    exits with the job's exit code. ``render`` gets the RunOutcome when the job actually ran.
+    """
+    from turbomode.ops.runner import run_job
+
+    ctx = state(tctx).ctx()
+    outcome = run_job(ctx, job, options, trigger=trigger, with_deps=not no_deps)
+    if as_json:
+        print_json({"job": job, "run_id": outcome.run_id, "status": outcome.status,
+                    "exit_code": outcome.exit_code,
+                    "summary": outcome.result.summary if outcome.result else None,
+                    "message": outcome.result.message if outcome.result else outcome.error})
+    elif outcome.status == "skipped" and outcome.result is None:
+        typer.echo(outcome.error or f"{job} is already running; skipped")
+    elif render is not None:
+        render(outcome)
+    elif outcome.result is not None and outcome.result.message:
+        typer.echo(outcome.result.message)
+    if outcome.result is not None:
+        for w in outcome.result.warnings:
+            err(f"warning: {w}")
+    raise typer.Exit(outcome.exit_code)
+
+
+# Options every job command takes. `--trigger cron` is what the generated crontab/XML lines pass.
+NO_DEPS_HELP = "Do not bring stale prerequisite jobs up to date first."
+TRIGGER_HELP = "Who started this run (recorded in the ledger): manual, cron."

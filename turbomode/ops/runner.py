@@ -33,8 +33,13 @@ class RunOutcome:
 
 
 def run_job(ctx: Context, job: str, options: dict[str, Any] | None = None, *, trigger: str = "manual",
-            scheduled_for: datetime | None = None, now_fn: Callable[[], datetime] = clock.now) -> RunOutcome:
-    """Run one job and record it. Errors the user can act on are recorded and re-raised for the CLI."""
+            scheduled_for: datetime | None = None, with_deps: bool = True,
+            now_fn: Callable[[], datetime] = clock.now) -> RunOutcome:
+    """Run one job and record it. Errors the user can act on are recorded and re-raised for the CLI.
+
+    ``with_deps``: first bring stale prerequisite jobs (JOBS[job].needs) up to date.
+    A second concurrent run of the same job returns status 'skipped' (exit 0) without running.
+    """
     spec = JOBS[job]
     conn = ctx.connect()
     run_id = ledger.start_run(conn, job, trigger, now_fn(), scheduled_for)
