@@ -1,16 +1,16 @@
 """Every command has help, and every command's help shows an example (STYLE habit 7)."""
 
-import click
 import pytest
 import typer
 
 from turbomode.cli.main import app
 
 
-def _commands(group: click.Group, prefix=()):
+def _commands(group, prefix=()):
+    # Typer vendors Click, so groups are recognised by behaviour, not by click.Group.
     for name, cmd in group.commands.items():
         path = (*prefix, name)
-        if isinstance(cmd, click.Group):
+        if hasattr(cmd, "commands"):
             yield from _commands(cmd, path)
         else:
             yield path
