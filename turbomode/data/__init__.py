@@ -1,0 +1,1 @@
+"""Market data: the universe, the sample market, sources (csv, yfinance, sample) and validation."""
