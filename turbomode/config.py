@@ -186,6 +186,8 @@ OPTIONS: list[Option] = [
     # maintain
     Option("maintain.keep_runs_days", 180, _int(1), "Ledger rows older than this are pruned."),
     Option("maintain.keep_backups", 7, _int(1, 1000), "Backups kept in <home>/backups/."),
+    Option("maintain.vacuum_free_ratio", 0.2, _float(0.0, 1.0),
+           "VACUUM when free pages are at least this share of the database file."),
     # runs and catch-up
     Option("run.heartbeat_seconds", 30, _int(1, 3600), "How often a running job records that it is alive."),
     Option("run.stale_heartbeat_minutes", 15, _int(1, 24 * 60),

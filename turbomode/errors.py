@@ -74,3 +74,8 @@ class JobFailed(TurboModeError):
     """A job ran and failed."""
 
     exit_code = EXIT_FAILED
+
+
+class BackupInvalid(BadInput):
+    """A file offered as a backup is not a sound TurboMode database."""
+

@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from turbomode import __version__
-from turbomode.cli import config_cmd
+from turbomode.cli import config_cmd, maintain_cmd
 from turbomode.cli._util import State
 
 app = typer.Typer(
@@ -43,6 +43,8 @@ def root(
 
 
 app.add_typer(config_cmd.app, name="config")
+app.command("maintain")(maintain_cmd.maintain)
+app.command("restore")(maintain_cmd.restore)
 
 
 def main() -> None:

@@ -1,0 +1,155 @@
+"""maintain: expiry, pruning, integrity, backup rotation and vacuum, on real SQLite files."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import timedelta
+
+import pytest
+
+from tests.conftest import NOW
+from turbomode.clock import iso
+from turbomode.store import backup as backup_store
+from turbomode.store import maintenance as store
+from turbomode.tasks import maintain
+
+
+def add_signal(conn, symbol, signal_type="BUY", *, expires_at, entry=100.0, sector="Energy", active=1):
+    cur = conn.execute(
+        "INSERT INTO active_signals (symbol, signal_type, confidence, entry_price, target_price, stop_loss,"
+        " sector, created_at, expires_at, is_active, market_date, expiry_date, data_source)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (symbol, signal_type, 0.6, entry, entry * 1.1, entry * 0.95, sector, "2026-01-05T23:30:00Z", expires_at,
+         active, "2026-01-05", expires_at[:10], "sample"),
+    )
+    return cur.lastrowid
+
+
+def add_close(conn, symbol, date, close):
+    conn.execute("INSERT INTO price_data (symbol, date, open, high, low, close, volume) VALUES (?,?,?,?,?,?,?)",
+                 (symbol, date, close, close, close, close, 1000))
+
+
+def test_it_archives_signals_past_expiry_as_expired_with_a_signed_return(fresh_db):
+    add_close(fresh_db, "AAA", "2026-01-16", 110.0)
+    add_close(fresh_db, "AAA", "2026-01-22", 130.0)  # after expiry: not the exit price
+    add_close(fresh_db, "BBB", "2026-01-16", 90.0)
+    old_buy = add_signal(fresh_db, "AAA", "BUY", expires_at="2026-01-16T21:00:00Z")
+    old_sell = add_signal(fresh_db, "BBB", "SELL", expires_at="2026-01-16T21:00:00Z")
+    live = add_signal(fresh_db, "CCC", "BUY", expires_at="2026-01-30T21:00:00Z")
+
+    archived = maintain.expire_signals(fresh_db, NOW)
+
+    assert sorted(a["id"] for a in archived) == sorted([old_buy, old_sell])
+    assert [r[0] for r in fresh_db.execute("SELECT id FROM active_signals")] == [live]
+    hist = {r["symbol"]: r for r in fresh_db.execute("SELECT * FROM signal_history")}
+    assert hist["AAA"]["outcome"] == "expired" and hist["AAA"]["signal_id"] == old_buy
+    assert hist["AAA"]["exit_price"] == 110.0 and hist["AAA"]["realized_return"] == pytest.approx(0.10)
+    assert hist["BBB"]["realized_return"] == pytest.approx(0.10)  # a SELL gains when the price falls
+    assert hist["AAA"]["closed_at"] == iso(NOW)
+
+
+def test_it_prunes_old_finished_runs_but_never_a_running_one(fresh_db):
+    old = iso(NOW - timedelta(days=400))
+    recent = iso(NOW - timedelta(days=3))
+    for status, started in [("succeeded", old), ("failed", old), ("running", old), ("succeeded", recent)]:
+        fresh_db.execute("INSERT INTO task_runs (task, trigger, started_at, status) VALUES ('scan','cron',?,?)",
+                         (started, status))
+
+    n = store.prune_task_runs(fresh_db, iso(NOW - timedelta(days=180)))
+
+    assert n == 2
+    left = fresh_db.execute("SELECT status, started_at FROM task_runs ORDER BY id").fetchall()
+    assert [tuple(r) for r in left] == [("running", old), ("succeeded", recent)]
+
+
+def add_version(conn, models_dir, version, created_at, status="retired"):
+    folder = models_dir / version
+    folder.mkdir(parents=True)
+    (folder / "Energy-xgboost.joblib").write_bytes(b"model")
+    for sector in ("Energy", "Utilities"):
+        conn.execute("INSERT INTO model_metadata (version, sector, model_type, path, status, created_at)"
+                     " VALUES (?,?,?,?,?,?)", (version, sector, "xgboost", str(folder / f"{sector}.joblib"),
+                                               status, created_at))
+    conn.execute("INSERT INTO training_runs (version, started_at, status) VALUES (?,?,?)",
+                 (version, created_at, "succeeded"))
+
+
+def test_it_prunes_versions_beyond_the_limit_but_never_the_champion(fresh_db, home):
+    models = home / "models"
+    add_version(fresh_db, models, "v1", "2026-01-01T00:00:00Z", status="champion")
+    for i in range(2, 6):
+        add_version(fresh_db, models, f"v{i}", f"2026-01-0{i}T00:00:00Z")
+
+    pruned, kept = maintain.prune_model_versions(fresh_db, models, keep_versions=2)
+
+    assert sorted(pruned) == ["v2", "v3"]
+    assert sorted(kept) == ["v1", "v4", "v5"]
+    assert sorted(p.name for p in models.iterdir()) == ["v1", "v4", "v5"]
+    versions = {r[0] for r in fresh_db.execute("SELECT version FROM model_metadata UNION "
+                                               "SELECT version FROM training_runs")}
+    assert versions == {"v1", "v4", "v5"}
+
+
+def test_a_version_whose_rows_cannot_be_deleted_keeps_its_folder(fresh_db, home, monkeypatch):
+    models = home / "models"
+    add_version(fresh_db, models, "v1", "2026-01-01T00:00:00Z")
+    add_version(fresh_db, models, "v2", "2026-01-02T00:00:00Z")
+
+    def boom(conn, version):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(store, "delete_model_version_rows", boom)
+    with pytest.raises(sqlite3.OperationalError):
+        maintain.prune_model_versions(fresh_db, models, keep_versions=1)
+
+    assert (models / "v1" / "Energy-xgboost.joblib").exists()
+    assert sorted(p.name for p in models.iterdir()) == ["v1", "v2"]
+    assert fresh_db.execute("SELECT COUNT(*) FROM model_metadata WHERE version = 'v1'").fetchone()[0] == 2
+
+
+def test_rotation_keeps_the_newest_backups_and_removes_leftover_temporaries(fresh_db, home):
+    dest = home / "backups"
+    made = [backup_store.backup_database(fresh_db, dest, NOW + timedelta(days=7 * i)) for i in range(5)]
+    (dest / ".turbomode-20260101T000000Z.db.123.tmp").write_bytes(b"half")
+    (dest / "notes.txt").write_text("mine")
+
+    removed = backup_store.rotate_backups(dest, keep=3)
+
+    assert removed == made[:2]
+    assert sorted(p.name for p in dest.iterdir()) == sorted([p.name for p in made[2:]] + ["notes.txt"])
+
+
+def test_a_backup_is_a_standalone_sound_copy(fresh_db, home):
+    add_signal(fresh_db, "AAA", expires_at="2026-01-30T21:00:00Z")
+    path = backup_store.backup_database(fresh_db, home / "backups", NOW)
+
+    assert path.name == "turbomode-20260123T120000Z.db"
+    assert not path.with_name(path.name + "-wal").exists()
+    copy = sqlite3.connect(path)
+    assert copy.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    assert copy.execute("SELECT symbol FROM active_signals").fetchall() == [("AAA",)]
+    copy.close()
+
+
+def test_vacuum_runs_only_when_enough_pages_are_free(fresh_db):
+    fresh_db.execute("CREATE TABLE filler (x BLOB)")
+    fresh_db.executemany("INSERT INTO filler VALUES (?)", [(b"x" * 4000,) for _ in range(300)])
+    untouched = maintain.vacuum_if_worthwhile(fresh_db, threshold=0.2)
+    assert untouched["ran"] is False and untouched["free_ratio"] == 0
+
+    fresh_db.execute("DELETE FROM filler")
+    ran = maintain.vacuum_if_worthwhile(fresh_db, threshold=0.2)
+
+    assert ran["ran"] is True and ran["free_ratio"] > 0.5
+    assert ran["bytes_after"] < ran["bytes_before"] / 2
+    assert store.page_stats(fresh_db).freelist_count == 0
+
+
+def test_vacuum_is_skipped_below_the_threshold(fresh_db):
+    fresh_db.execute("CREATE TABLE filler (x BLOB)")
+    fresh_db.executemany("INSERT INTO filler VALUES (?)", [(b"x" * 4000,) for _ in range(300)])
+    fresh_db.execute("DELETE FROM filler WHERE rowid <= 30")
+    out = maintain.vacuum_if_worthwhile(fresh_db, threshold=0.2)
+    assert out["ran"] is False and 0 < out["free_ratio"] < 0.2

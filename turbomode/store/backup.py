@@ -1,0 +1,168 @@
+"""Online backups (the sqlite3 backup API), their rotation, and restoring one in place of the database.
+
+A backup is one self-contained file (rollback journal mode, no -wal beside it) named
+``turbomode-<UTC stamp>.db``; it is written under a temporary name, checked, then renamed, so a
+crash never leaves a half-written file that looks like a backup.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from turbomode.errors import BackupInvalid
+from turbomode.store.db import SQLITE_MAGIC
+from turbomode.store.maintenance import integrity_problems, table_counts
+
+BACKUP_RE = re.compile(r"^turbomode-(\d{8}T\d{6}Z)(?:-\d+)?\.db$")
+# A TurboMode database (ours or the seed's) always has this table.
+SIGNATURE_TABLE = "active_signals"
+
+
+def stamp(now: datetime) -> str:
+    return now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def backup_database(conn: sqlite3.Connection, dest_dir: Path, now: datetime,
+                    progress: Callable[[int, int], None] | None = None) -> Path:
+    """Copy the live database (consistently, while others may read) into ``dest_dir``; return the file."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    base = f"turbomode-{stamp(now)}"
+    final = dest_dir / f"{base}.db"
+    n = 1
+    while final.exists():  # two backups in the same second keep both
+        final = dest_dir / f"{base}-{n}.db"
+        n += 1
+    tmp = dest_dir / f".{final.name}.{os.getpid()}.tmp"
+    try:
+        dst = sqlite3.connect(tmp)
+        try:
+            cb = (lambda status, remaining, total: progress(total - remaining, total)) if progress else None
+            conn.backup(dst, pages=1024, progress=cb)
+            # The copy must stand alone: no WAL file is ever needed beside a backup.
+            dst.execute("PRAGMA journal_mode = DELETE")
+            problems = integrity_problems(dst)
+        finally:
+            dst.close()
+        if problems:
+            raise BackupInvalid(f"the backup written to {tmp} failed its integrity check ({problems[0]}); "
+                                "the live database may be damaged: run `turbomode maintain` to check it")
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return final
+
+
+def list_backups(dest_dir: Path) -> list[Path]:
+    """Backups in ``dest_dir``, oldest first (the stamp in the name orders them)."""
+    if not dest_dir.is_dir():
+        return []
+    found = [p for p in dest_dir.iterdir() if p.is_file() and BACKUP_RE.match(p.name)]
+
+    def key(p: Path) -> tuple[str, int]:
+        m = re.match(r"^turbomode-(\d{8}T\d{6}Z)(?:-(\d+))?\.db$", p.name)
+        return (m.group(1), int(m.group(2) or 0))
+
+    return sorted(found, key=key)
+
+
+def rotate_backups(dest_dir: Path, keep: int) -> list[Path]:
+    """Delete all but the newest ``keep`` backups and any temporary file a crashed backup left."""
+    removed: list[Path] = []
+    backups = list_backups(dest_dir)
+    for p in backups[: max(0, len(backups) - keep)]:
+        p.unlink(missing_ok=True)
+        removed.append(p)
+    if dest_dir.is_dir():
+        for p in dest_dir.glob(".turbomode-*.tmp"):
+            p.unlink(missing_ok=True)
+    return removed
+
+
+@dataclass
+class BackupCheck:
+    path: Path
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def check_backup_file(path: Path) -> BackupCheck:
+    """Raise BackupInvalid unless ``path`` is a sound TurboMode database. Opens it read-write: pass a copy."""
+    check_backup_file_header(path)
+    conn = sqlite3.connect(path)
+    try:
+        problems = integrity_problems(conn)
+        if problems:
+            raise BackupInvalid(f"{path} fails its integrity check ({problems[0]}); choose an older backup")
+        try:
+            counts = table_counts(conn)
+        except sqlite3.DatabaseError as exc:
+            raise BackupInvalid(f"{path} cannot be read ({exc}); choose an older backup") from None
+    finally:
+        conn.close()
+    if SIGNATURE_TABLE not in counts:
+        raise BackupInvalid(f"{path} is an SQLite database but not a TurboMode one (no {SIGNATURE_TABLE} "
+                            "table); pass one of the files in <home>/backups/")
+    return BackupCheck(path, counts)
+
+
+@dataclass
+class RestoreResult:
+    db_path: Path
+    backup: Path
+    kept_as: Path | None
+    counts: dict[str, int]
+
+
+def restore_database(db_path: Path, backup: Path, now: datetime) -> RestoreResult:
+    """Replace ``db_path`` by ``backup`` atomically, keeping the current files as ``*.before-restore``.
+
+    The backup is copied next to the database and checked there; only a copy that passes its integrity
+    check is renamed over the database, so a failed restore leaves everything as it was.
+    """
+    backup = Path(backup)
+    check_backup_file_header(backup)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = db_path.with_name(f".{db_path.name}.restore.{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(backup, tmp)
+        check = check_backup_file(tmp)
+        _drop_sidecars(tmp)
+        kept = None
+        if db_path.exists():
+            # A byte copy, not the backup API: the current file may be the damaged one.
+            kept = db_path.with_name(f"{db_path.name}.{stamp(now)}.before-restore")
+            shutil.copy2(db_path, kept)
+            for suffix in ("-wal",):
+                side = db_path.with_name(db_path.name + suffix)
+                if side.exists():
+                    shutil.copy2(side, kept.with_name(kept.name + suffix))
+        # The old WAL belongs to the old file: left in place it would be replayed onto the restored one.
+        _drop_sidecars(db_path)
+        os.replace(tmp, db_path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        _drop_sidecars(tmp)
+        raise
+    return RestoreResult(db_path, backup, kept, check.counts)
+
+
+def check_backup_file_header(path: Path) -> None:
+    """The cheap part of check_backup_file, safe on the user's own file (it only reads 16 bytes)."""
+    if not path.is_file():
+        raise BackupInvalid(f"{path} is not a file; pass one of the files in <home>/backups/")
+    with open(path, "rb") as fh:
+        if fh.read(16) != SQLITE_MAGIC:
+            raise BackupInvalid(f"{path} is not an SQLite database; pass one of the files in <home>/backups/")
+
+
+def _drop_sidecars(path: Path) -> None:
+    for suffix in ("-wal", "-shm", "-journal"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)

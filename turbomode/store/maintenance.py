@@ -1,0 +1,148 @@
+"""SQL behind `turbomode maintain`: pruning the ledger and old model versions, health checks, vacuum."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from turbomode.store.db import transaction
+
+
+def prune_task_runs(conn: sqlite3.Connection, before_iso: str) -> int:
+    """Delete finished ledger rows that started before ``before_iso``; a running row is never touched."""
+    with transaction(conn):
+        cur = conn.execute("DELETE FROM task_runs WHERE started_at < ? AND status != 'running'", (before_iso,))
+        n = cur.rowcount
+        # Alert delivery records are part of the same history and age out with it.
+        conn.execute("DELETE FROM alerts_sent WHERE sent_at < ?", (before_iso,))
+    return n
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    version: str
+    created_at: str
+    champion: bool  # champion of at least one sector
+    paths: tuple[str, ...]  # model files recorded for it
+
+
+def model_versions(conn: sqlite3.Connection) -> list[ModelVersion]:
+    """Every version in model_metadata or training_runs, newest first."""
+    rows = conn.execute(
+        """SELECT version, MAX(created_at) AS created_at, MAX(status = 'champion') AS champion,
+                  json_group_array(path) AS paths
+             FROM (SELECT version, created_at, status, path FROM model_metadata
+                   UNION ALL
+                   SELECT version, COALESCE(finished_at, started_at), NULL, NULL FROM training_runs)
+            WHERE version IS NOT NULL
+            GROUP BY version
+            ORDER BY MAX(created_at) DESC, version DESC"""
+    ).fetchall()
+    import json
+
+    return [ModelVersion(r["version"], r["created_at"] or "", bool(r["champion"]),
+                         tuple(p for p in json.loads(r["paths"]) if p)) for r in rows]
+
+
+def delete_model_version_rows(conn: sqlite3.Connection, version: str) -> int:
+    """Delete one version's rows; call inside the caller's transaction. Refuses a champion."""
+    if conn.execute("SELECT 1 FROM model_metadata WHERE version = ? AND status = 'champion' LIMIT 1",
+                    (version,)).fetchone():
+        raise ValueError(f"model version {version} is a champion")
+    n = conn.execute("DELETE FROM model_metadata WHERE version = ?", (version,)).rowcount
+    n += conn.execute("DELETE FROM training_runs WHERE version = ?", (version,)).rowcount
+    return n
+
+
+def integrity_problems(conn: sqlite3.Connection, max_errors: int = 20) -> list[str]:
+    """``PRAGMA integrity_check``: an empty list when the database is sound."""
+    try:
+        rows = conn.execute(f"PRAGMA integrity_check({int(max_errors)})").fetchall()
+    except sqlite3.DatabaseError as exc:  # damage bad enough that the check itself cannot run
+        return [str(exc)]
+    problems = [r[0] for r in rows]
+    return [] if problems == ["ok"] else problems
+
+
+@dataclass(frozen=True)
+class PageStats:
+    page_count: int
+    freelist_count: int
+    page_size: int
+
+    @property
+    def free_ratio(self) -> float:
+        return self.freelist_count / self.page_count if self.page_count else 0.0
+
+    @property
+    def free_bytes(self) -> int:
+        return self.freelist_count * self.page_size
+
+
+def page_stats(conn: sqlite3.Connection) -> PageStats:
+    one = lambda sql: int(conn.execute(sql).fetchone()[0])  # noqa: E731
+    return PageStats(one("PRAGMA page_count"), one("PRAGMA freelist_count"), one("PRAGMA page_size"))
+
+
+def vacuum(conn: sqlite3.Connection) -> None:
+    """Rebuild the file without free pages (outside any transaction), then truncate the WAL."""
+    conn.execute("VACUUM")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def table_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """Rows per user table (used to show what a backup or restore holds)."""
+    names = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+    return {n: int(conn.execute(f"SELECT COUNT(*) FROM [{n}]").fetchone()[0]) for n in names}
+
+
+def expire_signals(conn: sqlite3.Connection, now_iso: str, today: str) -> list[dict]:
+    """Move active signals past their expiry to signal_history with outcome 'expired'.
+
+    Exit price is the last close on or before the expiry session; the return is signed by direction.
+    One transaction: a signal is either still active or archived, never both or neither.
+    """
+    with transaction(conn):
+        rows = conn.execute(
+            """SELECT * FROM active_signals
+                WHERE COALESCE(is_active, 1) = 1
+                  AND ((expires_at IS NOT NULL AND expires_at <= ?)
+                       OR (expires_at IS NULL AND expiry_date IS NOT NULL AND expiry_date < ?))""",
+            (now_iso, today),
+        ).fetchall()
+        archived = []
+        for r in rows:
+            last_day = min(d for d in (r["expiry_date"], (r["expires_at"] or "")[:10] or None, today) if d)
+            px = conn.execute(
+                "SELECT date, close FROM price_data WHERE symbol = ? AND date <= ? ORDER BY date DESC LIMIT 1",
+                (r["symbol"], last_day),
+            ).fetchone()
+            exit_date, exit_price = (px["date"], px["close"]) if px else (None, None)
+            ret = None
+            if exit_price is not None and r["entry_price"]:
+                ret = (exit_price - r["entry_price"]) / r["entry_price"]
+                if (r["signal_type"] or "").upper() == "SELL":
+                    ret = -ret
+            conn.execute(
+                """INSERT INTO signal_history (signal_id, symbol, signal_type, confidence, entry_price,
+                     target_price, stop_loss, sector, created_at, expires_at, market_date, closed_at,
+                     exit_date, exit_price, outcome, realized_return, model_version, data_source)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?, 'expired', ?,?,?)""",
+                (r["id"], r["symbol"], r["signal_type"], r["confidence"], r["entry_price"], r["target_price"],
+                 r["stop_loss"], r["sector"], r["created_at"], r["expires_at"], r["market_date"], now_iso,
+                 exit_date, exit_price, ret, r["model_version"], r["data_source"]),
+            )
+            conn.execute("DELETE FROM active_signals WHERE id = ?", (r["id"],))
+            archived.append({"id": r["id"], "symbol": r["symbol"], "signal_type": r["signal_type"],
+                             "exit_date": exit_date, "realized_return": ret})
+    return archived
+
+
+def abandon_runs_in_progress(conn: sqlite3.Connection, now_iso: str, note: str) -> int:
+    """Mark 'running' ledger rows abandoned: after a restore, no process is running them in this file."""
+    with transaction(conn):
+        return conn.execute(
+            "UPDATE task_runs SET status = 'abandoned', finished_at = ?, error = ? WHERE status = 'running'",
+            (now_iso, note),
+        ).rowcount
