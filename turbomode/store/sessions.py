@@ -1,0 +1,38 @@
+"""NYSE sessions cached in ``market_sessions`` (filled at ingest from exchange_calendars).
+
+Standard library only. Callers fall back to the exchange calendar themselves when the cache
+does not reach far enough (``sessions_after`` returns fewer rows than asked).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+
+from turbomode.clock import iso
+
+
+def last_completed(conn: sqlite3.Connection, now: datetime) -> str | None:
+    """The newest session whose close is at or before ``now`` (YYYY-MM-DD), None without a cache."""
+    row = conn.execute("SELECT MAX(date) FROM market_sessions WHERE close_utc <= ?", (iso(now),)).fetchone()
+    return row[0] if row else None
+
+
+def sessions_after(conn: sqlite3.Connection, date: str, n: int) -> list[tuple[str, str]]:
+    """Up to ``n`` (date, close_utc) sessions strictly after ``date``, in order."""
+    return [tuple(r) for r in conn.execute(
+        "SELECT date, close_utc FROM market_sessions WHERE date > ? ORDER BY date LIMIT ?", (date, n)
+    ).fetchall()]
+
+
+def latest_bar_date(conn: sqlite3.Connection, on_or_before: str | None = None) -> str | None:
+    """The newest date with any stored bar (optionally at or before a date)."""
+    if on_or_before is None:
+        row = conn.execute("SELECT MAX(date) FROM price_data").fetchone()
+    else:
+        row = conn.execute("SELECT MAX(date) FROM price_data WHERE date <= ?", (on_or_before,)).fetchone()
+    return row[0] if row else None
+
+
+def has_bars_on(conn: sqlite3.Connection, date: str) -> bool:
+    return conn.execute("SELECT 1 FROM price_data WHERE date = ? LIMIT 1", (date,)).fetchone() is not None
