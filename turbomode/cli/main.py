@@ -12,6 +12,8 @@ import typer
 
 from turbomode import __version__
 from turbomode.cli import config_cmd, maintain_cmd
+from turbomode.cli import scan_cmd
+from turbomode.cli import signals_cmd
 from turbomode.cli._util import State
 
 app = typer.Typer(
@@ -45,6 +47,8 @@ def root(
 app.add_typer(config_cmd.app, name="config")
 app.command("maintain")(maintain_cmd.maintain)
 app.command("restore")(maintain_cmd.restore)
+app.command("scan")(scan_cmd.scan)
+app.command("signals")(signals_cmd.signals)
 
 
 def main() -> None:

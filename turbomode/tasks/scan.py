@@ -321,6 +321,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
         "one_sided": bool(one_sided),
         "allow_stale": bool(options.get("allow_stale")),
         "as_of": options.get("as_of"),
+        "warnings": warnings,
     }
     closed_text = ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())) or "none"
     message = (f"scan {session}: {len(decision.emit)} new signal(s) ({buy} BUY, {sell} SELL this session), "

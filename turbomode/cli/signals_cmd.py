@@ -1,0 +1,124 @@
+"""`turbomode signals`: the open signals, filtered and sorted, with freshness and sample-data banners."""
+
+from __future__ import annotations
+
+import typer
+
+from turbomode.cli._util import err, handle_errors, print_json, state
+
+TABLE_COLUMNS = (  # (header, column, format)
+    ("Symbol", "symbol", "{}"), ("Type", "signal_type", "{}"), ("Conf", "confidence", "{:.1%}"),
+    ("Entry", "entry_price", "{:.2f}"), ("Target", "target_price", "{:.2f}"), ("Stop", "stop_loss", "{:.2f}"),
+    ("Sector", "sector", "{}"), ("Session", "market_date", "{}"), ("Expires", "expiry_date", "{}"),
+)
+
+
+def signals(
+    tctx: typer.Context,
+    signal_type: str = typer.Option(None, "--type", help="Only BUY or only SELL signals."),
+    sector: str = typer.Option(None, "--sector", help="Only this GICS sector (e.g. 'Energy')."),
+    symbol: str = typer.Option(None, "--symbol", help="Only this symbol."),
+    min_confidence: float = typer.Option(None, "--min-confidence", help="Only signals at or above this "
+                                         "probability (0-1)."),
+    sort: str = typer.Option("confidence", "--sort", help="Sort key: confidence, symbol, sector, created, "
+                             "expires. Confidence and created sort newest/highest first."),
+    desc: bool = typer.Option(None, "--desc/--asc", help="Force descending or ascending order."),
+    limit: int = typer.Option(None, "--limit", help="Show at most N signals."),
+    fmt: str = typer.Option("table", "--format", help="table, csv or json (json: a list of objects with "
+                            "the active_signals columns)."),
+    as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
+) -> None:
+    """Show the open BUY/SELL signals with their entry, target, stop and expiry.
+
+    The header says when they were last updated; STALE and SAMPLE DATA banners warn when they are old
+    (signals.freshness_hours) or come from the synthetic market.
+
+    Example: turbomode signals --type BUY --min-confidence 0.6 --sort expires --limit 20
+    """
+    _signals(tctx, signal_type, sector, symbol, min_confidence, sort, desc, limit, "json" if as_json else fmt)
+
+
+@handle_errors
+def _signals(tctx, signal_type, sector, symbol, min_confidence, sort, desc, limit, fmt) -> None:
+    from turbomode import clock
+    from turbomode.tasks import signals_view
+
+    signals_view.check_options(signal_type=signal_type, sort=sort, fmt=fmt, limit=limit,
+                               min_confidence=min_confidence)
+    ctx = state(tctx).ctx()
+    v = signals_view.view(ctx, clock.now(), signal_type=signal_type, sector=sector, symbol=symbol,
+                          min_confidence=min_confidence, sort=sort, descending=desc, limit=limit)
+    banners = _banners(v, signals_view.age_text)
+    if fmt == "json":
+        for b in banners:
+            err(b)
+        print_json(v.rows)
+    elif fmt == "csv":
+        for b in banners:
+            err(b)
+        _csv(v.rows)
+    else:
+        _table(v, banners)
+
+
+def _banners(v, age_text) -> list[str]:
+    out = []
+    if v.stale and v.updated_at:
+        out.append(f"STALE: the newest signal is {age_text(v.age_hours).removesuffix(' ago')} old (limit "
+                   f"{v.freshness_hours}h); run `turbomode scan` or `turbomode catchup`")
+    if v.sample:
+        out.append("SAMPLE DATA: these signals come from the synthetic sample market, not real prices")
+    return out + v.notes
+
+
+def _csv(rows) -> None:
+    import csv
+    import sys
+
+    from turbomode.store.signals import ACTIVE_COLUMNS
+
+    w = csv.writer(sys.stdout, lineterminator="\n")
+    w.writerow(ACTIVE_COLUMNS)
+    for r in rows:
+        w.writerow(["" if r[c] is None else r[c] for c in ACTIVE_COLUMNS])
+
+
+def _cell(fmt: str, value) -> str:
+    if value is None:
+        return "-"
+    try:
+        return fmt.format(value)
+    except (ValueError, TypeError):
+        return str(value)
+
+
+def render_table(v, banners, console) -> None:
+    """The header, banners and table (also used by `turbomode demo`)."""
+    from rich.table import Table
+
+    from turbomode.tasks.signals_view import age_text
+
+    if v.updated_at:
+        console.print(f"[bold]{v.total_open} open signal(s)[/] ({v.buy} BUY, {v.sell} SELL) - updated "
+                      f"{v.updated_at} ({age_text(v.age_hours)}) - session {v.session or '-'}")
+    for b in banners:
+        style = "bold red" if b.startswith("STALE") else "bold yellow" if b.startswith("SAMPLE") else ""
+        console.print(f"[{style}]{b}[/]" if style else b, markup=True)
+    if not v.rows:
+        if v.updated_at:
+            console.print("no signals match")
+        return
+    t = Table(show_edge=False, pad_edge=False)
+    for header, _, _ in TABLE_COLUMNS:
+        t.add_column(header, justify="right" if header in ("Conf", "Entry", "Target", "Stop") else "left")
+    for r in v.rows:
+        t.add_row(*(_cell(f, r.get(col)) for _, col, f in TABLE_COLUMNS))
+    console.print(t)
+    if len(v.rows) < v.total_open:
+        console.print(f"{len(v.rows)} of {v.total_open} shown")
+
+
+def _table(v, banners) -> None:
+    from turbomode.cli._util import console
+
+    render_table(v, banners, console())

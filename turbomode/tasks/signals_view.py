@@ -1,0 +1,86 @@
+"""What `turbomode signals` shows: the open signals filtered and sorted, with their freshness.
+
+Standard library only: reading signals must stay light (no pandas).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from turbomode.clock import parse_iso
+from turbomode.errors import BadInput
+
+TYPES = ("BUY", "SELL")
+FORMATS = ("table", "csv", "json")
+
+
+@dataclass
+class SignalsView:
+    rows: list[dict[str, Any]]
+    total_open: int = 0
+    buy: int = 0
+    sell: int = 0
+    updated_at: str | None = None  # newest created_at of the open signals
+    session: str | None = None  # newest market_date
+    age_hours: float | None = None
+    stale: bool = False
+    freshness_hours: int = 24
+    sample: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def check_options(*, signal_type: str | None, sort: str, fmt: str, limit: int | None,
+                  min_confidence: float | None) -> None:
+    from turbomode.store.signals import SORT_KEYS
+
+    if sort not in SORT_KEYS:
+        raise BadInput(f"unknown --sort key {sort!r}; use one of {', '.join(SORT_KEYS)}")
+    if signal_type is not None and signal_type.upper() not in TYPES:
+        raise BadInput(f"unknown --type {signal_type!r}; use BUY or SELL")
+    if fmt not in FORMATS:
+        raise BadInput(f"unknown --format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if limit is not None and limit < 1:
+        raise BadInput(f"--limit must be at least 1, not {limit}")
+    if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
+        raise BadInput(f"--min-confidence must be between 0 and 1, not {min_confidence}")
+
+
+def view(ctx, now: datetime, *, signal_type: str | None = None, sector: str | None = None,
+         symbol: str | None = None, min_confidence: float | None = None, sort: str = "confidence",
+         descending: bool | None = None, limit: int | None = None) -> SignalsView:
+    from turbomode.store import signals as store
+
+    freshness = ctx.config["signals.freshness_hours"]
+    if not ctx.db_path.exists():
+        return SignalsView([], freshness_hours=freshness,
+                           notes=["no database yet: run `turbomode ingest`, `turbomode train` and "
+                                  "`turbomode scan` (or `turbomode demo` to try it on sample data)"])
+    conn = ctx.connect()
+    s = store.summary(conn)
+    rows = store.query_active(conn, signal_type=signal_type, sector=sector, symbol=symbol,
+                              min_confidence=min_confidence, sort=sort, descending=descending, limit=limit)
+    v = SignalsView(rows, s["total"], s["buy"], s["sell"], s["newest_created_at"], s["newest_market_date"],
+                    freshness_hours=freshness)
+    if v.updated_at:
+        try:
+            v.age_hours = max(0.0, (now - parse_iso(v.updated_at)).total_seconds() / 3600)
+        except ValueError:
+            v.age_hours = None
+        v.stale = v.age_hours is None or v.age_hours > freshness
+    v.sample = s["sample_rows"] > 0 or store.data_source(conn) == "sample"
+    if s["total"] == 0:
+        v.notes.append("no open signals: run `turbomode scan` after `turbomode ingest`")
+    return v
+
+
+def age_text(hours: float | None) -> str:
+    if hours is None:
+        return "unknown age"
+    minutes = int(round(hours * 60))
+    if minutes < 60:
+        return f"{minutes}m ago"
+    if minutes < 48 * 60:
+        return f"{minutes // 60}h {minutes % 60:02d}m ago"
+    return f"{minutes // 1440}d {(minutes % 1440) // 60}h ago"
