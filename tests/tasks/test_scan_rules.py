@@ -28,6 +28,13 @@ class TestEvaluate:
         got = evaluate(signal, [bar("2026-01-05", 95, 105)], 5, "2026-01-05")
         assert got == ("stop", "2026-01-05", signal["stop_loss"])
 
+    @pytest.mark.parametrize("signal, open_, outcome", [
+        (BUY, 97.0, "stop"), (BUY, 105.0, "target"), (SELL, 103.0, "stop"), (SELL, 95.0, "target"),
+    ])
+    def test_a_gap_through_a_barrier_fills_at_the_open(self, signal, open_, outcome):
+        got = evaluate(signal, [bar("2026-01-05", 94, 106, open_=open_)], 5, "2026-01-05")
+        assert got == (outcome, "2026-01-05", open_)
+
     def test_a_sell_wins_when_the_low_reaches_its_target_below_the_entry(self):
         assert evaluate(SELL, [bar("2026-01-05", 95.5, 100)], 5, "2026-01-05") == ("target", "2026-01-05", 96.0)
 

@@ -67,22 +67,27 @@ def evaluate(signal: dict[str, Any], bars_after: Sequence[Bar], horizon: int, se
     ``bars_after``: the symbol's bars after the entry session up to the scan's session, in order.
     ``scale``: today's price basis over the signal's (the entry session's close now / entry price),
     so bars re-adjusted after a split or dividend are compared on the signal's own basis.
-    A bar touching both barriers counts as the stop (the order within a day is unknown).
+    A bar touching both barriers counts as the stop (the order within a day is unknown); an open
+    beyond a barrier fills at the open (ml/backtest.py applies the same fills).
     After ``horizon`` bars without a touch it expires at that bar's close; a symbol that stopped
     trading expires at its last close once the calendar expiry date has passed.
     """
-    direction = signal["signal_type"]
+    sign = 1.0 if signal["signal_type"] == "BUY" else -1.0
     target, stop = signal["target_price"], signal["stop_loss"]
     for bar in bars_after[:horizon]:
-        high, low = bar.high / scale, bar.low / scale
-        if direction == "BUY":
-            hit_stop, hit_target = low <= stop, high >= target
-        else:
-            hit_stop, hit_target = high >= stop, low <= target
-        if hit_stop:
-            return "stop", bar.date, stop
-        if hit_target:
-            return "target", bar.date, target
+        opn, high, low = bar.open / scale, bar.high / scale, bar.low / scale
+        # in "signed" prices (x sign) the target is above the entry and the stop below, for both sides
+        best, worst = (high, low) if sign > 0 else (low, high)
+        hit_stop, hit_target = sign * worst <= sign * stop, sign * best >= sign * target
+        if not (hit_stop or hit_target):
+            continue
+        # The open is the day's first print: a gap through a barrier fills there, as the backtest does.
+        gap_stop, gap_target = sign * opn <= sign * stop, sign * opn >= sign * target
+        if gap_stop:
+            return "stop", bar.date, opn
+        if gap_target:
+            return "target", bar.date, opn
+        return ("stop", bar.date, stop) if hit_stop else ("target", bar.date, target)
     if len(bars_after) >= horizon:
         last = bars_after[horizon - 1]
         return "expired", last.date, last.close / scale
@@ -253,15 +258,14 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     universe = load_universe(cfg["general.universe"] or None)
     sector_of = {s.symbol: s.sector for s in universe}
 
-    from turbomode.ml.predict import load_champions
-
-    champions = load_champions(ctx)  # ModelMissing (exit 4) says to run `turbomode train`
+    champions = _load_champions(ctx)  # ModelMissing (exit 4) says to run `turbomode train`
 
     rule = _label_rule(cfg)
     open_now = store.active_signals(conn)
     start = min([_lookback_start(session)] + [d for d in map(entry_date_of, open_now) if d])
     symbols = sorted(set(sector_of) | {s["symbol"] for s in open_now})
     panel = _read_panel(conn, symbols, start, session)
+    panel = panel.assign(_day=_day_strings(panel["date"]))
     candidates, skipped = _candidates(panel, sector_of, session, champions, rule)
     bars = _bars_by_symbol(panel, {s["symbol"] for s in open_now})
     closes = _closes_at(panel, session)
@@ -333,6 +337,20 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
 
 # --- helpers over the price panel (pandas) -----------------------------------------------------
 
+# The seams to the data and model modules (tests replace the model with a double).
+
+def _load_champions(ctx):
+    from turbomode.ml.predict import load_champions
+
+    return load_champions(ctx)
+
+
+def _compute_features(panel, sector_of: dict[str, str]):
+    from turbomode.ml.features import compute_features
+
+    return compute_features(panel, sector_of)
+
+
 def _read_panel(conn, symbols: list[str], start: str, end: str):
     from turbomode.store.prices import read_panel
 
@@ -346,35 +364,46 @@ def _atr_last(panel, days: int):
     return labels.atr_last(panel, days)
 
 
+def _day_strings(values):
+    """Dates (datetime64 or text) as YYYY-MM-DD strings."""
+    import pandas as pd
+
+    s = pd.Series(values)
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return s.dt.strftime("%Y-%m-%d").to_numpy()
+    return s.astype(str).str.slice(0, 10).to_numpy()
+
+
 def _candidates(panel, sector_of: dict[str, str], session: str, champions, rule: dict[str, Any]):
-    """(candidates at the session, skipped lists) from features and the champion's probabilities."""
+    """(candidates at the session, skipped lists) from features and the champion's probabilities.
+
+    ``panel`` carries a ``_day`` column of YYYY-MM-DD text besides read_panel's columns.
+    """
     import numpy as np
-    from turbomode.ml.features import compute_features
 
     skipped: dict[str, list[str]] = {"history": [], "no_bar": [], "no_model": []}
     universe_panel = panel[panel["symbol"].isin(list(sector_of))]
-    have_bar = set(universe_panel.loc[universe_panel["date"] == session, "symbol"])
+    at_session = universe_panel[universe_panel["_day"] == session]
+    have_bar = set(at_session["symbol"])
     skipped["no_bar"] = sorted(set(sector_of) - have_bar)
     if not have_bar:
         return [], skipped
-    feats = compute_features(universe_panel, sector_of)
-    at = feats.xs(session, level="date", drop_level=False) if session in feats.index.get_level_values("date") \
-        else feats.iloc[0:0]
-    at = at.reset_index()
-    at = at[at["symbol"].isin(have_bar)]
-    numeric = at.drop(columns=[c for c in ("symbol", "date", "sector") if c in at.columns])
-    complete = ~numeric.isna().any(axis=1).to_numpy()
-    skipped["history"] = sorted(have_bar - set(at.loc[complete, "symbol"]))
+    plain = universe_panel.drop(columns="_day")
+    feats = _compute_features(plain, sector_of)
+    at = feats[_day_strings(feats.index.get_level_values("date")) == session]
+    at = at[at.index.get_level_values("symbol").isin(list(have_bar))]
+    complete = ~at.select_dtypes("number").isna().any(axis=1).to_numpy()
+    skipped["history"] = sorted(have_bar - set(at.index.get_level_values("symbol")[complete]))
     at = at[complete]
     if at.empty:
         return [], skipped
-    at = at.assign(sector=at["symbol"].map(sector_of)).set_index(["symbol", "date"])
+    at = at.assign(sector=[sector_of[s] for s in at.index.get_level_values("symbol")])
     probs = champions.predict(at)
-    atr = _atr_last(universe_panel[universe_panel["date"] <= session], rule["atr_days"])
-    close = universe_panel[universe_panel["date"] == session].set_index("symbol")["close"]
+    atr = _atr_last(plain, rule["atr_days"])
+    close = dict(zip(at_session["symbol"], at_session["close"].astype(float)))
     out = []
-    for (symbol, _), pb, ps, ph in zip(at.index, probs["prob_buy"].to_numpy(), probs["prob_sell"].to_numpy(),
-                                       probs["prob_hold"].to_numpy()):
+    for symbol, pb, ps, ph in zip(at.index.get_level_values("symbol"), probs["prob_buy"].to_numpy(),
+                                  probs["prob_sell"].to_numpy(), probs["prob_hold"].to_numpy()):
         sector = sector_of[symbol]
         a = float(atr.get(symbol, np.nan))
         if not (np.isfinite(pb) and np.isfinite(ps)):
@@ -383,21 +412,23 @@ def _candidates(panel, sector_of: dict[str, str], session: str, champions, rule:
         if not np.isfinite(a) or a <= 0:
             skipped["history"].append(symbol)
             continue
-        out.append(Candidate(symbol, sector, float(close[symbol]), a, float(pb), float(ps), float(ph),
+        out.append(Candidate(symbol, sector, close[symbol], a, float(pb), float(ps), float(ph),
                              champions.version(sector)))
+    skipped["history"].sort()
     return out, skipped
 
 
 def _bars_by_symbol(panel, symbols: set[str]) -> dict[str, list[Bar]]:
-    sub = panel[panel["symbol"].isin(list(symbols))].sort_values(["symbol", "date"])
+    sub = panel[panel["symbol"].isin(list(symbols))].sort_values(["symbol", "_day"])
     out: dict[str, list[Bar]] = {}
-    for sym, d, o, h, lo, c in zip(sub["symbol"], sub["date"], sub["open"], sub["high"], sub["low"], sub["close"]):
-        out.setdefault(sym, []).append(Bar(str(d), float(o), float(h), float(lo), float(c)))
+    for sym, d, o, h, lo, c in zip(sub["symbol"], sub["_day"], sub["open"], sub["high"], sub["low"],
+                                   sub["close"]):
+        out.setdefault(sym, []).append(Bar(d, float(o), float(h), float(lo), float(c)))
     return out
 
 
 def _closes_at(panel, session: str) -> dict[str, float]:
-    at = panel[panel["date"] == session]
+    at = panel[panel["_day"] == session]
     return dict(zip(at["symbol"], at["close"].astype(float)))
 
 

@@ -1,0 +1,259 @@
+"""`turbomode scan` end to end through the real CLI, with a champion double and bars written directly."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import date, datetime, timezone
+
+import pytest
+import time_machine
+
+from tests.conftest import NOW
+from tests.tasks import scan_doubles as d
+from turbomode.errors import ModelMissing
+from turbomode.tasks import scan as scan_task
+
+DAYS = d.business_days(date(2025, 10, 1), date(2026, 1, 22))  # last completed session at NOW: 2026-01-22
+FUTURE = d.business_days(date(2026, 1, 23), date(2026, 3, 31))
+S = DAYS[-1]
+
+
+def _read_panel_sql(conn, symbols, start, end):
+    import pandas as pd
+
+    q = ",".join("?" * len(symbols))
+    return pd.read_sql_query(f"SELECT symbol, date, open, high, low, close, adj_close, volume FROM price_data"
+                             f" WHERE symbol IN ({q}) AND date >= ? AND date <= ? ORDER BY symbol, date",
+                             conn, params=[*symbols, start, end])
+
+
+@pytest.fixture
+def market(home, monkeypatch):
+    """A home with five symbols (NEW has only five bars) and a champion double; returns (conn, champ)."""
+    d.write_home(home)
+    champ = d.FakeChampions({"AAA": (0.70, 0.10, 0.20), "BBB": (0.10, 0.62, 0.28), "CCC": (0.50, 0.20, 0.30),
+                             "NEW": (0.90, 0.05, 0.05)})
+    monkeypatch.setattr(scan_task, "_load_champions", lambda ctx: champ)
+    monkeypatch.setattr(scan_task, "_compute_features", d.fake_features)
+    monkeypatch.setattr(scan_task, "_atr_last", d.fake_atr)
+    try:
+        import turbomode.store.prices  # noqa: F401
+    except ImportError:
+        monkeypatch.setattr(scan_task, "_read_panel", _read_panel_sql)
+    from turbomode.store.db import connect
+
+    conn = connect(home / "turbomode.db")
+    for sym in ("AAA", "BBB", "CCC", "DDD"):
+        d.add_bars(conn, sym, DAYS)
+    d.add_bars(conn, "NEW", DAYS[-5:])
+    d.add_sessions(conn, DAYS + FUTURE)
+    d.set_meta(conn, "data_source", "sample")
+    yield conn, champ
+    conn.close()
+
+
+def scan(cli, *args, at=NOW):
+    with time_machine.travel(at, tick=False):
+        return cli("scan", "--no-deps", *args)
+
+
+def active(conn):
+    conn.row_factory = sqlite3.Row
+    return {r["symbol"]: dict(r) for r in conn.execute("SELECT * FROM active_signals")}
+
+
+def history(conn):
+    return [dict(r) for r in conn.execute("SELECT * FROM signal_history ORDER BY id")]
+
+
+def test_it_emits_the_sessions_signals_with_entry_target_stop_and_expiry(cli, market):
+    conn, _ = market
+    result = scan(cli)
+    assert result.exit_code == 0, result.output
+    sig = active(conn)
+    assert set(sig) == {"AAA", "BBB"}  # CCC is below 0.55, DDD holds, NEW lacks history
+    a, b = sig["AAA"], sig["BBB"]
+    assert (a["signal_type"], a["confidence"], a["entry_price"], a["target_price"], a["stop_loss"]) == \
+        ("BUY", 0.7, 100.0, 104.0, 98.0)  # barriers at 2 and 1 ATR (ATR 2)
+    assert (b["signal_type"], b["target_price"], b["stop_loss"]) == ("SELL", 96.0, 102.0)
+    assert a["market_date"] == S and a["expiry_date"] == FUTURE[4]  # 5 sessions later
+    assert a["expires_at"] == f"{FUTURE[4]}T21:00:00Z"
+    assert (a["sector"], a["model_version"], a["data_source"], a["is_active"]) == ("Energy", "test-v1", "sample", 1)
+    assert a["created_at"] == "2026-01-23T12:00:00Z"
+    assert "2 new signal(s)" in result.output and "SAMPLE DATA" in result.output
+
+
+def test_a_re_run_keeps_the_sessions_decided_signals_even_under_a_new_model(cli, market):
+    conn, champ = market
+    scan(cli)
+    first = active(conn)
+    champ.probs["AAA"] = (0.1, 0.9, 0.0)  # would reverse AAA on a later session, not on this one
+    champ.probs["CCC"] = (0.1, 0.9, 0.0)  # a symbol without a signal is still decided afresh
+    again = scan(cli, "--json")
+    assert again.exit_code == 0, again.output
+    now = active(conn)
+    assert now["AAA"] == first["AAA"] and now["BBB"] == first["BBB"] and set(now) == {"AAA", "BBB", "CCC"}
+    assert history(conn) == []
+    assert conn.execute("SELECT COUNT(*) FROM active_signals").fetchone()[0] == 3
+
+
+def test_an_identical_re_run_leaves_identical_rows(cli, market):
+    conn, _ = market
+    scan(cli)
+    first = active(conn)
+    scan(cli)
+    assert active(conn) == first and history(conn) == []
+
+
+def next_day(conn, day, **bars):
+    """Append ``day``'s bar for every symbol: default flat at 100, or (low, high, close) given."""
+    for sym in ("AAA", "BBB", "CCC", "DDD", "NEW"):
+        low, high, close = bars.get(sym, (99.5, 100.5, 100.0))
+        conn.execute("INSERT INTO price_data (symbol, date, open, high, low, close, adj_close, volume)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?, 1e6)", (sym, day, 100.0, high, low, close, close))
+
+
+def test_signals_that_touch_target_or_stop_move_to_history_and_update_sector_stats(cli, market):
+    conn, champ = market
+    scan(cli)
+    next_day(conn, FUTURE[0], AAA=(99.0, 104.5, 104.0), BBB=(99.0, 102.5, 101.0))
+    champ.probs.clear()
+    later = datetime(2026, 1, 24, 12, tzinfo=timezone.utc)
+    result = scan(cli, at=later)
+    assert result.exit_code == 0, result.output
+    h = {r["symbol"]: r for r in history(conn)}
+    assert (h["AAA"]["outcome"], h["AAA"]["exit_price"], h["AAA"]["exit_date"]) == ("target", 104.0, FUTURE[0])
+    assert h["AAA"]["realized_return"] == pytest.approx(0.04)
+    assert (h["BBB"]["outcome"], h["BBB"]["exit_price"]) == ("stop", 102.0)
+    assert h["BBB"]["realized_return"] == pytest.approx(-0.02)  # a SELL loses when the price rises
+    assert active(conn) == {}
+    stats = {(r[0], r[1]): r[2:] for r in conn.execute(
+        "SELECT sector, signal_type, total_signals, wins, losses, hit_rate FROM sector_stats")}
+    assert stats == {("Energy", "BUY"): (1, 1, 0, 1.0), ("Energy", "SELL"): (1, 0, 1, 0.0)}
+    assert "1 stop" in result.output and "1 target" in result.output
+
+
+def test_a_signal_expires_after_its_horizon_at_the_last_close(cli, market):
+    conn, champ = market
+    scan(cli)
+    champ.probs.clear()
+    for i, day in enumerate(FUTURE[:5]):
+        next_day(conn, day, AAA=(99.5, 100.5 + i / 10, 100.0 + i / 10))
+    result = scan(cli, at=datetime(2026, 1, 29, 22, tzinfo=timezone.utc))
+    assert result.exit_code == 0, result.output
+    h = {r["symbol"]: r for r in history(conn)}
+    assert (h["AAA"]["outcome"], h["AAA"]["exit_date"], h["AAA"]["exit_price"]) == ("expired", FUTURE[4], 100.4)
+
+
+def test_an_opposite_signal_reverses_the_open_one(cli, market):
+    conn, champ = market
+    scan(cli)
+    next_day(conn, FUTURE[0], AAA=(99.0, 101.0, 101.0))
+    champ.probs["AAA"] = (0.1, 0.8, 0.1)
+    result = scan(cli, at=datetime(2026, 1, 24, 12, tzinfo=timezone.utc))
+    assert result.exit_code == 0, result.output
+    (h,) = [r for r in history(conn) if r["symbol"] == "AAA"]
+    assert (h["outcome"], h["exit_price"], h["exit_date"]) == ("reversed", 101.0, FUTURE[0])
+    assert h["realized_return"] == pytest.approx(0.01)
+    assert active(conn)["AAA"]["signal_type"] == "SELL" and active(conn)["AAA"]["market_date"] == FUTURE[0]
+
+
+def test_a_same_direction_view_keeps_the_old_signal(cli, market):
+    conn, _ = market
+    scan(cli)
+    old = active(conn)["AAA"]
+    next_day(conn, FUTURE[0])
+    scan(cli, at=datetime(2026, 1, 24, 12, tzinfo=timezone.utc))
+    assert active(conn)["AAA"] == old
+
+
+def test_stale_prices_are_refused_with_exit_4_unless_allowed(cli, market):
+    conn, _ = market
+    later = datetime(2026, 1, 27, 12, tzinfo=timezone.utc)  # sessions 23rd and 26th have closed
+    result = scan(cli, at=later)
+    assert result.exit_code == 4
+    assert f"prices end {S}" in result.output and "turbomode ingest" in result.output
+    assert "Traceback" not in result.output and active(conn) == {}
+    run = conn.execute("SELECT status, exit_code FROM task_runs ORDER BY id DESC").fetchone()
+    assert tuple(run) == ("failed", 4)
+    assert scan(cli, "--allow-stale", at=later).exit_code == 0
+    assert active(conn)
+
+
+def test_no_champion_is_refused_with_exit_4_and_says_to_train(cli, market, monkeypatch):
+    conn, _ = market
+
+    def missing(ctx):
+        raise ModelMissing("no champion models yet; run `turbomode train` first")
+
+    monkeypatch.setattr(scan_task, "_load_champions", missing)
+    result = scan(cli)
+    assert result.exit_code == 4 and "turbomode train" in result.output
+
+
+def test_no_prices_at_all_is_a_clear_refusal(cli, home, monkeypatch):
+    d.write_home(home)
+    result = scan(cli)
+    assert result.exit_code == 4 and "turbomode ingest" in result.output
+
+
+@pytest.mark.parametrize("as_of, code, words", [
+    ("2026-01-17", 4, "no prices for --as-of 2026-01-17"),  # a Saturday
+    ("2024-01-02", 4, "no prices for --as-of 2024-01-02"),
+    ("2026-13-01", 2, "not a date"),
+    ("yesterday", 2, "not a date"),
+])
+def test_an_as_of_date_without_prices_is_a_clear_error(cli, market, as_of, code, words):
+    result = scan(cli, "--as-of", as_of)
+    assert result.exit_code == code, result.output
+    assert words in result.output and "Traceback" not in result.output
+
+
+def test_as_of_scans_a_past_session_and_may_not_go_back_behind_emitted_signals(cli, market):
+    conn, _ = market
+    result = scan(cli, "--as-of", DAYS[-3])
+    assert result.exit_code == 0, result.output
+    assert {s["market_date"] for s in active(conn).values()} == {DAYS[-3]}
+    back = scan(cli, "--as-of", DAYS[-4])
+    assert back.exit_code == 2 and "later session" in back.output
+
+
+def test_symbols_with_too_little_history_are_skipped_and_listed(cli, market):
+    conn, _ = market
+    result = scan(cli, "--json")
+    summary = json.loads(result.stdout)["summary"]
+    assert summary["skipped_history"] == ["NEW"] and "NEW" not in active(conn)
+    run = json.loads(conn.execute("SELECT summary FROM task_runs ORDER BY id DESC").fetchone()[0])
+    assert run["skipped_history"] == ["NEW"]
+
+
+def test_a_one_sided_session_warns_in_the_output_and_the_run_summary(cli, home, monkeypatch, market):
+    conn, champ = market
+    many = {f"B{i:02d}": "Energy" for i in range(12)}
+    d.write_home(home, sectors=many)
+    for sym in many:
+        d.add_bars(conn, sym, DAYS)
+        champ.probs[sym] = (0.8, 0.1, 0.1)
+    result = scan(cli)
+    assert result.exit_code == 0
+    assert "12 of the session's 12 signals (100%) are BUY" in result.output
+    run = json.loads(conn.execute("SELECT summary FROM task_runs ORDER BY id DESC").fetchone()[0])
+    assert run["one_sided"] is True and any("are BUY" in w for w in run["warnings"])
+
+
+def test_closing_and_emitting_are_one_transaction(cli, market, monkeypatch):
+    conn, champ = market
+    scan(cli)
+    before = active(conn)
+    next_day(conn, FUTURE[0], AAA=(99.0, 104.5, 104.0))
+    champ.probs["CCC"] = (0.9, 0.05, 0.05)
+    from turbomode.store import signals as store
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store, "insert_signals", boom)
+    result = scan(cli, at=datetime(2026, 1, 24, 12, tzinfo=timezone.utc))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert active(conn) == before and history(conn) == []  # AAA's target close was rolled back too
