@@ -12,6 +12,7 @@ import typer
 
 from turbomode import __version__
 from turbomode.cli import config_cmd, maintain_cmd
+from turbomode.cli import report_cmd
 from turbomode.cli import scan_cmd
 from turbomode.cli import signals_cmd
 from turbomode.cli._util import State
@@ -49,6 +50,7 @@ app.command("maintain")(maintain_cmd.maintain)
 app.command("restore")(maintain_cmd.restore)
 app.command("scan")(scan_cmd.scan)
 app.command("signals")(signals_cmd.signals)
+app.command("report")(report_cmd.report)
 
 
 def main() -> None:

@@ -1,0 +1,86 @@
+"""Building and writing the report, without a browser."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tests.conftest import NOW
+from tests.report.seed import seed_backtest, seed_everything, seed_signals
+from turbomode.clock import iso
+from turbomode.context import Context
+from turbomode.report import write_report
+from turbomode.report.charts import _nice_ticks, equity_svg
+
+
+@pytest.fixture
+def ctx(home):
+    c = Context.load(home)
+    yield c
+    c.close()
+
+
+def test_it_writes_to_the_home_by_default_and_leaves_no_temporary_file(ctx, home):
+    seed_everything(ctx.connect(), NOW)
+    (home / "report.html").write_text("old page")
+    path = write_report(ctx, NOW)
+    assert path == home / "report.html"
+    text = path.read_text()
+    assert text.startswith("<!DOCTYPE html>") and "old page" not in text
+    assert [p.name for p in home.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_values_from_the_database_are_escaped(ctx):
+    conn = ctx.connect()
+    seed_signals(conn, iso(NOW))
+    conn.execute("UPDATE active_signals SET symbol = '<script>alert(1)</script>', sector = 'A&B \"x\"' WHERE id = 1")
+    text = write_report(ctx, NOW).read_text()
+    assert "<script>alert(1)" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert 'data-sector="A&amp;B &quot;x&quot;"' in text
+
+
+def test_real_data_gets_no_sample_banner(ctx):
+    seed_signals(ctx.connect(), iso(NOW - timedelta(hours=1)), source="yfinance")
+    text = write_report(ctx, NOW).read_text()
+    assert 'id="sample-banner"' not in text and 'id="stale-banner"' not in text
+
+
+def test_signals_past_the_freshness_limit_are_stale(ctx):
+    seed_signals(ctx.connect(), iso(NOW - timedelta(hours=30)), source="yfinance")
+    text = write_report(ctx, NOW).read_text()
+    assert 'id="stale-banner"' in text and "30 h ago" in text
+
+
+def test_the_latest_backtest_is_drawn_with_both_curves(ctx):
+    conn = ctx.connect()
+    seed_backtest(conn)
+    newest = seed_backtest(conn)
+    conn.execute("UPDATE backtest_runs SET created_at = '2026-01-20T00:00:00Z', start_date = '2023-03-03'"
+                 " WHERE id = ?", (newest,))
+    text = write_report(ctx, NOW).read_text()
+    assert "test period 2023-03-03" in text and "5 folds" in text
+    assert text.count('<path d="M') == 2 and "Buy-and-hold" in text
+
+
+def test_an_equity_curve_needs_two_points():
+    assert "Not enough" in equity_svg([("2026-01-02", 1.0, 1.0)])
+    svg = equity_svg([("2026-01-02", 100.0, 50.0), ("2026-01-05", 110.0, 50.0)])
+    assert "Strategy +10%" in svg and "Buy-and-hold +0.0%" in svg
+
+
+def test_chart_gridlines_use_round_steps():
+    assert _nice_ticks(0.95, 1.62, 5) == [1.0, 1.2, 1.4, 1.6]
+
+
+def test_an_unwritable_out_path_is_a_one_line_error(cli, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    result = cli("report", "--out", str(blocker / "report.html"))
+    assert result.exit_code == 2 and "choose another --out" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_report_help_has_an_example(cli):
+    assert "Example:" in cli("report", "--help").output

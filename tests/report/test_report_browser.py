@@ -1,0 +1,146 @@
+"""The report in a real headless Chromium (Debian `chromium`, installed by .ci/run; never downloaded)."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import NOW
+from tests.report.seed import seed_everything
+from turbomode.context import Context
+from turbomode.report import write_report
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+
+def chromium_path() -> str:
+    found = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    if not found:  # a missing browser is a failure, never a skip
+        pytest.fail("Chromium is not installed: run .ci/run (it apt-installs `chromium`) or install it yourself")
+    return found
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Page:
+    """A loaded report page, with what the browser said while loading it."""
+
+    def __init__(self, browser, path: Path):
+        self.page = browser.new_page(viewport={"width": 1280, "height": 900})
+        self.console: list[str] = []  # errors only: what a broken page reports
+        self.requests: list[str] = []
+        self.page.on("console", lambda m: m.type == "error" and self.console.append(f"{m.type}: {m.text}"))
+        self.page.on("pageerror", lambda exc: self.console.append(f"pageerror: {exc}"))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.goto(path.as_uri())
+        self.page.wait_for_load_state("load")
+
+    def visible_rows(self) -> list[dict]:
+        return self.page.eval_on_selector_all(
+            "#signals tbody tr.signal:not([hidden])",
+            """rows => rows.map(r => ({symbol: r.querySelector('td[data-key=symbol]').textContent,
+                 type: r.dataset.type, sector: r.dataset.sector,
+                 confidence: parseFloat(r.querySelector('td[data-key=confidence]').dataset.v)}))""")
+
+
+def make_report(home: Path, signal_age_hours: float) -> Path:
+    ctx = Context.load(home)
+    seed_everything(ctx.connect(), NOW, signal_age_hours)
+    path = write_report(ctx, NOW)
+    ctx.close()
+    return path
+
+
+@pytest.fixture
+def fresh_page(browser, home):
+    p = Page(browser, make_report(home, signal_age_hours=2))
+    yield p
+    p.page.close()
+
+
+def test_the_page_loads_with_no_console_errors_and_no_network(fresh_page):
+    assert fresh_page.console == []
+    assert all(u.startswith("file://") for u in fresh_page.requests), fresh_page.requests
+    assert fresh_page.page.title().startswith("TurboMode signals")
+    assert len(fresh_page.visible_rows()) == 24
+    assert fresh_page.page.locator("svg.chart path").count() == 2
+
+
+def test_rows_start_by_confidence_descending_and_a_click_reverses_them(fresh_page):
+    before = [r["confidence"] for r in fresh_page.visible_rows()]
+    assert before == sorted(before, reverse=True)
+
+    fresh_page.page.click("#signals th[data-key=confidence] button")
+
+    after = [r["confidence"] for r in fresh_page.visible_rows()]
+    assert after == sorted(before) and after != before
+    assert fresh_page.page.get_attribute("#signals th[data-key=confidence]", "aria-sort") == "ascending"
+
+
+def test_clicking_symbol_sorts_alphabetically(fresh_page):
+    fresh_page.page.click("#signals th[data-key=symbol] button")
+    symbols = [r["symbol"] for r in fresh_page.visible_rows()]
+    assert symbols == sorted(symbols)
+
+
+def test_the_text_and_select_filters_hide_rows(fresh_page):
+    page = fresh_page.page
+    page.fill("#filter-text", "s1")
+    shown = fresh_page.visible_rows()
+    assert 0 < len(shown) < 24 and all(r["symbol"].lower().startswith("s1") for r in shown)
+    assert page.text_content("#signal-count") == f"{len(shown)} of 24 signals"
+
+    page.fill("#filter-text", "")
+    page.select_option("#filter-type", "SELL")
+    shown = fresh_page.visible_rows()
+    assert len(shown) == 8 and {r["type"] for r in shown} == {"SELL"}
+
+    page.select_option("#filter-sector", "Energy")
+    assert {(r["type"], r["sector"]) for r in fresh_page.visible_rows()} == {("SELL", "Energy")}
+
+    page.fill("#filter-text", "no such symbol")
+    assert fresh_page.visible_rows() == [] and page.is_visible("#no-match")
+
+
+def test_fresh_signals_show_no_stale_banner_but_sample_data_is_labelled(fresh_page):
+    assert fresh_page.page.locator("#stale-banner").count() == 0
+    assert fresh_page.page.is_visible("#sample-banner")
+
+
+def test_the_stale_banner_shows_for_old_signals(browser, home):
+    p = Page(browser, make_report(home, signal_age_hours=72))
+    try:
+        assert p.page.is_visible("#stale-banner")
+        assert "STALE" in p.page.text_content("#stale-banner")
+        assert "24 h freshness limit" in p.page.text_content("#stale-banner")
+        assert p.console == []
+    finally:
+        p.page.close()
+
+
+def test_a_page_written_by_the_cli_for_an_empty_home_loads_cleanly(browser, cli, tmp_path):
+    out = tmp_path / "out" / "page.html"
+    result = cli("report", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    p = Page(browser, out)
+    try:
+        assert p.console == []
+        assert p.visible_rows() == []
+        assert p.page.is_visible("#stale-banner")  # no scan ever ran
+        assert "No backtest yet" in p.page.text_content("#backtest-section")
+    finally:
+        p.page.close()

@@ -1,0 +1,39 @@
+"""`turbomode report`: write the self-contained HTML page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from turbomode.cli._util import handle_errors, state
+
+
+@handle_errors
+def report(
+    tctx: typer.Context,
+    out: Path = typer.Option(None, "--out", "-o", help="Where to write the page (default: <home>/report.html)."),
+    open_: bool = typer.Option(False, "--open", help="Open the page in the default browser afterwards."),
+) -> None:
+    """Write one HTML page with the signals (sortable, filterable), job status, runs, backtest and drift.
+
+    The page needs no network or server: open the file in any browser.
+
+    Example: turbomode report --out ~/signals.html --open
+    """
+    from turbomode import clock
+    from turbomode.errors import HomeNotWritable
+    from turbomode.report import write_report
+
+    ctx = state(tctx).ctx()
+    try:
+        path = write_report(ctx, clock.now(), out.expanduser() if out else None)
+    except (PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+        raise HomeNotWritable(f"cannot write the report to {exc.filename or out} ({exc.strerror}); "
+                              "choose another --out") from None
+    typer.echo(f"wrote {path}")
+    if open_:
+        import webbrowser
+
+        if not webbrowser.open(path.resolve().as_uri()):
+            typer.echo(f"could not start a browser; open {path} yourself", err=True)

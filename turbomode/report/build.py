@@ -1,0 +1,333 @@
+"""Collect the report's data (one read pass over the database) and render it into the template."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from html import escape
+from importlib import resources
+from string import Template
+from typing import Any
+
+from turbomode import __version__
+from turbomode.clock import iso, parse_iso
+from turbomode.jobs import ORDER
+from turbomode.report.charts import equity_svg
+from turbomode.store import report_data
+
+
+@dataclass
+class ReportData:
+    generated_at: str
+    data_source: str
+    freshness_hours: int
+    signals: list[dict[str, Any]]
+    last_update: str | None
+    jobs: list[dict[str, Any]]
+    runs: list[dict[str, Any]]
+    sector_stats: list[dict[str, Any]]
+    backtest: dict[str, Any] | None
+    drift: dict[str, Any] | None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def age_hours(self, now: datetime) -> float | None:
+        if not self.last_update:
+            return None
+        return (now - parse_iso(self.last_update)).total_seconds() / 3600
+
+    def stale(self, now: datetime) -> bool:
+        age = self.age_hours(now)
+        return age is None or age > self.freshness_hours
+
+    @property
+    def sample(self) -> bool:
+        sources = {(s.get("data_source") or "").lower() for s in self.signals}
+        return "sample" in sources or (not self.signals and self.data_source == "sample")
+
+
+def collect(ctx, now: datetime) -> ReportData:
+    conn = ctx.connect()
+    cfg = ctx.config
+    jobs = report_data.job_status(conn, list(ORDER))
+    for j in jobs:
+        j["schedule"] = cfg.schedule(j["job"])
+        j["enabled"] = cfg.enabled(j["job"])
+    return ReportData(
+        generated_at=iso(now),
+        data_source=cfg["data.source"],
+        freshness_hours=cfg["signals.freshness_hours"],
+        signals=report_data.active_signals(conn),
+        last_update=report_data.last_signal_update(conn),
+        jobs=jobs,
+        runs=report_data.recent_runs(conn),
+        sector_stats=report_data.sector_stats(conn),
+        backtest=report_data.latest_backtest(conn),
+        drift=report_data.latest_drift(conn),
+    )
+
+
+# --- formatting ------------------------------------------------------------------------------
+
+def fmt_time(text: str | None) -> str:
+    if not text:
+        return "never"
+    try:
+        return parse_iso(text).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return text
+
+
+def fmt_age(now: datetime, text: str | None) -> str:
+    if not text:
+        return ""
+    try:
+        secs = (now - parse_iso(text)).total_seconds()
+    except ValueError:
+        return ""
+    if secs < 0:
+        return "in the future"
+    if secs < 3600:
+        return f"{secs / 60:.0f} min ago"
+    if secs < 48 * 3600:
+        return f"{secs / 3600:.0f} h ago"
+    return f"{secs / 86400:.0f} days ago"
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def fmt_num(v: Any, digits: int = 2) -> str:
+    return f"{v:,.{digits}f}" if _finite(v) else "–"
+
+
+def fmt_pct(v: Any, digits: int = 1) -> str:
+    return f"{v * 100:.{digits}f}%" if _finite(v) else "–"
+
+
+def e(v: Any) -> str:
+    return escape("" if v is None else str(v))
+
+
+def badge(status: str | None) -> str:
+    s = status or "none"
+    return f'<span class="badge {e(s)}">{e(s)}</span>'
+
+
+# --- sections ----------------------------------------------------------------------------------
+
+SIGNAL_HEADERS = [  # key, label, numeric
+    ("symbol", "Symbol", False),
+    ("signal_type", "Type", False),
+    ("confidence", "Confidence", True),
+    ("entry_price", "Entry", True),
+    ("target_price", "Target", True),
+    ("stop_loss", "Stop", True),
+    ("sector", "Sector", False),
+    ("market_date", "Session", False),
+    ("expiry_date", "Expires", False),
+]
+
+
+def signal_headers() -> str:
+    out = []
+    for key, label, num in SIGNAL_HEADERS:
+        cls = ' class="num"' if num else ""
+        out.append(f'<th{cls} data-key="{key}"{" data-num" if num else ""} aria-sort="none">'
+                   f'<button type="button">{label}<span class="arrow">\u25b4\u25be</span></button></th>')
+    return "".join(out)
+
+
+def signal_rows(signals: list[dict[str, Any]]) -> str:
+    out = []
+    for s in signals:
+        typ = (s.get("signal_type") or "").upper()
+        session = s.get("market_date") or (s.get("created_at") or "")[:10]
+        expires = s.get("expiry_date") or (s.get("expires_at") or "")[:10]
+        conf = s.get("confidence")
+        width = max(0, min(60, round((conf or 0) * 60)))
+        search = f"{s.get('symbol') or ''} {s.get('sector') or ''}".lower()
+        cells = [
+            f'<td data-key="symbol"><strong>{e(s.get("symbol"))}</strong></td>',
+            f'<td data-key="signal_type"><span class="type {e(typ)}">{e(typ)}</span></td>',
+            f'<td class="num" data-key="confidence" data-num data-v="{conf if _finite(conf) else ""}">'
+            f'<span class="bar" style="width:{width}px"></span>{fmt_pct(conf)}</td>',
+        ]
+        for key in ("entry_price", "target_price", "stop_loss"):
+            v = s.get(key)
+            cells.append(f'<td class="num" data-key="{key}" data-num data-v="{v if _finite(v) else ""}">'
+                         f'{fmt_num(v)}</td>')
+        cells += [
+            f'<td data-key="sector">{e(s.get("sector"))}</td>',
+            f'<td data-key="market_date">{e(session)}</td>',
+            f'<td data-key="expiry_date">{e(expires)}</td>',
+        ]
+        out.append(f'<tr class="signal" data-type="{e(typ)}" data-sector="{e(s.get("sector"))}" '
+                   f'data-search="{e(search)}">{"".join(cells)}</tr>')
+    return "\n".join(out)
+
+
+def banners(d: ReportData, now: datetime) -> str:
+    out = []
+    if d.stale(now):
+        if d.last_update:
+            why = (f"Signals were last updated {fmt_time(d.last_update)} ({fmt_age(now, d.last_update)}), "
+                   f"older than the {d.freshness_hours} h freshness limit.")
+        else:
+            why = "No scan has produced signals yet."
+        out.append(f'<div class="banner stale" id="stale-banner" role="alert">STALE<small>{e(why)} '
+                   "Run <code>turbomode catchup</code> (or <code>turbomode scan</code>) to refresh them."
+                   "</small></div>")
+    if d.sample:
+        out.append('<div class="banner sample" id="sample-banner">SAMPLE DATA<small>These signals come '
+                   "from the synthetic sample market, not real prices. Do not trade on them.</small></div>")
+    return "\n".join(out)
+
+
+def cards(d: ReportData, now: datetime) -> str:
+    n_buy = sum(1 for s in d.signals if (s.get("signal_type") or "").upper() == "BUY")
+    n_sell = sum(1 for s in d.signals if (s.get("signal_type") or "").upper() == "SELL")
+    items = [
+        ("Active signals", f"{len(d.signals)}", f"{n_buy} BUY · {n_sell} SELL"),
+        ("Last updated", fmt_age(now, d.last_update) or "never", fmt_time(d.last_update)),
+    ]
+    bt = d.backtest
+    if bt:
+        overall = _overall(bt)
+        items.append(("Backtest Sharpe", fmt_num(overall.get("sharpe")),
+                      f"hit rate {fmt_pct(overall.get('hit_rate'))} · {overall.get('trades') or 0} trades"))
+    if d.drift:
+        items.append(("Drift", e(d.drift.get("level") or "none"), fmt_time(d.drift.get("created_at"))))
+    failed = [j["job"] for j in d.jobs if j["last_run"] and j["last_run"]["status"] in ("failed", "abandoned")]
+    items.append(("Jobs failing", str(len(failed)), ", ".join(failed) or "all last runs fine"))
+    return "".join(f'<div class="card"><div class="k">{k}</div><div class="v">{v}</div>'
+                   f'<div class="muted">{e(sub)}</div></div>' for k, v, sub in items)
+
+
+def job_rows(d: ReportData, now: datetime) -> str:
+    out = []
+    for j in d.jobs:
+        last = j["last_run"]
+        note = "disabled" if not j["enabled"] else (last or {}).get("error") or ""
+        out.append(
+            f'<tr><td><strong>{e(j["job"])}</strong></td><td><code>{e(j["schedule"])}</code></td>'
+            f'<td>{fmt_time(last["started_at"]) if last else "never"}'
+            f' <span class="muted">{fmt_age(now, last["started_at"]) if last else ""}</span></td>'
+            f'<td>{badge(last["status"]) if last else badge("never")}</td>'
+            f'<td>{fmt_time(j["last_success"])}</td><td class="err" title="{e(note)}">{e(note)}</td></tr>')
+    return "\n".join(out)
+
+
+def _duration(r: dict[str, Any]) -> str:
+    if not r.get("finished_at") or not r.get("started_at"):
+        return ""
+    secs = (parse_iso(r["finished_at"]) - parse_iso(r["started_at"])).total_seconds()
+    return f"{secs:.0f} s" if secs < 120 else f"{secs / 60:.1f} min"
+
+
+def run_rows(d: ReportData) -> str:
+    if not d.runs:
+        return '<tr><td colspan="7" class="empty">No runs recorded yet.</td></tr>'
+    return "\n".join(
+        f'<tr><td class="num">{e(r["id"])}</td><td>{e(r["task"])}</td><td>{e(r["trigger"])}</td>'
+        f'<td>{badge(r["status"])}</td><td>{fmt_time(r["started_at"])}</td><td class="num">{_duration(r)}</td>'
+        f'<td class="err" title="{e(r.get("error"))}">{e(r.get("error"))}</td></tr>' for r in d.runs)
+
+
+def sector_stats_html(d: ReportData) -> str:
+    if not d.sector_stats:
+        return '<p class="note">No closed signals yet.</p>'
+    rows = "\n".join(
+        f'<tr><td>{e(s["sector"])}</td><td><span class="type {e(s["signal_type"])}">{e(s["signal_type"])}</span>'
+        f'</td><td class="num">{e(s["total_signals"])}</td><td class="num">{fmt_pct(s["hit_rate"])}</td>'
+        f'<td class="num">{fmt_pct(s["avg_return"], 2)}</td></tr>' for s in d.sector_stats)
+    return ('<div class="scroll"><table id="sector-stats"><thead><tr><th>Sector</th><th>Type</th>'
+            '<th class="num">Closed</th><th class="num">Hit rate</th><th class="num">Mean return</th></tr>'
+            f"</thead><tbody>{rows}</tbody></table></div>")
+
+
+SLICE_ORDER = {"overall": 0, "ensemble": 1, "benchmark": 2, "buy_hold": 2, "model": 3, "sector": 4}
+
+
+def _overall(bt: dict[str, Any]) -> dict[str, Any]:
+    for r in bt.get("results") or []:
+        if r["slice_kind"] == "overall":
+            return r
+    return bt.get("metrics") if isinstance(bt.get("metrics"), dict) else {}
+
+
+def backtest_html(d: ReportData) -> str:
+    bt = d.backtest
+    if not bt:
+        return '<p class="note">No backtest yet: run <code>turbomode backtest</code>.</p>'
+    models = bt.get("models")
+    models_text = ", ".join(models) if isinstance(models, list) else (models or "")
+    meta = (f'Run {fmt_time(bt.get("created_at"))} · test period {e(bt.get("start_date"))} to '
+            f'{e(bt.get("end_date"))} · {e(bt.get("folds"))} folds'
+            + (f" · models {e(models_text)}" if models_text else "")
+            + (' · <strong>sample data</strong>' if (bt.get("data_source") or "") == "sample" else ""))
+    chart = equity_svg(bt.get("equity") or [])
+    results = sorted(bt.get("results") or [], key=lambda r: (SLICE_ORDER.get(r["slice_kind"], 9), r["slice"]))
+    if results:
+        rows = "\n".join(
+            f'<tr><td class="muted">{e(r["slice_kind"])}</td><td><strong>{e(r["slice"])}</strong></td>'
+            f'<td class="num">{e(r["trades"])}</td><td class="num">{fmt_pct(r["hit_rate"])}</td>'
+            f'<td class="num">{fmt_pct(r["mean_return"], 2)}</td><td class="num">{fmt_num(r["profit_factor"])}</td>'
+            f'<td class="num">{fmt_num(r["sharpe"])}</td><td class="num">{fmt_pct(r["max_drawdown"])}</td>'
+            f'<td class="num">{fmt_pct(r["exposure"], 0)}</td><td class="num">{fmt_pct(r["total_return"])}</td></tr>'
+            for r in results)
+        table = ('<div class="scroll"><table id="backtest-metrics"><thead><tr><th>Slice</th><th></th>'
+                 '<th class="num">Trades</th><th class="num">Hit rate</th><th class="num">Mean return</th>'
+                 '<th class="num">Profit factor</th><th class="num">Sharpe</th><th class="num">Max drawdown</th>'
+                 '<th class="num">Exposure</th><th class="num">Total return</th></tr></thead>'
+                 f"<tbody>{rows}</tbody></table></div>")
+    else:
+        table = '<p class="note">This backtest recorded no per-slice results.</p>'
+    return f'<p class="note">{meta}</p>{chart}{table}'
+
+
+def drift_html(d: ReportData) -> str:
+    dr = d.drift
+    if not dr:
+        return '<p class="note">No drift check yet: run <code>turbomode drift</code>.</p>'
+    results = dr.get("results") or []
+    n_sig = sum(1 for r in results if r["level"] == "significant")
+    n_mod = sum(1 for r in results if r["level"] == "moderate")
+    head = (f'<p class="note">Checked {fmt_time(dr.get("created_at"))} against model version '
+            f'{e(dr.get("model_version") or "–")}: {badge(dr.get("level") or "none")} · '
+            f'{n_sig} significant, {n_mod} moderate of {len(results)} measures.</p>')
+    flagged = [r for r in results if r["level"] in ("significant", "moderate")][:15]
+    if not flagged:
+        return head + '<p class="note">Nothing drifted beyond the moderate level.</p>'
+    rows = "\n".join(
+        f'<tr><td>{e(r["sector"])}</td><td class="muted">{e(r["kind"])}</td><td>{e(r["name"])}</td>'
+        f'<td class="num">{fmt_num(r["value"], 3)}</td><td>{badge(r["level"])}</td></tr>' for r in flagged)
+    more = len([r for r in results if r["level"] in ("significant", "moderate")]) - len(flagged)
+    tail = f'<p class="note">… and {more} more.</p>' if more > 0 else ""
+    return (head + '<div class="scroll"><table id="drift"><thead><tr><th>Sector</th><th>Kind</th><th>Measure</th>'
+            f'<th class="num">Value</th><th>Level</th></tr></thead><tbody>{rows}</tbody></table></div>{tail}')
+
+
+def render(d: ReportData, now: datetime) -> str:
+    template = Template(resources.files("turbomode.report").joinpath("template.html").read_text("utf-8"))
+    sectors = sorted({s.get("sector") for s in d.signals if s.get("sector")})
+    return template.substitute(
+        version=e(__version__),
+        generated=fmt_time(d.generated_at),
+        generated_short=e(d.generated_at[:10]),
+        last_updated=f"{fmt_time(d.last_update)}" + (f" ({fmt_age(now, d.last_update)})" if d.last_update else ""),
+        data_source=e(d.data_source),
+        banners=banners(d, now),
+        cards=cards(d, now),
+        sector_options="".join(f'<option value="{e(s)}">{e(s)}</option>' for s in sectors),
+        signal_count=f"{len(d.signals)} signals",
+        signal_headers=signal_headers(),
+        signal_rows=signal_rows(d.signals),
+        signals_empty='<div class="empty">No active signals.</div>' if not d.signals else "",
+        job_rows=job_rows(d, now),
+        run_rows=run_rows(d),
+        sector_stats=sector_stats_html(d),
+        backtest=backtest_html(d),
+        drift=drift_html(d),
+    )

@@ -1,0 +1,102 @@
+"""Read-only queries behind the HTML report: signals, runs, sector stats, the latest backtest and drift."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+SIGNAL_COLUMNS = ("id", "symbol", "signal_type", "confidence", "entry_price", "target_price", "stop_loss",
+                  "sector", "created_at", "expires_at", "market_date", "expiry_date", "model_version",
+                  "data_source")
+
+
+def _dicts(rows) -> list[dict[str, Any]]:
+    return [dict(r) for r in rows]
+
+
+def _json(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def active_signals(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    cols = ", ".join(SIGNAL_COLUMNS)
+    return _dicts(conn.execute(
+        f"SELECT {cols} FROM active_signals WHERE COALESCE(is_active, 1) = 1 ORDER BY confidence DESC, symbol"))
+
+
+def last_signal_update(conn: sqlite3.Connection) -> str | None:
+    """When the signals were last brought up to date: the latest successful scan, else the newest signal."""
+    row = conn.execute(
+        """SELECT MAX(t) FROM (
+             SELECT MAX(finished_at) AS t FROM task_runs WHERE task = 'scan' AND status IN ('succeeded', 'partial')
+             UNION ALL
+             SELECT MAX(created_at) FROM active_signals WHERE COALESCE(is_active, 1) = 1)"""
+    ).fetchone()
+    return row[0]
+
+
+def job_status(conn: sqlite3.Connection, jobs: list[str]) -> list[dict[str, Any]]:
+    """Per job: the last run (any status) and the last success."""
+    out = []
+    for job in jobs:
+        last = conn.execute(
+            "SELECT id, trigger, status, started_at, finished_at, error FROM task_runs WHERE task = ?"
+            " ORDER BY started_at DESC, id DESC LIMIT 1", (job,)).fetchone()
+        ok = conn.execute(
+            "SELECT MAX(finished_at) FROM task_runs WHERE task = ? AND status = 'succeeded'", (job,)).fetchone()[0]
+        out.append({"job": job, "last_run": dict(last) if last else None, "last_success": ok})
+    return out
+
+
+def recent_runs(conn: sqlite3.Connection, limit: int = 25) -> list[dict[str, Any]]:
+    rows = _dicts(conn.execute(
+        "SELECT id, task, trigger, status, scheduled_for, started_at, finished_at, summary, error, exit_code"
+        " FROM task_runs ORDER BY started_at DESC, id DESC LIMIT ?", (limit,)))
+    for r in rows:
+        r["summary"] = _json(r["summary"])
+    return rows
+
+
+def sector_stats(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    return _dicts(conn.execute(
+        "SELECT sector, signal_type, total_signals, wins, losses, hit_rate, avg_return, updated_at"
+        " FROM sector_stats ORDER BY sector, signal_type"))
+
+
+def latest_backtest(conn: sqlite3.Connection) -> dict[str, Any] | None:
+    """The newest backtest run with its per-slice results and equity curve, or None."""
+    run = conn.execute("SELECT * FROM backtest_runs ORDER BY created_at DESC, id DESC LIMIT 1").fetchone()
+    if run is None:
+        return None
+    out = dict(run)
+    for key in ("models", "params", "metrics"):
+        out[key] = _json(out.get(key))
+    out["results"] = _dicts(conn.execute(
+        "SELECT slice_kind, slice, trades, hit_rate, mean_return, profit_factor, sharpe, max_drawdown,"
+        " exposure, total_return FROM backtest_results WHERE backtest_id = ? ORDER BY slice_kind, slice",
+        (run["id"],)))
+    out["equity"] = [tuple(r) for r in conn.execute(
+        "SELECT date, strategy, buy_hold FROM backtest_equity WHERE backtest_id = ? ORDER BY date", (run["id"],))]
+    out["fold_windows"] = _dicts(conn.execute(
+        "SELECT fold, train_start, train_end, test_start, test_end FROM backtest_folds WHERE backtest_id = ?"
+        " ORDER BY fold", (run["id"],)))
+    return out
+
+
+def latest_drift(conn: sqlite3.Connection) -> dict[str, Any] | None:
+    run = conn.execute("SELECT * FROM drift_runs ORDER BY created_at DESC, id DESC LIMIT 1").fetchone()
+    if run is None:
+        return None
+    out = dict(run)
+    out["summary"] = _json(out.get("summary"))
+    out["results"] = _dicts(conn.execute(
+        "SELECT sector, kind, name, value, level, detail FROM drift_results WHERE drift_id = ?"
+        " ORDER BY CASE level WHEN 'significant' THEN 0 WHEN 'moderate' THEN 1 ELSE 2 END, value DESC",
+        (run["id"],)))
+    return out
