@@ -9,7 +9,7 @@ from turbomode.cli._util import err, handle_errors, print_json, state
 TABLE_COLUMNS = (  # (header, column, format)
     ("Symbol", "symbol", "{}"), ("Type", "signal_type", "{}"), ("Conf", "confidence", "{:.1%}"),
     ("Entry", "entry_price", "{:.2f}"), ("Target", "target_price", "{:.2f}"), ("Stop", "stop_loss", "{:.2f}"),
-    ("Sector", "sector", "{}"), ("Session", "market_date", "{}"), ("Expires", "expiry_date", "{}"),
+    ("Expires", "expiry_date", "{}"), ("Sector", "sector", "{}"),
 )
 
 
@@ -99,8 +99,9 @@ def render_table(v, banners, console) -> None:
     from turbomode.tasks.signals_view import age_text
 
     if v.updated_at:
-        console.print(f"[bold]{v.total_open} open signal(s)[/] ({v.buy} BUY, {v.sell} SELL) - updated "
-                      f"{v.updated_at} ({age_text(v.age_hours)}) - session {v.session or '-'}")
+        console.print(f"[bold]{v.total_open} open signal(s)[/] ({v.buy} BUY, {v.sell} SELL), newest for "
+                      f"session {v.session or '-'}")
+        console.print(f"updated {v.updated_at} ({age_text(v.age_hours)})")
     for b in banners:
         style = "bold red" if b.startswith("STALE") else "bold yellow" if b.startswith("SAMPLE") else ""
         console.print(f"[{style}]{b}[/]" if style else b, markup=True)
@@ -108,11 +109,19 @@ def render_table(v, banners, console) -> None:
         if v.updated_at:
             console.print("no signals match")
         return
-    t = Table(show_edge=False, pad_edge=False)
-    for header, _, _ in TABLE_COLUMNS:
-        t.add_column(header, justify="right" if header in ("Conf", "Entry", "Target", "Stop") else "left")
-    for r in v.rows:
-        t.add_row(*(_cell(f, r.get(col)) for _, col, f in TABLE_COLUMNS))
+    from rich import box
+
+    cells = [[_cell(f, r.get(col)) for _, col, f in TABLE_COLUMNS] for r in v.rows]
+    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for i, (header, _, _) in enumerate(TABLE_COLUMNS):
+        if header == "Sector":  # the one column shortened on a narrow terminal
+            t.add_column(header, overflow="ellipsis", no_wrap=True, min_width=6)
+        else:
+            width = max([len(header)] + [len(c[i]) for c in cells])
+            t.add_column(header, justify="right" if header in ("Conf", "Entry", "Target", "Stop") else "left",
+                         no_wrap=True, min_width=width)
+    for c in cells:
+        t.add_row(*c)
     console.print(t)
     if len(v.rows) < v.total_open:
         console.print(f"{len(v.rows)} of {v.total_open} shown")

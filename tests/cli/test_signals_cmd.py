@@ -1,0 +1,143 @@
+"""`turbomode signals`: filters, sorting, formats, freshness and sample-data banners."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+import time_machine
+
+from tests.conftest import NOW
+from turbomode.store import signals as store
+from turbomode.store.db import transaction
+
+
+def row(symbol, direction="BUY", confidence=0.6, sector="Energy", created="2026-01-23T04:30:00Z",
+        expiry="2026-02-06", source="sample"):
+    return {"symbol": symbol, "signal_type": direction, "confidence": confidence, "entry_price": 100.0,
+            "target_price": 104.0 if direction == "BUY" else 96.0, "stop_loss": 98.0 if direction == "BUY" else 102.0,
+            "sector": sector, "created_at": created, "expires_at": f"{expiry}T21:00:00Z",
+            "market_date": "2026-01-22", "expiry_date": expiry, "model_version": "v1", "data_source": source,
+            "prob_buy": confidence, "prob_sell": 0.1, "prob_hold": 0.3, "atr": 2.0}
+
+
+@pytest.fixture
+def stored(fresh_db):
+    with transaction(fresh_db):
+        store.insert_signals(fresh_db, [
+            row("AAA", confidence=0.61, expiry="2026-02-06"),
+            row("BBB", "SELL", 0.72, "Utilities", expiry="2026-02-04"),
+            row("CCC", confidence=0.58, sector="Financials", expiry="2026-02-05"),
+        ])
+    return fresh_db
+
+
+def signals(cli, *args, at=NOW):
+    with time_machine.travel(at, tick=False):
+        return cli("signals", *args)
+
+
+def symbols_in(output: str) -> list[str]:
+    return [w for w in output.split() if w in ("AAA", "BBB", "CCC")]
+
+
+def test_the_table_has_a_header_with_the_update_time_and_age(cli, stored):
+    result = signals(cli)
+    assert result.exit_code == 0, result.output
+    assert "3 open signal(s) (2 BUY, 1 SELL)" in result.output
+    assert "updated 2026-01-23T04:30:00Z (7h 30m ago)" in result.output
+    assert symbols_in(result.output) == ["BBB", "AAA", "CCC"]  # highest confidence first
+    assert "STALE" not in result.output
+
+
+def test_signals_from_the_sample_market_carry_a_sample_data_banner(cli, stored):
+    assert "SAMPLE DATA" in signals(cli).output
+
+
+def test_real_data_has_no_sample_banner(cli, fresh_db):
+    with transaction(fresh_db):
+        store.insert_signals(fresh_db, [row("AAA", source="yfinance")])
+    assert "SAMPLE DATA" not in signals(cli).output
+
+
+def test_signals_older_than_the_freshness_limit_get_a_stale_banner(cli, stored):
+    result = signals(cli, at=NOW + timedelta(hours=20))  # 27h 30m after the scan; limit 24h
+    assert "STALE: the newest signal is 27h 30m old (limit 24h)" in result.output
+    assert "turbomode scan" in result.output
+
+
+def test_the_freshness_limit_comes_from_the_config(cli, stored, home):
+    (home / "turbomode.toml").write_text("[signals]\nfreshness_hours = 48\n")
+    assert "STALE" not in signals(cli, at=NOW + timedelta(hours=20)).output
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("--type", "BUY"), ["AAA", "CCC"]),
+    (("--type", "sell"), ["BBB"]),
+    (("--sector", "financials"), ["CCC"]),
+    (("--symbol", "aaa"), ["AAA"]),
+    (("--min-confidence", "0.6"), ["BBB", "AAA"]),
+    (("--sort", "symbol"), ["AAA", "BBB", "CCC"]),
+    (("--sort", "symbol", "--desc"), ["CCC", "BBB", "AAA"]),
+    (("--sort", "confidence", "--asc"), ["CCC", "AAA", "BBB"]),
+    (("--sort", "expires"), ["BBB", "CCC", "AAA"]),
+    (("--sort", "sector"), ["AAA", "CCC", "BBB"]),
+    (("--limit", "1"), ["BBB"]),
+])
+def test_filters_and_sorting(cli, stored, args, expected):
+    result = signals(cli, *args, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert [r["symbol"] for r in json.loads(result.stdout)] == expected
+
+
+def test_json_is_the_list_of_active_signals_columns(cli, stored):
+    result = signals(cli, "--json")
+    data = json.loads(result.stdout)  # banners go to stderr, stdout is only JSON
+    assert len(data) == 3 and all(tuple(r) == store.ACTIVE_COLUMNS for r in data)
+    assert data[0]["symbol"] == "BBB" and data[0]["stop_loss"] == 102.0
+    assert "SAMPLE DATA" in result.stderr
+
+
+def test_csv_has_a_header_and_one_line_per_signal(cli, stored):
+    result = signals(cli, "--format", "csv", "--sort", "symbol")
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert tuple(rows[0]) == store.ACTIVE_COLUMNS
+    assert [r[1] for r in rows[1:]] == ["AAA", "BBB", "CCC"]
+
+
+@pytest.mark.parametrize("args, words", [
+    (("--sort", "price"), "unknown --sort key 'price'; use one of confidence, symbol, sector, created, expires"),
+    (("--type", "HOLD"), "unknown --type 'HOLD'"),
+    (("--format", "xml"), "unknown --format 'xml'"),
+    (("--limit", "0"), "--limit must be at least 1"),
+    (("--min-confidence", "1.5"), "--min-confidence must be between 0 and 1"),
+])
+def test_bad_options_are_a_clear_usage_error(cli, stored, args, words):
+    result = signals(cli, *args)
+    assert result.exit_code == 2
+    assert words in result.output and "Traceback" not in result.output
+
+
+def test_without_a_database_it_says_what_to_run_and_creates_nothing(cli, home):
+    result = signals(cli)
+    assert result.exit_code == 0 and "turbomode demo" in result.output
+    assert not (home / "turbomode.db").exists()
+
+
+def test_no_matching_signals_is_not_an_error(cli, stored):
+    result = signals(cli, "--symbol", "ZZZ")
+    assert result.exit_code == 0 and "no signals match" in result.output
+
+
+def test_reading_signals_does_not_import_pandas(stored, home):
+    code = ("import sys; from typer.testing import CliRunner; from turbomode.cli.main import app; "
+            f"r = CliRunner().invoke(app, ['--home', {str(home)!r}, 'signals']); "
+            "assert r.exit_code == 0, r.output; print(sorted(m for m in ('pandas', 'numpy', 'sqlite_utils') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
