@@ -12,6 +12,7 @@ import typer
 
 from turbomode import __version__
 from turbomode.cli import config_cmd, maintain_cmd
+from turbomode.cli import demo_cmd
 from turbomode.cli import report_cmd
 from turbomode.cli import scan_cmd
 from turbomode.cli import signals_cmd
@@ -48,6 +49,7 @@ def root(
 app.add_typer(config_cmd.app, name="config")
 app.command("maintain")(maintain_cmd.maintain)
 app.command("restore")(maintain_cmd.restore)
+app.command("demo")(demo_cmd.demo)
 app.command("scan")(scan_cmd.scan)
 app.command("signals")(signals_cmd.signals)
 app.command("report")(report_cmd.report)

@@ -48,20 +48,22 @@ def _signals(tctx, signal_type, sector, symbol, min_confidence, sort, desc, limi
     ctx = state(tctx).ctx()
     v = signals_view.view(ctx, clock.now(), signal_type=signal_type, sector=sector, symbol=symbol,
                           min_confidence=min_confidence, sort=sort, descending=desc, limit=limit)
-    banners = _banners(v, signals_view.age_text)
+    lines = banners(v)
     if fmt == "json":
-        for b in banners:
+        for b in lines:
             err(b)
         print_json(v.rows)
     elif fmt == "csv":
-        for b in banners:
+        for b in lines:
             err(b)
         _csv(v.rows)
     else:
-        _table(v, banners)
+        _table(v, lines)
 
 
-def _banners(v, age_text) -> list[str]:
+def banners(v) -> list[str]:
+    from turbomode.tasks.signals_view import age_text
+
     out = []
     if v.stale and v.updated_at:
         out.append(f"STALE: the newest signal is {age_text(v.age_hours).removesuffix(' ago')} old (limit "
@@ -92,7 +94,7 @@ def _cell(fmt: str, value) -> str:
         return str(value)
 
 
-def render_table(v, banners, console) -> None:
+def render_table(v, lines, console) -> None:
     """The header, banners and table (also used by `turbomode demo`)."""
     from rich.table import Table
 
@@ -102,7 +104,7 @@ def render_table(v, banners, console) -> None:
         console.print(f"[bold]{v.total_open} open signal(s)[/] ({v.buy} BUY, {v.sell} SELL), newest for "
                       f"session {v.session or '-'}")
         console.print(f"updated {v.updated_at} ({age_text(v.age_hours)})")
-    for b in banners:
+    for b in lines:
         style = "bold red" if b.startswith("STALE") else "bold yellow" if b.startswith("SAMPLE") else ""
         console.print(f"[{style}]{b}[/]" if style else b, markup=True)
     if not v.rows:
@@ -127,7 +129,7 @@ def render_table(v, banners, console) -> None:
         console.print(f"{len(v.rows)} of {v.total_open} shown")
 
 
-def _table(v, banners) -> None:
+def _table(v, lines) -> None:
     from turbomode.cli._util import console
 
-    render_table(v, banners, console())
+    render_table(v, lines, console())
