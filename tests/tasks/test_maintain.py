@@ -20,34 +20,52 @@ def add_signal(conn, symbol, signal_type="BUY", *, expires_at, entry=100.0, sect
         "INSERT INTO active_signals (symbol, signal_type, confidence, entry_price, target_price, stop_loss,"
         " sector, created_at, expires_at, is_active, market_date, expiry_date, data_source)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (symbol, signal_type, 0.6, entry, entry * 1.1, entry * 0.95, sector, "2026-01-05T23:30:00Z", expires_at,
+        (symbol, signal_type, 0.6, entry, entry * (1.1 if signal_type == "BUY" else 0.9),
+         entry * (0.95 if signal_type == "BUY" else 1.05), sector, "2026-01-05T23:30:00Z", expires_at,
          active, "2026-01-05", expires_at[:10], "sample"),
     )
     return cur.lastrowid
 
 
-def add_close(conn, symbol, date, close):
-    conn.execute("INSERT INTO price_data (symbol, date, open, high, low, close, volume) VALUES (?,?,?,?,?,?,?)",
-                 (symbol, date, close, close, close, close, 1000))
+def add_bar(conn, symbol, date, low, high, close):
+    conn.execute("INSERT INTO price_data (symbol, date, open, high, low, close, adj_close, volume)"
+                 " VALUES (?,?,?,?,?,?,?,?)", (symbol, date, close, high, low, close, close, 1000))
 
 
-def test_it_archives_signals_past_expiry_as_expired_with_a_signed_return(fresh_db):
-    add_close(fresh_db, "AAA", "2026-01-16", 110.0)
-    add_close(fresh_db, "AAA", "2026-01-22", 130.0)  # after expiry: not the exit price
-    add_close(fresh_db, "BBB", "2026-01-16", 90.0)
-    old_buy = add_signal(fresh_db, "AAA", "BUY", expires_at="2026-01-16T21:00:00Z")
-    old_sell = add_signal(fresh_db, "BBB", "SELL", expires_at="2026-01-16T21:00:00Z")
-    live = add_signal(fresh_db, "CCC", "BUY", expires_at="2026-01-30T21:00:00Z")
+def test_signals_past_expiry_are_closed_by_the_scan_rule_and_archived(fresh_db):
+    # entry 100 on 2026-01-05, target 110, stop 95, expiring 2026-01-16
+    for sym in ("HIT", "FLAT", "SHORT"):
+        add_bar(fresh_db, sym, "2026-01-05", 100, 100, 100)
+    add_bar(fresh_db, "HIT", "2026-01-08", 101, 111, 108)  # touched the target before expiry
+    add_bar(fresh_db, "FLAT", "2026-01-09", 99, 104, 103)  # never reached a barrier
+    add_bar(fresh_db, "FLAT", "2026-01-20", 120, 130, 125)  # after expiry: not its exit
+    add_bar(fresh_db, "SHORT", "2026-01-14", 96, 99, 97)
+    hit = add_signal(fresh_db, "HIT", "BUY", expires_at="2026-01-16T21:00:00Z")
+    flat = add_signal(fresh_db, "FLAT", "BUY", expires_at="2026-01-16T21:00:00Z")
+    short = add_signal(fresh_db, "SHORT", "SELL", expires_at="2026-01-16T21:00:00Z", sector="Utilities")
+    noprice = add_signal(fresh_db, "NOPX", "BUY", expires_at="2026-01-16T21:00:00Z")
+    live = add_signal(fresh_db, "LIVE", "BUY", expires_at="2026-01-30T21:00:00Z")
 
-    archived = maintain.expire_signals(fresh_db, NOW)
+    closed = maintain.expire_signals(fresh_db, NOW, horizon=10)
 
-    assert sorted(a["id"] for a in archived) == sorted([old_buy, old_sell])
+    assert sorted(c.signal_id for c in closed) == sorted([hit, flat, short, noprice])
     assert [r[0] for r in fresh_db.execute("SELECT id FROM active_signals")] == [live]
     hist = {r["symbol"]: r for r in fresh_db.execute("SELECT * FROM signal_history")}
-    assert hist["AAA"]["outcome"] == "expired" and hist["AAA"]["signal_id"] == old_buy
-    assert hist["AAA"]["exit_price"] == 110.0 and hist["AAA"]["realized_return"] == pytest.approx(0.10)
-    assert hist["BBB"]["realized_return"] == pytest.approx(0.10)  # a SELL gains when the price falls
-    assert hist["AAA"]["closed_at"] == iso(NOW)
+    assert (hist["HIT"]["outcome"], hist["HIT"]["exit_price"]) == ("target", pytest.approx(110.0))
+    assert (hist["FLAT"]["outcome"], hist["FLAT"]["exit_date"]) == ("expired", "2026-01-09")
+    assert hist["FLAT"]["realized_return"] == pytest.approx(0.03)
+    assert hist["SHORT"]["realized_return"] == pytest.approx(0.03)  # a SELL gains when the price falls
+    assert (hist["NOPX"]["outcome"], hist["NOPX"]["realized_return"]) == ("expired", 0.0)
+    assert all(r["closed_at"] == iso(NOW) for r in hist.values())
+    stats = {(r["sector"], r["signal_type"]): r["total_signals"] for r in fresh_db.execute("SELECT * FROM sector_stats")}
+    assert stats == {("Energy", "BUY"): 3, ("Utilities", "SELL"): 1}
+
+
+def test_expiring_twice_archives_nothing_twice(fresh_db):
+    add_signal(fresh_db, "AAA", "BUY", expires_at="2026-01-16T21:00:00Z")
+    assert len(maintain.expire_signals(fresh_db, NOW, horizon=10)) == 1
+    assert maintain.expire_signals(fresh_db, NOW, horizon=10) == []
+    assert fresh_db.execute("SELECT COUNT(*) FROM signal_history").fetchone()[0] == 1
 
 
 def test_it_prunes_old_finished_runs_but_never_a_running_one(fresh_db):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 from importlib import resources
@@ -23,45 +23,39 @@ class ReportData:
     data_source: str
     freshness_hours: int
     signals: list[dict[str, Any]]
-    last_update: str | None
+    last_update: str | None  # newest open signal, as `turbomode signals` reports it
+    stale: bool
+    sample: bool
     jobs: list[dict[str, Any]]
     runs: list[dict[str, Any]]
     sector_stats: list[dict[str, Any]]
     backtest: dict[str, Any] | None
     drift: dict[str, Any] | None
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    def age_hours(self, now: datetime) -> float | None:
-        if not self.last_update:
-            return None
-        return (now - parse_iso(self.last_update)).total_seconds() / 3600
-
-    def stale(self, now: datetime) -> bool:
-        age = self.age_hours(now)
-        return age is None or age > self.freshness_hours
-
-    @property
-    def sample(self) -> bool:
-        sources = {(s.get("data_source") or "").lower() for s in self.signals}
-        return "sample" in sources or (not self.signals and self.data_source == "sample")
 
 
 def collect(ctx, now: datetime) -> ReportData:
+    """Everything the page shows. Freshness and sample-data flags are `turbomode signals`' own."""
+    from turbomode.store import signals as signal_store
+    from turbomode.tasks.signals_view import view
+
     conn = ctx.connect()
     cfg = ctx.config
+    v = view(ctx, now)
     jobs = report_data.job_status(conn, list(ORDER))
     for j in jobs:
         j["schedule"] = cfg.schedule(j["job"])
         j["enabled"] = cfg.enabled(j["job"])
     return ReportData(
         generated_at=iso(now),
-        data_source=cfg["data.source"],
-        freshness_hours=cfg["signals.freshness_hours"],
-        signals=report_data.active_signals(conn),
-        last_update=report_data.last_signal_update(conn),
+        data_source=signal_store.data_source(conn) or cfg["data.source"],
+        freshness_hours=v.freshness_hours,
+        signals=v.rows,
+        last_update=v.updated_at,
+        stale=v.stale or not v.updated_at,
+        sample=v.sample,
         jobs=jobs,
         runs=report_data.recent_runs(conn),
-        sector_stats=report_data.sector_stats(conn),
+        sector_stats=signal_store.sector_stats(conn),
         backtest=report_data.latest_backtest(conn),
         drift=report_data.latest_drift(conn),
     )
@@ -170,7 +164,7 @@ def signal_rows(signals: list[dict[str, Any]]) -> str:
 
 def banners(d: ReportData, now: datetime) -> str:
     out = []
-    if d.stale(now):
+    if d.stale:
         if d.last_update:
             why = (f"Signals were last updated {fmt_time(d.last_update)} ({fmt_age(now, d.last_update)}), "
                    f"older than the {d.freshness_hours} h freshness limit.")

@@ -97,47 +97,32 @@ def table_counts(conn: sqlite3.Connection) -> dict[str, int]:
     return {n: int(conn.execute(f"SELECT COUNT(*) FROM [{n}]").fetchone()[0]) for n in names}
 
 
-def expire_signals(conn: sqlite3.Connection, now_iso: str, today: str) -> list[dict]:
-    """Move active signals past their expiry to signal_history with outcome 'expired'.
 
-    Exit price is the last close on or before the expiry session; the return is signed by direction.
-    One transaction: a signal is either still active or archived, never both or neither.
-    """
-    with transaction(conn):
-        rows = conn.execute(
-            """SELECT * FROM active_signals
-                WHERE COALESCE(is_active, 1) = 1
-                  AND ((expires_at IS NOT NULL AND expires_at <= ?)
-                       OR (expires_at IS NULL AND expiry_date IS NOT NULL AND expiry_date < ?))""",
-            (now_iso, today),
-        ).fetchall()
-        archived = []
-        for r in rows:
-            last_day = min(d for d in (r["expiry_date"], (r["expires_at"] or "")[:10] or None, today) if d)
-            px = conn.execute(
-                "SELECT date, close FROM price_data WHERE symbol = ? AND date <= ? ORDER BY date DESC LIMIT 1",
-                (r["symbol"], last_day),
-            ).fetchone()
-            exit_date, exit_price = (px["date"], px["close"]) if px else (None, None)
-            ret = None
-            if exit_price is not None and r["entry_price"]:
-                ret = (exit_price - r["entry_price"]) / r["entry_price"]
-                if (r["signal_type"] or "").upper() == "SELL":
-                    ret = -ret
-            conn.execute(
-                """INSERT INTO signal_history (signal_id, symbol, signal_type, confidence, entry_price,
-                     target_price, stop_loss, sector, created_at, expires_at, market_date, closed_at,
-                     exit_date, exit_price, outcome, realized_return, model_version, data_source)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?, 'expired', ?,?,?)""",
-                (r["id"], r["symbol"], r["signal_type"], r["confidence"], r["entry_price"], r["target_price"],
-                 r["stop_loss"], r["sector"], r["created_at"], r["expires_at"], r["market_date"], now_iso,
-                 exit_date, exit_price, ret, r["model_version"], r["data_source"]),
-            )
-            conn.execute("DELETE FROM active_signals WHERE id = ?", (r["id"],))
-            archived.append({"id": r["id"], "symbol": r["symbol"], "signal_type": r["signal_type"],
-                             "exit_date": exit_date, "realized_return": ret})
-    return archived
+def past_expiry(conn: sqlite3.Connection, now_iso: str, today: str) -> list[int]:
+    """Ids of open signals whose expiry has passed (expires_at, else the expiry session, else nothing)."""
+    return [r[0] for r in conn.execute(
+        """SELECT id FROM active_signals
+            WHERE COALESCE(is_active, 1) = 1
+              AND ((expires_at IS NOT NULL AND expires_at <= ?)
+                   OR (expires_at IS NULL AND expiry_date IS NOT NULL AND expiry_date < ?))
+            ORDER BY id""", (now_iso, today))]
 
+
+def adjusted_bars(conn: sqlite3.Connection, symbol: str, after: str, upto: str) -> list[tuple]:
+    """(date, open, high, low, close) after ``after`` up to ``upto``, on the adjusted basis features use."""
+    return conn.execute(
+        """SELECT date, open * f, high * f, low * f, close * f FROM (
+             SELECT date, open, high, low, close,
+                    CASE WHEN adj_close > 0 AND close > 0 THEN adj_close / close ELSE 1.0 END AS f
+               FROM price_data WHERE symbol = ? AND date > ? AND date <= ?)
+           ORDER BY date""", (symbol, after, upto)).fetchall()
+
+
+def adjusted_close_on_or_before(conn: sqlite3.Connection, symbol: str, day: str) -> tuple[str, float] | None:
+    row = conn.execute(
+        """SELECT date, CASE WHEN adj_close > 0 THEN adj_close ELSE close END FROM price_data
+            WHERE symbol = ? AND date <= ? ORDER BY date DESC LIMIT 1""", (symbol, day)).fetchone()
+    return (row[0], float(row[1])) if row and row[1] is not None else None
 
 def abandon_runs_in_progress(conn: sqlite3.Connection, now_iso: str, note: str) -> int:
     """Mark 'running' ledger rows abandoned: after a restore, no process is running them in this file."""

@@ -1,15 +1,10 @@
-"""Read-only queries behind the HTML report: signals, runs, sector stats, the latest backtest and drift."""
+"""Read-only queries behind the HTML report: job runs, the latest backtest and drift (signals: store.signals)."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 from typing import Any
-
-SIGNAL_COLUMNS = ("id", "symbol", "signal_type", "confidence", "entry_price", "target_price", "stop_loss",
-                  "sector", "created_at", "expires_at", "market_date", "expiry_date", "model_version",
-                  "data_source")
-
 
 def _dicts(rows) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
@@ -22,23 +17,6 @@ def _json(text: str | None) -> Any:
         return json.loads(text)
     except ValueError:
         return None
-
-
-def active_signals(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    cols = ", ".join(SIGNAL_COLUMNS)
-    return _dicts(conn.execute(
-        f"SELECT {cols} FROM active_signals WHERE COALESCE(is_active, 1) = 1 ORDER BY confidence DESC, symbol"))
-
-
-def last_signal_update(conn: sqlite3.Connection) -> str | None:
-    """When the signals were last brought up to date: the latest successful scan, else the newest signal."""
-    row = conn.execute(
-        """SELECT MAX(t) FROM (
-             SELECT MAX(finished_at) AS t FROM task_runs WHERE task = 'scan' AND status IN ('succeeded', 'partial')
-             UNION ALL
-             SELECT MAX(created_at) FROM active_signals WHERE COALESCE(is_active, 1) = 1)"""
-    ).fetchone()
-    return row[0]
 
 
 def job_status(conn: sqlite3.Connection, jobs: list[str]) -> list[dict[str, Any]]:
@@ -61,12 +39,6 @@ def recent_runs(conn: sqlite3.Connection, limit: int = 25) -> list[dict[str, Any
     for r in rows:
         r["summary"] = _json(r["summary"])
     return rows
-
-
-def sector_stats(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    return _dicts(conn.execute(
-        "SELECT sector, signal_type, total_signals, wins, losses, hit_rate, avg_return, updated_at"
-        " FROM sector_stats ORDER BY sector, signal_type"))
 
 
 def latest_backtest(conn: sqlite3.Connection) -> dict[str, Any] | None:

@@ -43,9 +43,13 @@ def run(ctx: Context, now: datetime, options: dict[str, Any]) -> TaskResult:
         return TaskResult("failed", summary, msg)
     lines.append("integrity check: ok")
 
-    expired = expire_signals(conn, now)
-    summary["signals_expired"] = len(expired)
-    lines.append(f"signals expired and archived: {len(expired)}")
+    closed = expire_signals(conn, now, cfg["labels.horizon_days"])
+    by_outcome: dict[str, int] = {}
+    for c in closed:
+        by_outcome[c.outcome] = by_outcome.get(c.outcome, 0) + 1
+    summary["signals_closed"] = by_outcome
+    lines.append(f"signals past expiry closed and archived: {len(closed)}"
+                 + (" (" + ", ".join(f"{n} {k}" for k, n in sorted(by_outcome.items())) + ")" if closed else ""))
 
     cutoff = now - timedelta(days=cfg["maintain.keep_runs_days"])
     summary["runs_pruned"] = store.prune_task_runs(conn, iso(cutoff))
@@ -77,8 +81,44 @@ def run(ctx: Context, now: datetime, options: dict[str, Any]) -> TaskResult:
     return TaskResult("succeeded", summary, "\n".join(lines))
 
 
-def expire_signals(conn, now: datetime) -> list[dict]:
-    return store.expire_signals(conn, iso(now), now.date().isoformat())
+def expire_signals(conn, now: datetime, horizon: int) -> list[Any]:
+    """Close the open signals whose expiry has passed, by the scan's own rule, and archive them.
+
+    Scan normally closes them; this catches those a scan that did not run (stale prices, no champion)
+    left open. A signal whose target or stop was touched before expiring closes as such (the same
+    ``evaluate`` scan uses, on the stored bars); one whose bars never reached a barrier, or that has no
+    bars after its entry at all, closes as 'expired' at its last close on or before the expiry session.
+    Closing, archiving and the sector statistics are one transaction.
+    """
+    from turbomode.store import signals as signal_store
+    from turbomode.tasks import scan
+
+    today = now.date().isoformat()
+    stamp = iso(now)
+    with transaction(conn):
+        due = set(store.past_expiry(conn, stamp, today))
+        closures = []
+        for sig in signal_store.active_signals(conn):
+            if sig["id"] not in due:
+                continue
+            entry = scan.entry_date_of(sig)
+            if entry is None or not sig.get("entry_price"):
+                continue  # nothing to measure a return against: left for a person to look at
+            last_day = min(d for d in (sig.get("expiry_date"), (sig.get("expires_at") or "")[:10], today) if d)
+            bars = [scan.Bar(*b) for b in store.adjusted_bars(conn, sig["symbol"], entry, last_day)]
+            at_entry = store.adjusted_close_on_or_before(conn, sig["symbol"], entry)
+            scale = at_entry[1] / sig["entry_price"] if at_entry and at_entry[0] == entry else 1.0
+            found = scan.evaluate(sig, bars, horizon, today, scale)
+            if found is None:  # past expiry without a bar after entry: it ends where it began
+                ref = store.adjusted_close_on_or_before(conn, sig["symbol"], last_day)
+                found = ("expired", ref[0], ref[1] / scale) if ref else ("expired", entry, sig["entry_price"])
+            outcome, exit_date, exit_price = found
+            closures.append(signal_store.Closure(sig["id"], outcome, exit_date, exit_price,
+                                                 scan.signed_return(sig["signal_type"], sig["entry_price"],
+                                                                    exit_price)))
+        touched = signal_store.close_signals(conn, closures, stamp)
+        signal_store.refresh_sector_stats(conn, touched, stamp)
+    return closures
 
 
 def prune_model_versions(conn, models_dir: Path, keep_versions: int) -> tuple[list[str], list[str]]:
