@@ -11,8 +11,10 @@ from pathlib import Path
 import typer
 
 from turbomode import __version__
+<<<<<<< HEAD
 from turbomode.cli import config_cmd, maintain_cmd
 from turbomode.cli import demo_cmd
+from turbomode.cli import ingest_cmd
 from turbomode.cli import report_cmd
 from turbomode.cli import scan_cmd
 from turbomode.cli import signals_cmd
@@ -47,6 +49,7 @@ def root(
 
 
 app.add_typer(config_cmd.app, name="config")
+app.command("ingest")(ingest_cmd.ingest)
 app.command("maintain")(maintain_cmd.maintain)
 app.command("restore")(maintain_cmd.restore)
 app.command("demo")(demo_cmd.demo)

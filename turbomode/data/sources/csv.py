@@ -1,0 +1,99 @@
+"""Per-symbol CSV files in Yahoo's layout: ``<data.csv_dir>/<SYMBOL>.csv``.
+
+Columns (case-insensitive): Date (or Datetime), Open, High, Low, Close, Adj Close, Volume, and
+optionally Dividends, Stock Splits; extra columns are ignored. Rows may be ascending or
+descending, dates with or without a time and tz offset. Adj Close may be absent (then it is Close).
+A file that cannot be used at all (empty, missing columns) fails its symbol with the reason; bad
+rows are left to validation, which drops and names them with their line numbers.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from turbomode.data.sources import FetchResult, Progress, empty_bars
+from turbomode.errors import ConfigError, DataSourceError
+
+REQUIRED = ("date", "open", "high", "low", "close", "volume")
+ALIASES = {
+    "date": "date", "datetime": "date",
+    "open": "open", "high": "high", "low": "low", "close": "close",
+    "adj close": "adj_close", "adj_close": "adj_close", "adjclose": "adj_close",
+    "volume": "volume", "dividends": "dividends", "stock splits": "splits", "splits": "splits",
+}
+HEADER_HELP = "the header must be Date,Open,High,Low,Close,Adj Close,Volume"
+
+
+class CsvSource:
+    name = "csv"
+
+    def __init__(self, ctx, folder: str | Path | None = None):
+        folder = folder or ctx.config["data.csv_dir"]
+        if not str(folder).strip():
+            raise ConfigError("data.csv_dir is not set; set it in turbomode.toml to a folder of per-symbol "
+                              "CSV files (AAPL.csv, ...) or use another --source")
+        self.folder = Path(folder).expanduser()
+        if not self.folder.is_dir():
+            raise DataSourceError(f"the CSV folder {self.folder} does not exist; fix data.csv_dir in "
+                                  "turbomode.toml")
+        self.files = {p.stem.upper(): p for p in self.folder.iterdir() if p.suffix.lower() == ".csv"}
+
+    def last_completed_session(self, now):
+        from turbomode.data import calendar
+
+        return calendar.last_completed_session(now)
+
+    def fetch(self, starts: dict[str, date], end: date, progress: Progress | None = None) -> FetchResult:
+        import pandas as pd
+
+        frames, failed, skipped = [], {}, {}
+        for symbol in starts:
+            path = self.files.get(symbol.upper())
+            if path is None:
+                skipped[symbol] = f"no file {symbol}.csv in {self.folder}"
+            else:
+                try:
+                    frames.append(read_yahoo_csv(path, symbol))
+                except ValueError as exc:
+                    failed[symbol] = str(exc)
+            if progress:
+                progress(1)
+        bars = pd.concat(frames, ignore_index=True) if frames else empty_bars()
+        return FetchResult(bars, failed, skipped=skipped)
+
+
+def read_yahoo_csv(path: Path, symbol: str):
+    """One symbol's raw rows (all text values kept for validation), with their file line numbers.
+
+    Raises ValueError with a one-sentence reason when the file cannot be used at all.
+    """
+    import pandas as pd
+
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True,
+                          skip_blank_lines=False, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path} is empty; it needs a header line ({HEADER_HELP}) and one line per day") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not a readable CSV ({str(exc).splitlines()[0]}); {HEADER_HELP}") from None
+    cols = {}
+    for c in raw.columns:
+        key = ALIASES.get(str(c).strip().lower())
+        if key and key not in cols.values():
+            cols[c] = key
+    missing = [r for r in REQUIRED if r not in cols.values()]
+    if missing:
+        names = ", ".join(m.capitalize() for m in missing)
+        raise ValueError(f"{path} line 1: missing column(s) {names}; {HEADER_HELP}")
+    df = raw[list(cols)].rename(columns=cols)
+    df["line"] = range(2, len(df) + 2)
+    blank = (df.drop(columns="line") == "").all(axis=1)
+    df = df[~blank]
+    if df.empty:
+        raise ValueError(f"{path} has a header but no rows; add one line per day")
+    df = df.where(df != "", None)
+    if "adj_close" not in df.columns:
+        df["adj_close"] = df["close"]
+    df.insert(0, "symbol", symbol)
+    return df.reset_index(drop=True)

@@ -1,0 +1,253 @@
+"""The ingest job: bring daily bars for the universe up to the last completed session.
+
+1. Per symbol, fetch from the last stored bar minus ``data.overlap_days`` weekdays (the whole
+   history from ``data.start`` for a new symbol, with ``--full``, or when the data source changed).
+2. Validate (drop and name bad rows, flag suspicious moves); keep only completed sessions.
+3. Compare the re-fetched overlap with what is stored: a relative difference in Close or Adj Close
+   beyond ``data.reload_tolerance`` (Yahoo re-adjusted history after a split or dividend) reloads
+   that symbol's full history.
+4. Write everything in ONE transaction: bars (upsert), reloaded symbols (delete + insert), the
+   ``symbols`` bookkeeping, ``meta.data_source`` and the NYSE ``market_sessions`` (data.start to a
+   year ahead). A crash before COMMIT leaves the database exactly as it was.
+
+A symbol that fails does not fail the others: the run is ``partial`` and lists it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+from typing import Any, Callable
+
+from turbomode.errors import BadInput, ConfigError
+from turbomode.tasks import TaskResult
+
+log = logging.getLogger("turbomode.ingest")
+
+MAX_LISTED = 200  # rejected/flagged rows listed in the summary (all are counted)
+
+
+def _weekdays_back(d: date, n: int) -> date:
+    while n > 0:
+        d -= timedelta(days=1)
+        if d.weekday() < 5:
+            n -= 1
+    return d
+
+
+def _parse_options(options: dict[str, Any]) -> tuple[list[str] | None, date | None]:
+    symbols = options.get("symbols")
+    if isinstance(symbols, str):
+        symbols = symbols.split(",")
+    if symbols is not None:
+        symbols = [s.strip().upper() for s in symbols if s and s.strip()]
+        if not symbols:
+            raise BadInput("--symbols is empty; give symbols like AAPL,MSFT")
+    start = options.get("start")
+    if isinstance(start, str):
+        try:
+            start = date.fromisoformat(start.strip())
+        except ValueError:
+            raise BadInput(f"--start {start!r} is not a date; write it like 2020-01-02") from None
+    return symbols, start
+
+
+def overlap_disagreements(stored, fresh, tolerance: float) -> dict[str, float]:
+    """symbol -> largest relative difference of Close/Adj Close on dates both frames hold, for
+    symbols where it exceeds ``tolerance``."""
+    import numpy as np
+
+    if len(stored) == 0 or len(fresh) == 0:
+        return {}
+    m = stored.merge(fresh, on=["symbol", "date"], suffixes=("_old", "_new"))
+    if m.empty:
+        return {}
+    diff = np.maximum(
+        (m["close_new"] / m["close_old"] - 1.0).abs(),
+        (m["adj_close_new"] / m["adj_close_old"] - 1.0).abs(),
+    )
+    worst = diff.groupby(m["symbol"]).max()
+    return {str(s): float(v) for s, v in worst.items() if v > tolerance}
+
+
+def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
+    import pandas as pd
+
+    from turbomode.data import calendar
+    from turbomode.data.sources import SOURCES, get_source
+    from turbomode.data.universe import load_universe
+    from turbomode.data.validate import validate
+    from turbomode.store import prices
+    from turbomode.store.db import transaction
+
+    cfg = ctx.config
+    source_name = options.get("source") or cfg["data.source"]
+    if source_name not in SOURCES:
+        raise ConfigError(f"unknown data source {source_name!r}; use one of {', '.join(SOURCES)}")
+    requested, start_opt = _parse_options(options)
+    full = bool(options.get("full"))
+    progress: Callable[[int], None] | None = options.get("progress")
+    on_total: Callable[[int], None] | None = options.get("progress_total")
+
+    universe = load_universe(cfg["general.universe"])
+    by_symbol = {s.symbol: s for s in universe}
+    if requested:
+        unknown = [s for s in requested if s not in by_symbol]
+        if unknown:
+            where = cfg["general.universe"] or "the built-in universe"
+            raise BadInput(f"unknown symbol(s) {', '.join(unknown)}: not in {where}; check the spelling "
+                           "or add them to your universe file (general.universe)")
+        securities = [by_symbol[s] for s in dict.fromkeys(requested)]
+    else:
+        securities = list(universe)
+
+    conn = ctx.connect()
+    source = get_source(source_name, ctx, universe)
+    end = source.last_completed_session(now)
+    data_start = date.fromisoformat(cfg["data.start"])
+    if source_name == "sample":
+        data_start = max(data_start, date.fromisoformat(cfg["data.sample.start"]))
+    stored_source = prices.data_source(conn)
+    last = prices.last_dates(conn)
+    switching = bool(last) and stored_source is not None and stored_source != source_name
+    notes: list[str] = []
+    if switching:
+        notes.append(f"the data source changed from {stored_source} to {source_name}: each symbol fetched "
+                     "now has its stored history replaced")
+
+    starts: dict[str, date] = {}
+    replace: set[str] = set()  # symbols whose stored bars are deleted before the new ones go in
+    for s in securities:
+        if start_opt is not None:
+            starts[s.symbol] = start_opt
+        elif full or switching or s.symbol not in last:
+            starts[s.symbol] = data_start
+        else:
+            starts[s.symbol] = max(_weekdays_back(last[s.symbol], int(cfg["data.overlap_days"])), data_start)
+        if (full or switching) and s.symbol in last and start_opt is None:
+            replace.add(s.symbol)
+
+    if on_total:
+        on_total(len(starts))
+    fetched = source.fetch(starts, end, progress)
+    failed = dict(fetched.failed)
+    checked = validate(fetched.bars)
+    bars = _window(checked.bars, starts, end)
+    rejected = [i for i in checked.rejected if i.date is None or i.symbol not in starts
+                or i.date >= starts[i.symbol].isoformat()]
+    flagged = list(checked.flagged)
+
+    # Overlap check: re-adjusted history reloads the symbol.
+    tol = float(cfg["data.reload_tolerance"])
+    overlap_syms = [s for s in starts if s in last and s not in replace]
+    reloads: dict[str, float] = {}
+    if overlap_syms and len(bars):
+        first = min(starts[s] for s in overlap_syms)
+        stored = prices.read_panel(conn, overlap_syms, start=first, adjusted=False)
+        reloads = overlap_disagreements(stored, bars[bars["symbol"].isin(overlap_syms)], tol)
+    if reloads:
+        log.info("overlap disagrees for %s: reloading full history", ", ".join(sorted(reloads)))
+        again = source.fetch({s: data_start for s in reloads}, end, None)
+        checked2 = validate(again.bars)
+        full_bars = _window(checked2.bars, {s: data_start for s in reloads}, end)
+        rejected += checked2.rejected
+        flagged += checked2.flagged
+        ok = set(full_bars["symbol"].unique()) - set(again.failed)
+        for s, reason in again.failed.items():
+            failed[s] = f"reload after re-adjusted history failed: {reason}"
+        bars = pd.concat([bars[~bars["symbol"].isin(list(reloads))], full_bars[full_bars["symbol"].isin(list(ok))]],
+                         ignore_index=True)
+        replace |= ok
+        notes.append(f"re-adjusted history (overlap differs up to {max(reloads.values()):.2%}): reloaded "
+                     + ", ".join(sorted(ok)))
+    for s in list(replace):  # a failed fetch must never delete what is stored
+        if s in failed or not (bars["symbol"] == s).any():
+            replace.discard(s)
+    got = set(bars["symbol"].unique())
+    for s in starts:
+        if s not in got and s not in failed and s not in fetched.skipped:
+            if s in last and last[s] >= end:
+                continue  # already up to date; nothing new in the overlap is fine
+            failed[s] = "no valid bars returned" + (
+                f" ({sum(1 for i in rejected if i.symbol == s)} rows rejected)" if any(i.symbol == s for i in rejected) else "")
+    bars = bars.sort_values(["symbol", "date"], kind="stable").reset_index(drop=True)
+
+    sessions = calendar.sessions(min(data_start, end), now.date() + timedelta(days=366))
+    before = prices.count_bars(conn)
+    with transaction(conn):
+        for s in sorted(replace):
+            prices.delete_symbol(conn, s)
+        written = prices.write_bars(conn, bars, source_name, now)
+        for s in starts:
+            sec = by_symbol[s]
+            if s in failed:
+                status, error = "failed", failed[s]
+            elif s in fetched.skipped:
+                status, error = "skipped", fetched.skipped[s]
+            else:
+                status, error = "ok", None
+            prices.upsert_symbol(conn, s, name=sec.name, sector=sec.sector, source=source_name, now=now,
+                                 status=status, error=error)
+        if written or not stored_source:
+            prices.set_meta(conn, "data_source", source_name, now)
+        prices.write_sessions(conn, sessions)
+    after = prices.count_bars(conn)
+
+    new_last = prices.last_dates(conn)
+    updated = sorted(s for s in got if s not in failed and (s in replace or new_last.get(s) != last.get(s)))
+    latest = prices.latest_bar_date(conn)
+    nyse_last = calendar.last_completed_session(now)
+    fresh = latest is not None and latest >= nyse_last.isoformat()
+    for issue in rejected:
+        log.warning("rejected %s", issue)
+    for issue in flagged:
+        log.warning("flagged %s", issue)
+    summary = {
+        "source": source_name,
+        "sample_data": source_name == "sample",
+        "symbols_requested": len(starts),
+        "symbols_updated": len(updated),
+        "bars_added": after - before,
+        "bars_written": written,
+        "reloaded": sorted(reloads) if reloads else sorted(replace),
+        "rejected_count": len(rejected),
+        "rejected": [i.as_dict() for i in rejected[:MAX_LISTED]],
+        "flagged_count": len(flagged),
+        "flagged": [i.as_dict() for i in flagged[:MAX_LISTED]],
+        "failed": dict(sorted(failed.items())),
+        "skipped": dict(sorted(fetched.skipped.items())),
+        "latest_bar_date": latest,
+        "last_session": nyse_last.isoformat(),
+        "fresh": fresh,
+        "notes": notes + fetched.notes,
+    }
+    ok_count = len(starts) - len(failed) - len(fetched.skipped)
+    if failed and ok_count <= 0:
+        status = "failed"
+    elif failed:
+        status = "partial"
+    else:
+        status = "succeeded"
+    freshness = (f"fresh (last NYSE session {nyse_last})" if fresh
+                 else f"NOT fresh: the last NYSE session is {nyse_last}")
+    msg = (f"ingest from {source_name}{' (SAMPLE DATA)' if source_name == 'sample' else ''}: "
+           f"{len(updated)} symbol(s) updated, {after - before:,} bar(s) added; latest bar {latest or 'none'}, "
+           f"{freshness}")
+    if failed:
+        names = ", ".join(sorted(failed)[:20]) + (" ..." if len(failed) > 20 else "")
+        msg += f"; {len(failed)} symbol(s) failed: {names}"
+    warnings = list(notes)
+    if fetched.skipped and not requested:
+        warnings.append(f"{len(fetched.skipped)} universe symbol(s) have no file in the CSV folder and were skipped")
+    return TaskResult(status=status, summary=summary, message=msg, warnings=warnings)
+
+
+def _window(bars, starts: dict[str, date], end: date):
+    """Bars of the symbols asked for, from each one's start to ``end`` (completed sessions only)."""
+    import pandas as pd
+
+    if len(bars) == 0:
+        return bars
+    first = pd.to_datetime(bars["symbol"].map({s: d for s, d in starts.items()}))
+    keep = bars["symbol"].isin(list(starts)) & (bars["date"] >= first) & (bars["date"] <= pd.Timestamp(end))
+    return bars[keep].reset_index(drop=True)
