@@ -11,7 +11,6 @@ from pathlib import Path
 import typer
 
 from turbomode import __version__
-<<<<<<< HEAD
 from turbomode.cli import config_cmd, maintain_cmd
 from turbomode.cli import demo_cmd
 from turbomode.cli import ingest_cmd

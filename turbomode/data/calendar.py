@@ -15,16 +15,24 @@ CALENDAR = "XNYS"
 
 @functools.lru_cache(maxsize=4)
 def _calendar(start: date, end: date):
+    import warnings
+
     import exchange_calendars as xcals
 
-    return xcals.get_calendar(CALENDAR, start=start.isoformat(), end=end.isoformat())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas deprecation notices from the library's internals
+        return xcals.get_calendar(CALENDAR, start=start.isoformat(), end=end.isoformat())
 
 
 def sessions(start: date, end: date) -> list[tuple[date, datetime, datetime]]:
     """(session date, open UTC, close UTC) for every NYSE session from ``start`` to ``end``."""
     if end < start:
         return []
-    sched = _calendar(start, end).schedule
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sched = _calendar(start, end).schedule
     out = []
     for day, o, c in zip(sched.index, sched["open"], sched["close"]):
         out.append((day.date(), o.to_pydatetime().astimezone(timezone.utc),

@@ -3,8 +3,8 @@
 Writes use raw ``sqlite3`` ``executemany`` and never commit on their own: an ingest wraps all of
 its writes in one ``store.db.transaction`` (when called outside a transaction, each function opens
 one). Re-writing a bar replaces it (INSERT … ON CONFLICT(symbol, date) DO UPDATE), so re-running an
-ingest adds no duplicates. ``latest_bar_date``, ``last_completed_session_stored`` and
-``get_meta`` use only the standard library: ``status`` calls them.
+ingest adds no duplicates. ``latest_bar_date`` and ``get_meta`` use only the standard library:
+``status`` calls them. NYSE sessions are written with ``store.sessions.write_sessions``.
 """
 
 from __future__ import annotations
@@ -217,31 +217,3 @@ def get_meta(conn: sqlite3.Connection, key: str) -> str | None:
 def data_source(conn: sqlite3.Connection) -> str | None:
     """'sample', 'yfinance' or 'csv': where the stored prices came from (None before any ingest)."""
     return get_meta(conn, "data_source")
-
-
-# --- market sessions -------------------------------------------------------------------------
-
-def write_sessions(conn: sqlite3.Connection, sessions: Iterable[tuple[date, datetime, datetime]]) -> int:
-    """Store (date, open UTC, close UTC) rows, replacing what is there for those dates."""
-    rows = [(d.isoformat(), iso(o), iso(c)) for d, o, c in sessions]
-    with _tx(conn):
-        conn.executemany("INSERT INTO market_sessions (date, open_utc, close_utc) VALUES (?, ?, ?)"
-                         " ON CONFLICT(date) DO UPDATE SET open_utc = excluded.open_utc,"
-                         " close_utc = excluded.close_utc", rows)
-    return len(rows)
-
-
-def last_completed_session_stored(conn: sqlite3.Connection, now: datetime) -> str | None:
-    """The latest stored NYSE session whose close is at or before ``now`` (stdlib only).
-
-    None when the table does not reach ``now`` (no ingest has filled it far enough): the caller
-    cannot judge freshness from it.
-    """
-    try:
-        covered = conn.execute("SELECT max(close_utc) FROM market_sessions").fetchone()[0]
-        if not covered or covered < iso(now):
-            return None
-        row = conn.execute("SELECT max(date) FROM market_sessions WHERE close_utc <= ?", (iso(now),)).fetchone()
-    except sqlite3.OperationalError:
-        return None
-    return row[0] if row and row[0] else None

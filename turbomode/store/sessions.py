@@ -7,7 +7,8 @@ does not reach far enough (``sessions_after`` returns fewer rows than asked).
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
+from datetime import date as _date, datetime
+from typing import Iterable
 
 from turbomode.clock import iso
 
@@ -36,3 +37,15 @@ def latest_bar_date(conn: sqlite3.Connection, on_or_before: str | None = None) -
 
 def has_bars_on(conn: sqlite3.Connection, date: str) -> bool:
     return conn.execute("SELECT 1 FROM price_data WHERE date = ? LIMIT 1", (date,)).fetchone() is not None
+
+
+def write_sessions(conn: sqlite3.Connection, sessions: Iterable[tuple[_date, datetime, datetime]]) -> int:
+    """Store (date, open UTC, close UTC) rows (ingest, from exchange_calendars), replacing those dates.
+
+    Runs inside the caller's transaction when there is one.
+    """
+    rows = [(d.isoformat(), iso(o), iso(c)) for d, o, c in sessions]
+    conn.executemany("INSERT INTO market_sessions (date, open_utc, close_utc) VALUES (?, ?, ?)"
+                     " ON CONFLICT(date) DO UPDATE SET open_utc = excluded.open_utc,"
+                     " close_utc = excluded.close_utc", rows)
+    return len(rows)

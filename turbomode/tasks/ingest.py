@@ -79,6 +79,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     from turbomode.data.validate import validate
     from turbomode.store import prices
     from turbomode.store.db import transaction
+    from turbomode.store.sessions import write_sessions
 
     cfg = ctx.config
     source_name = options.get("source") or cfg["data.source"]
@@ -190,7 +191,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
                                  status=status, error=error)
         if written or not stored_source:
             prices.set_meta(conn, "data_source", source_name, now)
-        prices.write_sessions(conn, sessions)
+        write_sessions(conn, sessions)
     after = prices.count_bars(conn)
 
     new_last = prices.last_dates(conn)
