@@ -17,6 +17,7 @@ from turbomode.cli import ingest_cmd
 from turbomode.cli import report_cmd
 from turbomode.cli import scan_cmd
 from turbomode.cli import signals_cmd
+from turbomode.cli import catchup_cmd, history_cmd, status_cmd
 from turbomode.cli._util import State
 
 app = typer.Typer(
@@ -55,6 +56,9 @@ app.command("demo")(demo_cmd.demo)
 app.command("scan")(scan_cmd.scan)
 app.command("signals")(signals_cmd.signals)
 app.command("report")(report_cmd.report)
+app.command("catchup")(catchup_cmd.catchup)
+app.command("status")(status_cmd.status)
+app.command("history")(history_cmd.history)
 
 
 def main() -> None:

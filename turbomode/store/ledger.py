@@ -1,4 +1,10 @@
-"""The run ledger (``task_runs``): one row per job run, written at start and at finish."""
+"""The run ledger (``task_runs``) and the ``locks`` table: one row per job run, one row per held lock.
+
+A run is claimed in one transaction: its ``task_runs`` row is inserted, then the lock row with
+INSERT … ON CONFLICT DO NOTHING; when no lock row was inserted another run holds the job and the
+new row becomes ``skipped`` before the commit. Finishing a run and releasing its lock is also one
+transaction, and so is marking a dead run ``abandoned``. Nothing else decides who runs.
+"""
 
 from __future__ import annotations
 
@@ -6,48 +12,177 @@ import json
 import os
 import socket
 import sqlite3
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from turbomode.clock import iso
 from turbomode.store.db import transaction
+
+SUCCESS = ("succeeded", "partial")  # a partial run (some symbols failed) still counts as done
+
+
+def _json(summary: dict[str, Any] | None) -> str | None:
+    return json.dumps(summary, default=str) if summary is not None else None
+
+
+@dataclass(frozen=True)
+class Claim:
+    run_id: int
+    claimed: bool
+    holder: sqlite3.Row | None = None  # the lock row of the run that holds the job, when not claimed
 
 
 def start_run(conn: sqlite3.Connection, task: str, trigger: str, now: datetime,
               scheduled_for: datetime | None = None, missed_count: int | None = None,
               parent_run_id: int | None = None) -> int:
+    """Insert a 'running' row without taking a lock (use claim_run for jobs)."""
     with transaction(conn):
+        return _insert_running(conn, task, trigger, now, scheduled_for, missed_count, parent_run_id)
+
+
+def _insert_running(conn, task, trigger, now, scheduled_for, missed_count, parent_run_id) -> int:
+    cur = conn.execute(
+        "INSERT INTO task_runs (task, trigger, scheduled_for, started_at, heartbeat_at, status, pid, host,"
+        " missed_count, parent_run_id) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+        (task, trigger, iso(scheduled_for) if scheduled_for else None, iso(now), iso(now),
+         os.getpid(), socket.gethostname(), missed_count, parent_run_id),
+    )
+    return int(cur.lastrowid)
+
+
+def claim_run(conn: sqlite3.Connection, task: str, trigger: str, now: datetime,
+              scheduled_for: datetime | None = None, missed_count: int | None = None,
+              parent_run_id: int | None = None,
+              skipped_message: Callable[[sqlite3.Row | None], str] | None = None) -> Claim:
+    """Record a run and take the job's lock, atomically. When the lock is held the row is 'skipped'."""
+    with transaction(conn):
+        run_id = _insert_running(conn, task, trigger, now, scheduled_for, missed_count, parent_run_id)
         cur = conn.execute(
-            "INSERT INTO task_runs (task, trigger, scheduled_for, started_at, heartbeat_at, status, pid, host,"
-            " missed_count, parent_run_id) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
-            (task, trigger, iso(scheduled_for) if scheduled_for else None, iso(now), iso(now),
-             os.getpid(), socket.gethostname(), missed_count, parent_run_id),
+            "INSERT INTO locks (name, run_id, pid, host, acquired_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(name) DO NOTHING",
+            (task, run_id, os.getpid(), socket.gethostname(), iso(now), iso(now)),
         )
-        return int(cur.lastrowid)
+        if cur.rowcount == 1:
+            return Claim(run_id, True)
+        holder = conn.execute("SELECT l.*, r.started_at AS run_started_at FROM locks l"
+                              " LEFT JOIN task_runs r ON r.id = l.run_id WHERE l.name = ?", (task,)).fetchone()
+        message = skipped_message(holder) if skipped_message else f"{task} is already running; skipped"
+        conn.execute(
+            "UPDATE task_runs SET status = 'skipped', finished_at = ?, error = ?, exit_code = 0,"
+            " summary = ? WHERE id = ?",
+            (iso(now), message, _json({"held_by_run": holder["run_id"] if holder else None}), run_id),
+        )
+        return Claim(run_id, False, holder)
 
 
 def finish_run(conn: sqlite3.Connection, run_id: int, status: str, now: datetime,
                summary: dict[str, Any] | None = None, error: str | None = None,
-               exit_code: int | None = None) -> None:
+               exit_code: int | None = None) -> bool:
+    """Record the end of a run and release any lock it holds. False when the run was no longer
+    'running' (already marked abandoned by another process); its row is then left as it is."""
     with transaction(conn):
-        conn.execute(
+        cur = conn.execute(
             "UPDATE task_runs SET status = ?, finished_at = ?, summary = ?, error = ?, exit_code = ?"
-            " WHERE id = ?",
-            (status, iso(now), json.dumps(summary, default=str) if summary is not None else None,
-             error, exit_code, run_id),
+            " WHERE id = ? AND status = 'running'",
+            (status, iso(now), _json(summary), error, exit_code, run_id),
         )
+        conn.execute("DELETE FROM locks WHERE run_id = ?", (run_id,))
+        return cur.rowcount == 1
 
 
 def record_instant(conn: sqlite3.Connection, task: str, trigger: str, status: str, now: datetime,
                    scheduled_for: datetime | None = None, summary: dict[str, Any] | None = None,
-                   error: str | None = None, exit_code: int | None = None) -> int:
+                   error: str | None = None, exit_code: int | None = None,
+                   missed_count: int | None = None, parent_run_id: int | None = None) -> int:
     """A run that started and ended at once (skipped, blocked)."""
     with transaction(conn):
         cur = conn.execute(
             "INSERT INTO task_runs (task, trigger, scheduled_for, started_at, finished_at, status, pid, host,"
-            " summary, error, exit_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " summary, error, exit_code, missed_count, parent_run_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (task, trigger, iso(scheduled_for) if scheduled_for else None, iso(now), iso(now), status,
-             os.getpid(), socket.gethostname(), json.dumps(summary, default=str) if summary else None,
-             error, exit_code),
+             os.getpid(), socket.gethostname(), _json(summary) if summary else None,
+             error, exit_code, missed_count, parent_run_id),
         )
         return int(cur.lastrowid)
+
+
+def beat(conn: sqlite3.Connection, run_id: int, lock_name: str, now: datetime) -> bool:
+    """Heartbeat of a running run and its lock; False when the run is no longer 'running'."""
+    with transaction(conn):
+        cur = conn.execute("UPDATE task_runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'",
+                           (iso(now), run_id))
+        conn.execute("UPDATE locks SET heartbeat_at = ? WHERE name = ? AND run_id = ?",
+                     (iso(now), lock_name, run_id))
+        return cur.rowcount == 1
+
+
+def running_runs(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM task_runs WHERE status = 'running' ORDER BY id").fetchall()
+
+
+def all_locks(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    return conn.execute(
+        "SELECT l.*, r.status AS run_status FROM locks l LEFT JOIN task_runs r ON r.id = l.run_id"
+        " ORDER BY l.name").fetchall()
+
+
+def mark_abandoned(conn: sqlite3.Connection, run_id: int, now: datetime, why: str) -> bool:
+    """A run whose process died: 'abandoned' and its lock released, in one transaction."""
+    with transaction(conn):
+        cur = conn.execute(
+            "UPDATE task_runs SET status = 'abandoned', finished_at = ?, error = ?, exit_code = NULL"
+            " WHERE id = ? AND status = 'running'", (iso(now), why, run_id))
+        conn.execute("DELETE FROM locks WHERE run_id = ?", (run_id,))
+        return cur.rowcount == 1
+
+
+def release_lock(conn: sqlite3.Connection, name: str, *, run_id: int | None = None,
+                 pid: int | None = None, acquired_at: str | None = None) -> bool:
+    """Delete lock ``name`` only if it is still the one described (so a new holder is never evicted)."""
+    sql, args = "DELETE FROM locks WHERE name = ?", [name]
+    if run_id is not None:
+        sql += " AND run_id = ?"
+        args.append(run_id)
+    if pid is not None:
+        sql += " AND pid = ?"
+        args.append(pid)
+    if acquired_at is not None:
+        sql += " AND acquired_at = ?"
+        args.append(acquired_at)
+    with transaction(conn):
+        return conn.execute(sql, args).rowcount == 1
+
+
+def claim_lock(conn: sqlite3.Connection, name: str, now: datetime) -> sqlite3.Row | None:
+    """Take a lock that has no run row (catchup's). None when taken; the holder's row otherwise."""
+    with transaction(conn):
+        cur = conn.execute(
+            "INSERT INTO locks (name, run_id, pid, host, acquired_at, heartbeat_at) VALUES (?, NULL, ?, ?, ?, ?)"
+            " ON CONFLICT(name) DO NOTHING", (name, os.getpid(), socket.gethostname(), iso(now), iso(now)))
+        if cur.rowcount == 1:
+            return None
+        return conn.execute("SELECT * FROM locks WHERE name = ?", (name,)).fetchone()
+
+
+def touch_lock(conn: sqlite3.Connection, name: str, now: datetime) -> None:
+    with transaction(conn):
+        conn.execute("UPDATE locks SET heartbeat_at = ? WHERE name = ? AND pid = ? AND host = ?",
+                     (iso(now), name, os.getpid(), socket.gethostname()))
+
+
+def get_run(conn: sqlite3.Connection, run_id: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM task_runs WHERE id = ?", (run_id,)).fetchone()
+
+
+def history(conn: sqlite3.Connection, job: str | None = None, limit: int = 20) -> list[sqlite3.Row]:
+    """Runs newest first (by insertion, so a clock that moved back cannot reorder them)."""
+    sql = "SELECT * FROM task_runs"
+    args: list[Any] = []
+    if job:
+        sql += " WHERE task = ?"
+        args.append(job)
+    sql += " ORDER BY id DESC LIMIT ?"
+    args.append(limit)
+    return conn.execute(sql, args).fetchall()

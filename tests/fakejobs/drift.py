@@ -1,0 +1,3 @@
+from tests.fakejobs import make
+
+run = make("drift")

@@ -1,0 +1,154 @@
+"""Who may run: dead-run detection (psutil, heartbeats) and the heartbeat thread of a live run.
+
+The claims themselves are rows in the ``locks`` table (store.ledger.claim_run), so they work the same
+on Windows and Linux and across processes. A run is dead when its process is gone on this host
+(psutil, with the process start time checked so a reused pid does not keep a dead run alive), or —
+for a run on another host, whose pid we cannot check — when its heartbeat is older than
+``run.stale_heartbeat_minutes``. On this host a live process is trusted over an old heartbeat: a
+laptop that slept mid-run resumes the run, and evicting it would let a second copy start beside it.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Callable
+
+from turbomode.clock import parse_iso
+from turbomode.store import ledger
+
+log = logging.getLogger("turbomode.locks")
+CATCHUP_LOCK = "catchup"
+# A process that started this much after the run's recorded start is a different process with a
+# reused pid (clock resolution and slow starts stay well inside this).
+PID_REUSE_SLACK_S = 5.0
+
+
+def this_host() -> str:
+    return socket.gethostname()
+
+
+def process_alive(pid: int | None, started_at: str | None) -> bool:
+    """True when ``pid`` is a live process on this host that could have started the run."""
+    if not pid:
+        return False
+    import psutil
+
+    try:
+        proc = psutil.Process(int(pid))
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        created = proc.create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError, ValueError):
+        # AccessDenied means it exists (another user's process): only possible with a reused pid
+        # under another account, which cannot be our run either.
+        return False
+    if started_at:
+        try:
+            if created > parse_iso(started_at).timestamp() + PID_REUSE_SLACK_S:
+                return False
+        except ValueError:
+            pass
+    return True
+
+
+@dataclass(frozen=True)
+class Abandoned:
+    run_id: int
+    job: str
+    pid: int | None
+    host: str | None
+    why: str
+
+
+def death_reason(row: sqlite3.Row, now: datetime, stale_after: timedelta, host: str) -> str | None:
+    """Why the run in ``row`` (task_runs or locks) is dead, or None when it may still be running."""
+    hb_text = row["heartbeat_at"] or row["started_at" if "started_at" in row.keys() else "acquired_at"]
+    started = row["started_at"] if "started_at" in row.keys() else row["acquired_at"]
+    if row["host"] == host:
+        if process_alive(row["pid"], started):
+            return None
+        return f"its process {row['pid']} on {host} is gone (killed, crashed or the machine restarted)"
+    try:
+        age = now - parse_iso(hb_text)
+    except (TypeError, ValueError):
+        return f"it has no readable heartbeat ({hb_text!r})"
+    if age > stale_after:
+        minutes = int(age.total_seconds() // 60)
+        return f"its heartbeat from {row['host']} is {minutes} minutes old"
+    return None
+
+
+def sweep(conn: sqlite3.Connection, now: datetime, stale_minutes: int) -> list[Abandoned]:
+    """Mark dead 'running' runs abandoned and drop locks nobody holds. Returns what was abandoned."""
+    host = this_host()
+    stale_after = timedelta(minutes=stale_minutes)
+    found: list[Abandoned] = []
+    for row in ledger.running_runs(conn):
+        why = death_reason(row, now, stale_after, host)
+        if why and ledger.mark_abandoned(conn, row["id"], now, f"abandoned: {why}"):
+            log.warning("run %s (%s) abandoned: %s", row["id"], row["task"], why)
+            found.append(Abandoned(row["id"], row["task"], row["pid"], row["host"], why))
+    for lock in ledger.all_locks(conn):
+        if lock["run_id"] is not None:
+            if lock["run_status"] != "running":  # its run ended without releasing (cannot happen; heal)
+                ledger.release_lock(conn, lock["name"], run_id=lock["run_id"])
+            continue
+        if death_reason(lock, now, stale_after, host):  # a run-less lock (catchup) of a dead process
+            ledger.release_lock(conn, lock["name"], pid=lock["pid"], acquired_at=lock["acquired_at"])
+    return found
+
+
+class Heartbeat:
+    """A daemon thread that beats ``run_id``'s heartbeat every ``seconds`` on its own connection.
+
+    Its own connection, because the job's connection may be inside a transaction at any moment.
+    A beat that fails (database busy for longer than the timeout) is logged and retried next time.
+    """
+
+    def __init__(self, db_path: Path, run_id: int, lock_name: str, seconds: float,
+                 now_fn: Callable[[], datetime]):
+        self.db_path, self.run_id, self.lock_name = db_path, run_id, lock_name
+        self.seconds, self.now_fn = seconds, now_fn
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{run_id}", daemon=True)
+        self.lost = False  # the run was marked abandoned by someone else
+
+    def __enter__(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        from turbomode.store.db import connect
+
+        conn = None
+        try:
+            while not self._stop.wait(self.seconds):
+                try:
+                    if conn is None:
+                        conn = connect(self.db_path, migrate=False)
+                    if not ledger.beat(conn, self.run_id, self.lock_name, self.now_fn()):
+                        self.lost = True
+                        log.error("run %s is no longer marked running; heartbeat stopped", self.run_id)
+                        return
+                except sqlite3.Error as exc:
+                    log.warning("heartbeat of run %s failed (%s); retrying", self.run_id, exc)
+        finally:
+            if conn is not None:
+                conn.close()
+
+
+def held_message(job: str, holder: sqlite3.Row | None) -> str:
+    if holder is None:
+        return f"{job} is already running; skipped"
+    return (f"{job} is already running (run {holder['run_id']}, pid {holder['pid']} since "
+            f"{holder['acquired_at']}); skipped")

@@ -1,0 +1,171 @@
+"""Facts that ``status``, ``catchup`` and the run wrapper decide on, read with the standard library.
+
+These queries sit on the fast path (status and catchup with nothing due must start in well under
+half a second), so nothing here imports pandas, sqlite_utils or exchange_calendars — except the
+fallback for an empty ``market_sessions`` table, which computes the NYSE sessions once and caches them.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from turbomode.clock import iso, parse_iso
+from turbomode.store.db import transaction
+from turbomode.store.ledger import SUCCESS
+
+log = logging.getLogger("turbomode.state")
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def _table_exists(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+
+
+def last_success(conn: sqlite3.Connection) -> dict[str, datetime]:
+    """Per job, the start of its latest succeeded (or partial) run.
+
+    The start, not the end: a run covers the scheduled times up to when it began reading its inputs.
+    """
+    marks = ",".join("?" * len(SUCCESS))
+    rows = conn.execute(f"SELECT task, MAX(started_at) AS at FROM task_runs WHERE status IN ({marks})"
+                        " GROUP BY task", SUCCESS).fetchall()
+    return {r["task"]: parse_iso(r["at"]) for r in rows if r["at"]}
+
+
+def last_runs(conn: sqlite3.Connection) -> dict[str, sqlite3.Row]:
+    """Per job, its latest run that is not a 'skipped' duplicate (the result a user cares about)."""
+    rows = conn.execute(
+        "SELECT r.* FROM task_runs r JOIN (SELECT task, MAX(id) AS id FROM task_runs"
+        " WHERE status != 'skipped' GROUP BY task) m ON m.id = r.id").fetchall()
+    return {r["task"]: r for r in rows}
+
+
+def running(conn: sqlite3.Connection) -> dict[str, sqlite3.Row]:
+    rows = conn.execute("SELECT * FROM task_runs WHERE status = 'running' ORDER BY id").fetchall()
+    return {r["task"]: r for r in rows}
+
+
+def latest_bar(conn: sqlite3.Connection) -> str | None:
+    """The newest stored price date (YYYY-MM-DD), or None when there are no prices."""
+    if not _table_exists(conn, "price_data"):
+        return None
+    row = conn.execute("SELECT MAX(date) FROM price_data").fetchone()
+    return row[0][:10] if row and row[0] else None
+
+
+# --- the NYSE calendar --------------------------------------------------------------------------
+
+def last_completed_session(conn: sqlite3.Connection, now: datetime) -> str | None:
+    """The most recent NYSE session whose close is at or before ``now`` (YYYY-MM-DD).
+
+    Read from ``market_sessions`` (filled at ingest) when it reaches today; otherwise computed with
+    exchange_calendars, cached in that table, and — if even that fails — approximated by weekdays.
+    """
+    today = now.astimezone(NEW_YORK).date().isoformat()
+    if _table_exists(conn, "market_sessions"):
+        row = conn.execute("SELECT MAX(date) FROM market_sessions").fetchone()
+        if row and row[0] and row[0] >= today:
+            return _last_closed(conn, today, now)
+    try:
+        _cache_sessions(conn, now)
+        return _last_closed(conn, today, now)
+    except Exception as exc:  # no calendar for this date range, or the library is unusable
+        log.warning("NYSE calendar unavailable (%s); counting weekdays instead", exc)
+        return _weekday_session(now)
+
+
+def _last_closed(conn: sqlite3.Connection, today: str, now: datetime) -> str | None:
+    rows = conn.execute("SELECT date, close_utc FROM market_sessions WHERE date <= ? ORDER BY date DESC LIMIT 3",
+                        (today,)).fetchall()
+    for r in rows:
+        if parse_iso(r["close_utc"]) <= now:
+            return r["date"]
+    return None
+
+
+def _cache_sessions(conn: sqlite3.Connection, now: datetime) -> None:
+    import exchange_calendars as xcals  # heavy (pandas): only when the cached table does not reach today
+
+    cal = xcals.get_calendar("XNYS")
+    start = max(cal.first_session.date(), (now - timedelta(days=40)).date())
+    end = min(cal.last_session.date(), (now + timedelta(days=400)).date())
+    if end < now.astimezone(NEW_YORK).date():
+        raise ValueError(f"the installed calendar ends {end}")
+    sched = cal.schedule.loc[start.isoformat():end.isoformat()]
+    rows = [(d.date().isoformat(), iso(o.to_pydatetime()), iso(c.to_pydatetime()))
+            for d, o, c in zip(sched.index, sched["open"], sched["close"])]
+    with transaction(conn):
+        conn.executemany("INSERT OR IGNORE INTO market_sessions (date, open_utc, close_utc) VALUES (?, ?, ?)", rows)
+
+
+def _weekday_session(now: datetime) -> str:
+    """Best effort without a calendar: weekdays closing at 16:00 New York time (holidays unknown)."""
+    local = now.astimezone(NEW_YORK)
+    d: date = local.date()
+    if local.hour < 16:
+        d -= timedelta(days=1)
+    while d.weekday() >= 5:
+        d -= timedelta(days=1)
+    return d.isoformat()
+
+
+# --- models and signals ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ModelState:
+    champion: str | None  # version
+    champion_created_at: str | None
+    challenger: str | None  # newest challenger version newer than the champion
+    challenger_created_at: str | None
+
+
+def champion_exists(conn: sqlite3.Connection) -> bool:
+    if not _table_exists(conn, "model_metadata"):
+        return False
+    return conn.execute("SELECT 1 FROM model_metadata WHERE status = 'champion' LIMIT 1").fetchone() is not None
+
+
+def model_state(conn: sqlite3.Connection) -> ModelState:
+    if not _table_exists(conn, "model_metadata"):
+        return ModelState(None, None, None, None)
+    champ = conn.execute("SELECT version, MAX(created_at) AS created_at FROM model_metadata WHERE status = 'champion'"
+                         " GROUP BY version ORDER BY created_at DESC LIMIT 1").fetchone()
+    chall = conn.execute("SELECT version, MAX(created_at) AS created_at FROM model_metadata"
+                         " WHERE status = 'challenger' GROUP BY version ORDER BY created_at DESC LIMIT 1").fetchone()
+    if chall and champ and (chall["created_at"] or "") < (champ["created_at"] or ""):
+        chall = None  # an older challenger lost already; it is history, not news
+    return ModelState(champ["version"] if champ else None, champ["created_at"] if champ else None,
+                      chall["version"] if chall else None, chall["created_at"] if chall else None)
+
+
+@dataclass(frozen=True)
+class SignalState:
+    active: int
+    newest_created_at: datetime | None
+    newest_market_date: str | None
+
+
+def signal_state(conn: sqlite3.Connection) -> SignalState:
+    if not _table_exists(conn, "active_signals"):
+        return SignalState(0, None, None)
+    cols = {r[1] for r in conn.execute("PRAGMA table_info(active_signals)")}
+    md = "MAX(market_date)" if "market_date" in cols else "NULL"
+    row = conn.execute(f"SELECT COUNT(*) AS n, MAX(created_at) AS created, {md} AS md FROM active_signals"
+                       " WHERE is_active = 1 OR is_active IS NULL").fetchone()
+    created = None
+    if row["created"]:
+        try:
+            created = _parse_loose(row["created"])
+        except ValueError:
+            created = None
+    return SignalState(int(row["n"] or 0), created, row["md"])
+
+
+def _parse_loose(text: str) -> datetime:
+    """Stored times are UTC ISO text; the old system wrote naive local-looking text, read as UTC."""
+    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)

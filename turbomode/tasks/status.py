@@ -1,0 +1,141 @@
+"""``status``: is anything late, failed or stale? One dictionary, the same for the table and ``--json``.
+
+Healthy means: no enabled job is overdue or ended failed/abandoned/blocked, prices reach the last
+completed NYSE session, the newest signal is within ``signals.freshness_hours`` (or is for the last
+completed session), and a champion model exists. Standard library only (it must start fast).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from turbomode.clock import iso, parse_iso
+from turbomode.context import Context
+from turbomode.jobs import JOBS, ORDER
+from turbomode.ops import runner
+from turbomode.schedule import cron, planner
+from turbomode.store import state
+
+BAD_RESULTS = ("failed", "abandoned", "blocked")
+
+
+def _age_s(now: datetime, then: datetime | None) -> int | None:
+    return int((now - then).total_seconds()) if then else None
+
+
+def collect(ctx: Context, now: datetime) -> dict[str, Any]:
+    abandoned = runner.sweep(ctx, now)
+    conn = ctx.connect()
+    cfg = ctx.config
+    tzname = cfg["general.timezone"]
+    tz = cron.zone(tzname)
+    states = runner.read_states(ctx, now)
+    last = state.last_runs(conn)
+    running = state.running(conn)
+    problems: list[str] = []
+    warnings: list[str] = []
+    jobs = []
+    for name in ORDER:
+        if name not in JOBS:
+            continue
+        st = states[name]
+        run = last.get(name)
+        live = running.get(name)
+        is_overdue = planner.overdue(st, now, running=live is not None)
+        last_status = run["status"] if run else None
+        if st.enabled:
+            if is_overdue:
+                problems.append(f"{name} is overdue: {st.reason}")
+            if last_status in BAD_RESULTS:
+                problems.append(f"{name}'s last run {run['id']} {last_status}: {run['error'] or 'no detail'}")
+        if live is not None and live["heartbeat_at"]:
+            quiet = _age_s(now, parse_iso(live["heartbeat_at"])) or 0
+            if quiet > cfg["run.stale_heartbeat_minutes"] * 60:
+                warnings.append(f"{name} run {live['id']} (pid {live['pid']}) has not beaten its heartbeat for "
+                                f"{quiet // 60} minutes; if it is hung, end that process")
+        jobs.append({
+            "name": name,
+            "schedule": st.schedule,
+            "schedule_words": cron.describe(st.schedule),
+            "enabled": st.enabled,
+            "last_success": iso(st.last_success) if st.last_success else None,
+            "last_success_age_seconds": _age_s(now, st.last_success),
+            "last_status": last_status,
+            "last_run_id": run["id"] if run else None,
+            "last_error": run["error"] if run and last_status not in ("succeeded",) else None,
+            "running": live is not None,
+            "running_run_id": live["id"] if live else None,
+            "scheduled_for": iso(st.scheduled_for) if st.scheduled_for else None,
+            "next_run": iso(st.next_run) if st.next_run and st.enabled else None,
+            "missed": st.missed,
+            "missed_capped": st.missed_capped,
+            "overdue": is_overdue,
+            "reason": st.reason,
+        })
+        if st.clock_moved_back:
+            warnings.append(f"{name}: {st.reason}")
+
+    bar = state.latest_bar(conn)
+    session = state.last_completed_session(conn, now)
+    data_fresh = bar is not None and (session is None or bar >= session)
+    if not data_fresh:
+        problems.append("no prices stored yet; run `turbomode ingest`" if bar is None else
+                        f"prices end {bar} but the last completed NYSE session is {session}; run `turbomode ingest`")
+
+    limit_h = cfg["signals.freshness_hours"]
+    sig = state.signal_state(conn)
+    age_h = None if sig.newest_created_at is None else round((now - sig.newest_created_at).total_seconds() / 3600, 1)
+    # Fresh when young enough, or when it is already for the last completed session (weekends).
+    sig_fresh = sig.newest_created_at is not None and (
+        age_h <= limit_h or (sig.newest_market_date is not None and session is not None
+                             and sig.newest_market_date >= session))
+    if not sig_fresh:
+        problems.append("no active signals yet; run `turbomode scan`" if sig.newest_created_at is None else
+                        f"the newest signal is {age_h:.0f} h old (limit {limit_h} h); run `turbomode scan`")
+
+    models = state.model_state(conn)
+    if models.champion is None:
+        problems.append("no champion model; run `turbomode train`")
+
+    return {
+        "at": iso(now),
+        "timezone": tz.key,
+        "timezone_setting": tzname,
+        "jobs": jobs,
+        "data": {"latest_bar": bar, "last_session": session, "fresh": data_fresh},
+        "signals": {"active": sig.active, "newest": iso(sig.newest_created_at) if sig.newest_created_at else None,
+                    "newest_market_date": sig.newest_market_date, "age_hours": age_h, "limit_hours": limit_h,
+                    "fresh": sig_fresh},
+        "models": {"champion": models.champion, "champion_created_at": models.champion_created_at,
+                   "challenger": models.challenger, "challenger_created_at": models.challenger_created_at,
+                   "fresh": models.champion is not None},
+        "abandoned_now": [{"run_id": a.run_id, "job": a.job, "why": a.why} for a in abandoned],
+        "problems": problems,
+        "warnings": warnings,
+        "healthy": not problems,
+    }
+
+
+def history(ctx: Context, job: str | None, limit: int) -> list[dict[str, Any]]:
+    """The ledger newest first, with durations (seconds; None while running)."""
+    import json
+
+    from turbomode.store import ledger
+
+    out = []
+    for r in ledger.history(ctx.connect(), job, limit):
+        started = parse_iso(r["started_at"])
+        finished = parse_iso(r["finished_at"]) if r["finished_at"] else None
+        try:
+            summary = json.loads(r["summary"]) if r["summary"] else None
+        except ValueError:
+            summary = r["summary"]
+        out.append({
+            "id": r["id"], "job": r["task"], "trigger": r["trigger"], "status": r["status"],
+            "scheduled_for": r["scheduled_for"], "started_at": r["started_at"], "finished_at": r["finished_at"],
+            "duration_seconds": round((finished - started).total_seconds(), 3) if finished else None,
+            "missed_count": r["missed_count"], "parent_run_id": r["parent_run_id"], "exit_code": r["exit_code"],
+            "pid": r["pid"], "host": r["host"], "summary": summary, "error": r["error"],
+        })
+    return out
