@@ -74,7 +74,7 @@ def _side_effect(ctx, job: str, now) -> None:
                          " VALUES ('AAA', 'BUY', 0.6, ?, 1, ?)", (iso(now), state.latest_bar(conn)))
 
 
-def fill_sessions(conn, start: str = "2025-12-01", end: str = "2027-12-31") -> None:
+def fill_sessions(conn, start: str = "2025-12-01", end: str = "2035-12-31") -> None:
     """Weekday NYSE-like sessions (16:00 New York close) so freshness needs no exchange calendar."""
     from datetime import date, datetime, time as dtime, timedelta
     from zoneinfo import ZoneInfo

@@ -1,12 +1,17 @@
 """Run one fake job through the real run wrapper in a real process: python -m tests.fakejobs.run_job JOB [TRIGGER]."""
 
+import os
 import sys
+import time
 
 from tests.fakejobs import install_for_subprocess
 
 
 def main() -> int:
     install_for_subprocess()
+    barrier = os.environ.get("FAKE_BARRIER")  # start together: wait for this file to appear
+    while barrier and not os.path.exists(barrier):
+        time.sleep(0.01)
     from turbomode import logs
     from turbomode.context import Context
     from turbomode.ops.runner import run_job

@@ -8,6 +8,7 @@ import pytest
 from tests.fakejobs.fixtures import NOW, fixed, runs
 from turbomode.errors import StaleData
 from turbomode.ops.runner import run_job
+from turbomode.ops.locks import my_start_time
 from turbomode.store import ledger
 from turbomode.store.db import transaction
 
@@ -87,7 +88,7 @@ def test_an_alert_channel_that_raises_never_fails_the_job(ctx, fake_jobs, monkey
 
 def test_a_second_run_while_one_holds_the_job_is_skipped_with_exit_0(ctx, fake_jobs, alerts_spy):
     _fresh_world(ctx)
-    held = ledger.claim_run(ctx.connect(), "scan", "cron", NOW)  # this (live) process holds scan
+    held = ledger.claim_run(ctx.connect(), "scan", "cron", NOW, proc_started=my_start_time())  # this live process holds scan
     out = run_job(ctx, "scan", {}, now_fn=fixed(NOW))
     assert (out.status, out.exit_code) == ("skipped", 0)
     assert out.error == (f"scan is already running (run {held.run_id}, pid {os.getpid()} since "

@@ -106,6 +106,8 @@ def run_job_command(tctx: typer.Context, job: str, options: dict[str, Any], *, n
                     "message": outcome.result.message if outcome.result else outcome.error})
     elif outcome.status == "skipped" and outcome.result is None:
         typer.echo(outcome.error or f"{job} is already running; skipped")
+    elif outcome.result is None:  # blocked: a prerequisite failed, the job did not run
+        err(f"error: {outcome.error or job + ' did not run'}; fix it and run `turbomode catchup`")
     elif render is not None:
         render(outcome)
     elif outcome.result is not None and outcome.result.message:

@@ -11,6 +11,7 @@ laptop that slept mid-run resumes the run, and evicting it would let a second co
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import sqlite3
 import threading
@@ -24,8 +25,10 @@ from turbomode.store import ledger
 
 log = logging.getLogger("turbomode.locks")
 CATCHUP_LOCK = "catchup"
-# A process that started this much after the run's recorded start is a different process with a
-# reused pid (clock resolution and slow starts stay well inside this).
+# Start times are compared with this tolerance (psutil derives them from boot time and ticks).
+START_TOLERANCE_S = 1.0
+# Rows without a recorded start time (written by older code): a process that started this much
+# after the run is a different process with a reused pid.
 PID_REUSE_SLACK_S = 5.0
 
 
@@ -33,8 +36,22 @@ def this_host() -> str:
     return socket.gethostname()
 
 
-def process_alive(pid: int | None, started_at: str | None) -> bool:
-    """True when ``pid`` is a live process on this host that could have started the run."""
+def os_pid() -> int:
+    return os.getpid()
+
+
+def my_start_time() -> float | None:
+    """This process's start time as psutil reports it; with the pid it identifies the process."""
+    try:
+        import psutil
+
+        return psutil.Process().create_time()
+    except Exception:  # psutil cannot read it here: fall back to the pid alone
+        return None
+
+
+def process_alive(pid: int | None, proc_started: float | None, started_at: str | None = None) -> bool:
+    """True when the process that started the run (pid + start time) is still alive on this host."""
     if not pid:
         return False
     import psutil
@@ -44,14 +61,17 @@ def process_alive(pid: int | None, started_at: str | None) -> bool:
         if proc.status() == psutil.STATUS_ZOMBIE:
             return False
         created = proc.create_time()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError, ValueError):
-        # AccessDenied means it exists (another user's process): only possible with a reused pid
-        # under another account, which cannot be our run either.
+    except psutil.AccessDenied:
+        # It exists but belongs to another account: a reused pid cannot be our run, unless we
+        # cannot tell (no recorded start time), in which case it is not ours to call dead.
+        return proc_started is None
+    except (psutil.NoSuchProcess, ProcessLookupError, ValueError):
         return False
+    if proc_started is not None:
+        return abs(created - proc_started) <= START_TOLERANCE_S
     if started_at:
         try:
-            if created > parse_iso(started_at).timestamp() + PID_REUSE_SLACK_S:
-                return False
+            return created <= parse_iso(started_at).timestamp() + PID_REUSE_SLACK_S
         except ValueError:
             pass
     return True
@@ -71,7 +91,8 @@ def death_reason(row: sqlite3.Row, now: datetime, stale_after: timedelta, host: 
     hb_text = row["heartbeat_at"] or row["started_at" if "started_at" in row.keys() else "acquired_at"]
     started = row["started_at"] if "started_at" in row.keys() else row["acquired_at"]
     if row["host"] == host:
-        if process_alive(row["pid"], started):
+        proc_started = row["proc_started"] if "proc_started" in row.keys() else None
+        if process_alive(row["pid"], proc_started, started):
             return None
         return f"its process {row['pid']} on {host} is gone (killed, crashed or the machine restarted)"
     try:

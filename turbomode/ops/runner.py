@@ -70,7 +70,8 @@ def run_job(ctx: Context, job: str, options: dict[str, Any] | None = None, *, tr
     if trigger == "cron" and scheduled_for is None:
         scheduled_for = _scheduled_time(ctx, job, now)
     claim = ledger.claim_run(conn, job, trigger, now, scheduled_for, missed_count, parent_run_id,
-                             skipped_message=lambda holder: locks.held_message(job, holder))
+                             skipped_message=lambda holder: locks.held_message(job, holder),
+                             proc_started=locks.my_start_time())
     run_id = claim.run_id
     if not claim.claimed:
         message = locks.held_message(job, claim.holder)
@@ -134,7 +135,8 @@ def _finish(ctx: Context, outcome: RunOutcome, now_fn: Callable[[], datetime]) -
              f" {result.message}" if result and result.message else
              (f" {outcome.error}" if outcome.error else ""))
     if outcome.status in ("failed", "blocked"):
-        notify_safe(ctx, outcome.job, outcome.status, outcome.error or outcome.status, outcome.run_id)
+        notify_safe(ctx, outcome.job, outcome.status, outcome.error or outcome.status, outcome.run_id,
+                    details=result.summary if result else None)
     ping_safe(ctx, outcome.job, str(outcome.exit_code), outcome.run_id)
 
 
@@ -231,11 +233,14 @@ def sweep(ctx: Context, now: datetime) -> list[locks.Abandoned]:
     return found
 
 
-def notify_safe(ctx: Context, job: str, kind: str, message: str, run_id: int | None) -> None:
+def notify_safe(ctx: Context, job: str, kind: str, message: str, run_id: int | None,
+                details: dict[str, Any] | None = None) -> None:
+    """alerts.notify, never raising: an alert channel must never fail the job."""
     try:
         from turbomode.ops import alerts
 
-        alerts.notify(ctx, alerts.AlertEvent(job=job, kind=kind, message=message, run_id=run_id))
+        alerts.notify(ctx, alerts.AlertEvent(job=job, kind=kind, message=message, run_id=run_id,
+                                             details=dict(details or {})))
     except Exception:  # an alert channel must never fail the job
         log.warning("alert %s for %s run %s could not be sent:\n%s", kind, job, run_id, traceback.format_exc())
 

@@ -41,12 +41,13 @@ def start_run(conn: sqlite3.Connection, task: str, trigger: str, now: datetime,
         return _insert_running(conn, task, trigger, now, scheduled_for, missed_count, parent_run_id)
 
 
-def _insert_running(conn, task, trigger, now, scheduled_for, missed_count, parent_run_id) -> int:
+def _insert_running(conn, task, trigger, now, scheduled_for, missed_count, parent_run_id,
+                    proc_started=None) -> int:
     cur = conn.execute(
         "INSERT INTO task_runs (task, trigger, scheduled_for, started_at, heartbeat_at, status, pid, host,"
-        " missed_count, parent_run_id) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+        " missed_count, parent_run_id, proc_started) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
         (task, trigger, iso(scheduled_for) if scheduled_for else None, iso(now), iso(now),
-         os.getpid(), socket.gethostname(), missed_count, parent_run_id),
+         os.getpid(), socket.gethostname(), missed_count, parent_run_id, proc_started),
     )
     return int(cur.lastrowid)
 
@@ -54,14 +55,19 @@ def _insert_running(conn, task, trigger, now, scheduled_for, missed_count, paren
 def claim_run(conn: sqlite3.Connection, task: str, trigger: str, now: datetime,
               scheduled_for: datetime | None = None, missed_count: int | None = None,
               parent_run_id: int | None = None,
-              skipped_message: Callable[[sqlite3.Row | None], str] | None = None) -> Claim:
-    """Record a run and take the job's lock, atomically. When the lock is held the row is 'skipped'."""
+              skipped_message: Callable[[sqlite3.Row | None], str] | None = None,
+              proc_started: float | None = None) -> Claim:
+    """Record a run and take the job's lock, atomically. When the lock is held the row is 'skipped'.
+
+    ``proc_started``: this process's start time (psutil), which with the pid identifies it.
+    """
     with transaction(conn):
-        run_id = _insert_running(conn, task, trigger, now, scheduled_for, missed_count, parent_run_id)
+        run_id = _insert_running(conn, task, trigger, now, scheduled_for, missed_count, parent_run_id,
+                                 proc_started)
         cur = conn.execute(
-            "INSERT INTO locks (name, run_id, pid, host, acquired_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT(name) DO NOTHING",
-            (task, run_id, os.getpid(), socket.gethostname(), iso(now), iso(now)),
+            "INSERT INTO locks (name, run_id, pid, host, acquired_at, heartbeat_at, proc_started)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO NOTHING",
+            (task, run_id, os.getpid(), socket.gethostname(), iso(now), iso(now), proc_started),
         )
         if cur.rowcount == 1:
             return Claim(run_id, True)
@@ -155,12 +161,14 @@ def release_lock(conn: sqlite3.Connection, name: str, *, run_id: int | None = No
         return conn.execute(sql, args).rowcount == 1
 
 
-def claim_lock(conn: sqlite3.Connection, name: str, now: datetime) -> sqlite3.Row | None:
+def claim_lock(conn: sqlite3.Connection, name: str, now: datetime,
+               proc_started: float | None = None) -> sqlite3.Row | None:
     """Take a lock that has no run row (catchup's). None when taken; the holder's row otherwise."""
     with transaction(conn):
         cur = conn.execute(
-            "INSERT INTO locks (name, run_id, pid, host, acquired_at, heartbeat_at) VALUES (?, NULL, ?, ?, ?, ?)"
-            " ON CONFLICT(name) DO NOTHING", (name, os.getpid(), socket.gethostname(), iso(now), iso(now)))
+            "INSERT INTO locks (name, run_id, pid, host, acquired_at, heartbeat_at, proc_started)"
+            " VALUES (?, NULL, ?, ?, ?, ?, ?) ON CONFLICT(name) DO NOTHING",
+            (name, os.getpid(), socket.gethostname(), iso(now), iso(now), proc_started))
         if cur.rowcount == 1:
             return None
         return conn.execute("SELECT * FROM locks WHERE name = ?", (name,)).fetchone()

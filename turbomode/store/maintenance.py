@@ -125,9 +125,14 @@ def adjusted_close_on_or_before(conn: sqlite3.Connection, symbol: str, day: str)
     return (row[0], float(row[1])) if row and row[1] is not None else None
 
 def abandon_runs_in_progress(conn: sqlite3.Connection, now_iso: str, note: str) -> int:
-    """Mark 'running' ledger rows abandoned: after a restore, no process is running them in this file."""
+    """Mark 'running' ledger rows abandoned: after a restore, no process is running them in this file.
+
+    Their locks (rows of the backup's moment) go too, in the same transaction.
+    """
     with transaction(conn):
-        return conn.execute(
+        n = conn.execute(
             "UPDATE task_runs SET status = 'abandoned', finished_at = ?, error = ? WHERE status = 'running'",
             (now_iso, note),
         ).rowcount
+        conn.execute("DELETE FROM locks")
+        return n

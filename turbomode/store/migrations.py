@@ -305,3 +305,12 @@ def m003_models_backtest_drift(db: Database) -> None:
   PRIMARY KEY (drift_id, sector, kind, name)
 )"""
     )
+
+
+@migrations(name=MIGRATION_NAMES[3])
+def m004_run_process_start(db: Database) -> None:
+    # A pid alone does not identify a process: after a reboot (the power loss a dead run usually
+    # means) its number may belong to another process. pid + start time does (psutil's create_time).
+    for table in ("task_runs", "locks"):
+        if "proc_started" not in _table_columns(db, table):
+            db.execute(f"ALTER TABLE [{table}] ADD COLUMN proc_started REAL")

@@ -9,4 +9,5 @@ MIGRATION_NAMES = (
     "m001_adopt_seed_tables",
     "m002_ledger_and_locks",
     "m003_models_backtest_drift",
+    "m004_run_process_start",
 )

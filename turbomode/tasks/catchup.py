@@ -37,7 +37,7 @@ def run(ctx: Context, now: datetime, options: dict[str, Any],
                           _plan_message(items))
     conn = ctx.connect()
     runner.sweep(ctx, now)
-    holder = ledger.claim_lock(conn, locks.CATCHUP_LOCK, now)
+    holder = ledger.claim_lock(conn, locks.CATCHUP_LOCK, now, locks.my_start_time())
     if holder is not None:
         msg = (f"catchup is already running (pid {holder['pid']} on {holder['host']} since "
                f"{holder['acquired_at']}); skipped")

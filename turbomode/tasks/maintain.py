@@ -33,12 +33,9 @@ def run(ctx: Context, now: datetime, options: dict[str, Any]) -> TaskResult:
     problems = store.integrity_problems(conn)
     summary["integrity"] = "ok" if not problems else problems
     if problems:
-        from turbomode.ops import alerts
-
+        # The run wrapper alerts on the failed result (with the summary as details): one alert.
         msg = (f"database {ctx.db_path} fails its integrity check ({problems[0]}); restore the newest "
                "backup with `turbomode restore <file>` from " + str(ctx.backups_dir))
-        alerts.notify(ctx, alerts.AlertEvent(job="maintain", kind="failed", message=msg,
-                                             details={"integrity": problems}))
         log.error("integrity check failed: %s", problems)
         return TaskResult("failed", summary, msg)
     lines.append("integrity check: ok")

@@ -1,0 +1,94 @@
+"""`turbomode status` and `turbomode history` through the real CLI."""
+
+import json
+from datetime import timedelta
+
+import time_machine
+
+from tests.fakejobs.fixtures import NOW
+
+JOB_KEYS = {"name", "schedule", "last_success", "last_status", "next_run", "missed", "overdue"}
+
+
+def _all_ran(cli):
+    with time_machine.travel(NOW, tick=False):
+        assert cli("catchup").exit_code == 0
+
+
+def test_status_is_healthy_after_every_job_ran(sched_home, fake_jobs, alerts_spy, cli):
+    _all_ran(cli)
+    with time_machine.travel(NOW + timedelta(hours=1), tick=False):
+        result = cli("status", "--json")
+        text = cli("status")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["healthy"] is True and data["problems"] == []
+    assert {"jobs", "data", "signals", "models", "healthy"} <= set(data)
+    assert [j["name"] for j in data["jobs"]] == ["ingest", "train", "scan", "backtest", "drift", "maintain"]
+    scan = data["jobs"][2]
+    assert JOB_KEYS <= set(scan)
+    assert scan["schedule"] == "30 23 * * *" and scan["schedule_words"] == "At 23:30 every day"
+    assert (scan["last_status"], scan["missed"], scan["overdue"]) == ("succeeded", 0, False)
+    assert scan["last_success"] == "2026-01-23T12:00:00Z" and scan["next_run"] == "2026-01-24T04:30:00Z"
+    assert data["data"] == {"latest_bar": "2026-01-22", "last_session": "2026-01-22", "fresh": True}
+    assert data["signals"]["fresh"] and data["models"]["champion"]
+    assert text.exit_code == 0 and "HEALTHY" in text.stdout and "UNHEALTHY" not in text.stdout
+
+
+def test_status_is_unhealthy_and_exits_1_when_a_night_was_missed(sched_home, fake_jobs, alerts_spy, cli):
+    _all_ran(cli)
+    with time_machine.travel(NOW + timedelta(days=1), tick=False):  # Sat 07:00 New York; prices end Thu
+        result = cli("status", "--json")
+        text = cli("status")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    jobs = {j["name"]: j for j in data["jobs"]}
+    assert jobs["scan"]["overdue"] and jobs["scan"]["missed"] == 1
+    assert not jobs["train"]["overdue"]
+    assert data["data"]["fresh"] is False and data["data"]["last_session"] == "2026-01-23"
+    assert any("scan is overdue" in p for p in data["problems"])
+    assert any("prices end 2026-01-22" in p for p in data["problems"])
+    assert text.exit_code == 1 and "UNHEALTHY" in text.stdout and "OVERDUE" in text.stdout
+
+
+def test_status_reports_a_failed_last_run(sched_home, fake_jobs, alerts_spy, cli, monkeypatch):
+    _all_ran(cli)
+    monkeypatch.setenv("FAKE_BACKTEST", "fail")
+    with time_machine.travel(NOW + timedelta(minutes=30), tick=False):
+        from turbomode.context import Context
+        from turbomode.ops.runner import run_job
+
+        run_job(Context.load(sched_home), "backtest", {})
+        data = json.loads(cli("status", "--json").stdout)
+    assert not data["healthy"]
+    assert any("backtest's last run" in p and "failed" in p for p in data["problems"])
+
+
+def test_status_of_an_empty_home_says_what_to_do(sched_home, cli):
+    with time_machine.travel(NOW, tick=False):
+        result = cli("status")
+    assert result.exit_code == 1
+    assert "never" in result.stdout and "run `turbomode ingest`" in result.stdout
+
+
+def test_history_lists_runs_newest_first_with_durations(sched_home, fake_jobs, alerts_spy, cli):
+    _all_ran(cli)
+    result = cli("history", "--json")
+    assert result.exit_code == 0
+    rows = json.loads(result.stdout)
+    assert [r["job"] for r in rows] == ["maintain", "drift", "backtest", "scan", "train", "ingest"]
+    assert all(r["duration_seconds"] == 0 and r["trigger"] == "catchup" for r in rows)
+    assert rows[0]["summary"] == {"fake": True, "job": "maintain"}
+    only = json.loads(cli("history", "--job", "scan", "--limit", "1", "--json").stdout)
+    assert [(r["job"], r["status"]) for r in only] == [("scan", "succeeded")]
+    text = cli("history")
+    assert text.exit_code == 0 and "maintain" in text.stdout and "catchup" in text.stdout
+
+
+def test_history_rejects_an_unknown_job(sched_home, cli):
+    result = cli("history", "--job", "dance")
+    assert result.exit_code == 2 and "unknown job" in result.output
+
+
+def test_history_of_an_empty_ledger(sched_home, cli):
+    assert cli("history").stdout.strip() == "no runs recorded yet"
