@@ -102,6 +102,15 @@ def summary(conn: sqlite3.Connection) -> dict[str, Any]:
             "newest_market_date": row[4], "sample_rows": row[5] or 0}
 
 
+def session_mix(conn: sqlite3.Connection, market_date: str) -> tuple[int, int]:
+    """(BUY, SELL) counts of the open signals emitted for one session."""
+    row = conn.execute(
+        f"SELECT SUM(signal_type = 'BUY'), SUM(signal_type = 'SELL') FROM active_signals"
+        f" WHERE market_date = ? AND {_ACTIVE}", (market_date,)
+    ).fetchone()
+    return row[0] or 0, row[1] or 0
+
+
 def latest_session(conn: sqlite3.Connection) -> str | None:
     """The newest session any signal (open or closed) was emitted for."""
     row = conn.execute(

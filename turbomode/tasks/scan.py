@@ -294,12 +294,8 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
         store.insert_signals(conn, (_signal_row(c, rule, session, expiry_date, expires_at, stamp, source)
                                     for c in decision.emit))
         store.refresh_sector_stats(conn, touched, stamp)
-        session_mix = conn.execute(
-            "SELECT SUM(signal_type = 'BUY'), SUM(signal_type = 'SELL') FROM active_signals"
-            " WHERE market_date = ? AND COALESCE(is_active, 1) = 1", (session,)
-        ).fetchone()
+        buy, sell = store.session_mix(conn, session)
 
-    buy, sell = session_mix[0] or 0, session_mix[1] or 0
     outcomes: dict[str, int] = {}
     for c in closures + reversals:
         outcomes[c.outcome] = outcomes.get(c.outcome, 0) + 1
