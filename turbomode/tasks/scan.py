@@ -299,7 +299,8 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     outcomes: dict[str, int] = {}
     for c in closures + reversals:
         outcomes[c.outcome] = outcomes.get(c.outcome, 0) + 1
-    warnings = []
+    # A sector whose champion files are unusable is served by its previous champion (or skipped).
+    warnings = list(getattr(champions, "problems", {}).values())
     one_sided = one_sided_warning(buy, sell)
     if one_sided:
         warnings.append(one_sided)
