@@ -1,0 +1,140 @@
+"""Benchmark: `turbomode scan` as a whole process (SPEC §11: 230 symbols <= 5 s, 5,000 symbols <= 30 s).
+
+    uv run python benchmarks/scan.py [--years 3] [--runs 5] [--big 5000] [--keep]
+
+1. A home on the sample market (the built-in universe, ``--years`` of history): `ingest`, `train`
+   (not timed as part of the scan; their times are printed too).
+2. `scan` of the latest session, timed as a subprocess of .venv/bin/turbomode, ``--runs`` times;
+   before each run the database is put back to its state after training, so every run is a first
+   scan of the session (a re-run of the same session is timed separately).
+3. A 5,000-symbol universe: the benchmark writes a universe CSV of synthetic symbols over the 11
+   sectors, ingests their sample bars into a copy of that home (same models, same market start) and
+   times `scan` the same way.
+
+Every scan runs with --no-deps (only the scan is measured) and --allow-stale is not used: the sample
+market reaches the last completed session. Prints the medians and every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EXE = ROOT / ".venv" / ("Scripts/turbomode.exe" if os.name == "nt" else "bin/turbomode")
+sys.path.insert(0, str(ROOT))
+
+
+def tm(home: Path, *args: str) -> tuple[float, str]:
+    t0 = time.perf_counter()
+    p = subprocess.run([str(EXE), "--home", str(home), *args], capture_output=True, text=True)
+    dt = time.perf_counter() - t0
+    if p.returncode not in (0, 3):
+        sys.exit(f"`turbomode {' '.join(args)}` failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return dt, (p.stdout.strip().splitlines() or [""])[-1]
+
+
+def write_config(home: Path, start: str, universe: Path | None = None) -> None:
+    from turbomode import config as config_mod
+
+    over = {"data__source": "sample", "data__start": start, "data__sample__start": start}
+    if universe is not None:
+        over["general__universe"] = str(universe)
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "turbomode.toml").write_text(config_mod.render(config_mod.defaults().with_overrides(**over)))
+
+
+def db_files(home: Path) -> list[Path]:
+    return [home / n for n in ("turbomode.db", "turbomode.db-wal", "turbomode.db-shm")]
+
+
+def snapshot(home: Path, to: Path) -> None:
+    to.mkdir(parents=True, exist_ok=True)
+    for f in db_files(home):
+        if f.exists():
+            shutil.copy2(f, to / f.name)
+
+
+def restore(home: Path, snap: Path) -> None:
+    for f in db_files(home):
+        f.unlink(missing_ok=True)
+        if (snap / f.name).exists():
+            shutil.copy2(snap / f.name, f)
+
+
+def time_scans(home: Path, runs: int, label: str, target: float) -> None:
+    snap = home / ".bench-snapshot"
+    snapshot(home, snap)
+    first, last_line = [], ""
+    for _ in range(runs):
+        restore(home, snap)
+        dt, last_line = tm(home, "scan", "--no-deps")
+        first.append(dt)
+    again = [tm(home, "scan", "--no-deps")[0] for _ in range(max(1, runs // 2))]
+    med = statistics.median(first)
+    verdict = "ok" if med <= target else "OVER TARGET"
+    print(f"{label}: first scan of the session, median {med:.2f} s over {runs} runs "
+          f"({', '.join(f'{x:.2f}' for x in first)}) - target <= {target:.0f} s: {verdict}")
+    print(f"{label}: re-run of the same session, median {statistics.median(again):.2f} s")
+    print(f"  last output: {last_line}")
+
+
+def synthetic_universe(path: Path, n: int) -> None:
+    from turbomode.data.universe import SECTORS
+
+    lines = ["symbol,name,sector"] + [f"S{i:04d},Synthetic {i},{SECTORS[i % len(SECTORS)]}" for i in range(n)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--years", type=int, default=3, help="years of sample history (default 3)")
+    ap.add_argument("--runs", type=int, default=5, help="timed scans per universe (default 5)")
+    ap.add_argument("--big", type=int, default=5000, help="symbols in the synthetic universe (0 = skip)")
+    ap.add_argument("--keep", action="store_true", help="keep the benchmark homes")
+    args = ap.parse_args()
+    if not EXE.exists():
+        sys.exit(f"{EXE} not found; run `uv sync` first")
+
+    work = Path(tempfile.mkdtemp(prefix="turbomode-bench-scan-"))
+    try:
+        today = date.today()
+        start = today.replace(year=today.year - args.years).isoformat()
+        home = work / "sample"
+        write_config(home, start)
+        dt, line = tm(home, "ingest")
+        print(f"setup: ingest of the sample universe x {args.years} years: {dt:.1f} s ({line})")
+        dt, line = tm(home, "train")
+        print(f"setup: train: {dt:.1f} s ({line})")
+        trained = work / "trained"
+        snapshot(home, trained)
+        time_scans(home, args.runs, "sample universe", 5.0)
+
+        if args.big:
+            big = work / "big"
+            big.mkdir()
+            shutil.copytree(home / "models", big / "models")
+            restore(big, trained)
+            universe = big / "universe.csv"
+            synthetic_universe(universe, args.big)
+            write_config(big, start, universe)
+            dt, line = tm(big, "ingest")
+            print(f"setup: ingest of {args.big} synthetic symbols x {args.years} years: {dt:.1f} s ({line})")
+            time_scans(big, max(1, min(args.runs, 3)), f"{args.big} symbols", 30.0)
+    finally:
+        if args.keep:
+            print(f"homes kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
