@@ -32,7 +32,8 @@ log = logging.getLogger("turbomode.scan")
 # the indicators' warm-up. Replaced by the feature module's own figure when it declares one.
 DEFAULT_LOOKBACK_CALENDAR_DAYS = 420
 ONE_SIDED_WARNING = 0.90  # warn when more than this share of a session's signals point one way
-ONE_SIDED_MIN_SIGNALS = 10  # ...and there are at least this many (3 of 3 is not a pattern)
+ONE_SIDED_MIN_SIGNALS = 10
+STEPS = ("models", "prices", "features", "signals")  # progress steps  # ...and there are at least this many (3 of 3 is not a pattern)
 
 
 # --- pure rules -------------------------------------------------------------------------------
@@ -258,14 +259,18 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     universe = load_universe(cfg["general.universe"] or None)
     sector_of = {s.symbol: s.sector for s in universe}
 
+    progress = options.get("progress") or (lambda step, done, total: None)  # progress(step, done, total)
+    progress("loading the champion models", 0, len(STEPS))
     champions = _load_champions(ctx)  # ModelMissing (exit 4) says to run `turbomode train`
 
     rule = _label_rule(cfg)
     open_now = store.active_signals(conn)
     start = min([_lookback_start(session)] + [d for d in map(entry_date_of, open_now) if d])
     symbols = sorted(set(sector_of) | {s["symbol"] for s in open_now})
+    progress("reading prices", 1, len(STEPS))
     panel = _read_panel(conn, symbols, start, session)
     panel = panel.assign(_day=_day_strings(panel["date"]))
+    progress("features and probabilities", 2, len(STEPS))
     candidates, skipped = _candidates(panel, sector_of, session, champions, rule)
     bars = _bars_by_symbol(panel, {s["symbol"] for s in open_now})
     closes = _closes_at(panel, session)
@@ -273,6 +278,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     expiry_date, expires_at = _expiry(conn, session, rule["horizon"])
     stamp = iso(now)
 
+    progress("closing and emitting signals", 3, len(STEPS))
     with transaction(conn):
         # Re-read inside the transaction: what we close and keep is what is stored now.
         open_now = store.active_signals(conn)
@@ -295,6 +301,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
                                     for c in decision.emit))
         store.refresh_sector_stats(conn, touched, stamp)
         buy, sell = store.session_mix(conn, session)
+    progress("done", len(STEPS), len(STEPS))
 
     outcomes: dict[str, int] = {}
     for c in closures + reversals:
