@@ -19,15 +19,6 @@ FUTURE = d.business_days(date(2026, 1, 23), date(2026, 3, 31))
 S = DAYS[-1]
 
 
-def _read_panel_sql(conn, symbols, start, end):
-    import pandas as pd
-
-    q = ",".join("?" * len(symbols))
-    return pd.read_sql_query(f"SELECT symbol, date, open, high, low, close, adj_close, volume FROM price_data"
-                             f" WHERE symbol IN ({q}) AND date >= ? AND date <= ? ORDER BY symbol, date",
-                             conn, params=[*symbols, start, end])
-
-
 @pytest.fixture
 def market(home, monkeypatch):
     """A home with five symbols (NEW has only five bars) and a champion double; returns (conn, champ)."""
@@ -37,10 +28,6 @@ def market(home, monkeypatch):
     monkeypatch.setattr(scan_task, "_load_champions", lambda ctx: champ)
     monkeypatch.setattr(scan_task, "_compute_features", d.fake_features)
     monkeypatch.setattr(scan_task, "_atr_last", d.fake_atr)
-    try:
-        import turbomode.store.prices  # noqa: F401
-    except ImportError:
-        monkeypatch.setattr(scan_task, "_read_panel", _read_panel_sql)
     from turbomode.store.db import connect
 
     conn = connect(home / "turbomode.db")

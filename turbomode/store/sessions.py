@@ -13,12 +13,6 @@ from typing import Iterable
 from turbomode.clock import iso
 
 
-def last_completed(conn: sqlite3.Connection, now: datetime) -> str | None:
-    """The newest session whose close is at or before ``now`` (YYYY-MM-DD), None without a cache."""
-    row = conn.execute("SELECT MAX(date) FROM market_sessions WHERE close_utc <= ?", (iso(now),)).fetchone()
-    return row[0] if row else None
-
-
 def sessions_after(conn: sqlite3.Connection, date: str, n: int) -> list[tuple[str, str]]:
     """Up to ``n`` (date, close_utc) sessions strictly after ``date``, in order."""
     return [tuple(r) for r in conn.execute(
@@ -26,12 +20,9 @@ def sessions_after(conn: sqlite3.Connection, date: str, n: int) -> list[tuple[st
     ).fetchall()]
 
 
-def latest_bar_date(conn: sqlite3.Connection, on_or_before: str | None = None) -> str | None:
-    """The newest date with any stored bar (optionally at or before a date)."""
-    if on_or_before is None:
-        row = conn.execute("SELECT MAX(date) FROM price_data").fetchone()
-    else:
-        row = conn.execute("SELECT MAX(date) FROM price_data WHERE date <= ?", (on_or_before,)).fetchone()
+def latest_bar_on_or_before(conn: sqlite3.Connection, day: str) -> str | None:
+    """The newest date at or before ``day`` with any stored bar (for `scan --as-of` messages)."""
+    row = conn.execute("SELECT MAX(date) FROM price_data WHERE date <= ?", (day,)).fetchone()
     return row[0] if row else None
 
 

@@ -210,23 +210,23 @@ def _expiry(conn, session: str, horizon: int) -> tuple[str, str]:
 
 def _check_inputs(conn, cfg, now: datetime, options: dict[str, Any]) -> str:
     """The session to scan, after refusing what must be refused. No heavy imports here."""
-    from turbomode.store import sessions, signals as store
+    from turbomode.store import prices, sessions, signals as store, state
 
-    latest = sessions.latest_bar_date(conn)
+    latest = prices.latest_bar_date(conn)
     if latest is None:
         raise MissingInput("no prices are stored yet; run `turbomode ingest` first")
     as_of = options.get("as_of")
     if as_of:
         session = _parse_date(as_of, "--as-of")
         if not sessions.has_bars_on(conn, session):
-            before = sessions.latest_bar_date(conn, on_or_before=session)
-            hint = f"the nearest earlier date with prices is {before}" if before else f"prices start after it"
+            before = sessions.latest_bar_on_or_before(conn, session)
+            hint = f"the nearest earlier date with prices is {before}" if before else "prices start after it"
             raise MissingInput(f"there are no prices for --as-of {session} (not a trading day, or not ingested); "
                                f"{hint}, the latest is {latest}")
     else:
         session = latest
         if not options.get("allow_stale"):
-            expected = sessions.last_completed(conn, now)
+            expected = state.last_completed_session(conn, now)  # the same judgement as `status`
             if expected and session < expected:
                 raise StaleData(f"prices end {session} but the last completed NYSE session is {expected}; "
                                 "run `turbomode ingest` (or pass --allow-stale to scan the old prices)")
