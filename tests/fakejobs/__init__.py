@@ -1,7 +1,7 @@
 """Test doubles for the job task modules: tiny tasks that succeed, fail, crash or sleep on demand.
 
 Behaviour comes from environment variables so that it also reaches real subprocesses:
-``FAKE_<JOB>`` = ``ok`` (default) | ``fail`` | ``refuse`` | ``crash`` | ``sleep:<seconds>``;
+``FAKE_<JOB>`` = ``ok`` (default) | ``fail`` | ``fail-late`` (after 2 s) | ``refuse`` | ``crash`` | ``sleep:<seconds>``;
 ``FAKE_LOG`` = a file each task appends "<job> <pid>" to when it starts. The fake ingest stores a
 price bar for the last completed session (so prices become fresh), the fake train a champion model.
 """
@@ -39,6 +39,9 @@ def make(job: str):
         mode = os.environ.get(f"FAKE_{job.upper()}", "ok")
         if mode.startswith("sleep:"):
             time.sleep(float(mode.split(":", 1)[1]))
+        elif mode == "fail-late":
+            time.sleep(2)
+            return TaskResult("failed", {"fake": True}, f"fake {job} failed")
         elif mode == "fail":
             return TaskResult("failed", {"fake": True}, f"fake {job} failed")
         elif mode == "refuse":

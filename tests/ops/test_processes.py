@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -80,3 +82,26 @@ def test_eight_simultaneous_invocations_run_the_job_exactly_once(sched_home, fak
     assert statuses == ["skipped"] * 7 + ["succeeded"]
     skipped = [out for out, _ in outs if "already running" in out]
     assert len(skipped) == 7 and all(s.startswith("maintain is already running (run ") for s in skipped)
+
+
+@pytest.mark.parametrize("ingest, scan_status", [("sleep:2", "succeeded"), ("fail-late", "blocked")])
+def test_a_job_waits_for_a_prerequisite_running_in_another_process(sched_home, fake_jobs, alerts_spy, ctx,
+                                                                  monkeypatch, ingest, scan_status):
+    from turbomode.ops import runner
+    from turbomode.store.db import transaction
+
+    conn = ctx.connect()
+    with transaction(conn):  # a champion exists: only ingest is a stale prerequisite of scan
+        conn.execute("INSERT INTO model_metadata (version, status, created_at) VALUES ('v1', 'champion', '2026-01-01')")
+    monkeypatch.setattr(runner, "DEPENDENCY_POLL_S", 0.1)
+    proc = _spawn("ingest", {"FAKE_INGEST": ingest})  # cron's ingest, still busy when scan fires
+    try:
+        _wait_for(lambda: "ingest" in fake_jobs())
+        out = runner.run_job(ctx, "scan", {}, trigger="cron")
+    finally:
+        proc.wait(timeout=60)
+    assert out.status == scan_status
+    ingests = _rows(sched_home / "turbomode.db", "SELECT trigger, status FROM task_runs WHERE task = 'ingest' ORDER BY id")
+    assert ingests[0] == ("manual", "succeeded" if scan_status == "succeeded" else "failed")
+    assert ingests[1] == ("dependency", "skipped")  # the scan's own attempt found it running
+    assert fake_jobs() == (["ingest", "scan"] if scan_status == "succeeded" else ["ingest"])

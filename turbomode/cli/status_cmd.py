@@ -13,7 +13,7 @@ STATUS_STYLE = {"succeeded": "green", "partial": "yellow", "running": "cyan", "s
 
 
 def _when(text: str | None, tz, now: datetime) -> str:
-    """'Thu 23:30 (10 h ago)' in the schedule's zone."""
+    """'Thu 23:30' (or '12 Jan 23:30' when more than 6 days away) over '10 h ago', in the schedule's zone."""
     if not text:
         return "-"
     from turbomode.clock import parse_iso
@@ -21,7 +21,8 @@ def _when(text: str | None, tz, now: datetime) -> str:
     dt = parse_iso(text)
     local = dt.astimezone(tz)
     secs = (now - dt).total_seconds()
-    return f"{local:%a %d %b %H:%M} ({_age(secs)})"
+    day = f"{local:%a}" if abs(secs) < 6 * 86400 else f"{local:%d %b}"
+    return f"{day} {local:%H:%M}\n[dim]{_age(secs)}[/]"
 
 
 def _age(secs: float) -> str:
@@ -41,6 +42,7 @@ def _age(secs: float) -> str:
 def render(data: dict) -> None:
     from zoneinfo import ZoneInfo
 
+    from rich import box
     from rich.table import Table
 
     from turbomode.cli._util import console
@@ -50,9 +52,10 @@ def render(data: dict) -> None:
     tz = ZoneInfo(data["timezone"])
     now = parse_iso(data["at"])
     table = Table(title=f"TurboMode jobs — {now.astimezone(tz):%a %d %b %Y %H:%M} {data['timezone']}",
-                  title_justify="left", header_style="bold")
-    for col in ("job", "schedule", "last success", "last result", "next run", "missed", "state"):
-        table.add_column(col)
+                  title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
+    for col in ("job", "schedule", "last ok", "result", "next run", "missed", "state"):
+        table.add_column(col, no_wrap=col in ("job", "schedule", "result", "missed", "state"))
     for j in data["jobs"]:
         if not j["enabled"]:
             state_txt = "[dim]disabled[/]"
@@ -66,7 +69,7 @@ def render(data: dict) -> None:
             state_txt = "[yellow]due[/]"
         else:
             state_txt = "[green]ok[/]"
-        ls = j["last_status"] or "never ran"
+        ls = j["last_status"] or "none"
         missed = "-" if not j["missed"] else (f"{j['missed']}+" if j["missed_capped"] else str(j["missed"]))
         table.add_row(
             f"[bold]{j['name']}[/]",

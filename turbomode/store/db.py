@@ -19,8 +19,26 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT_S = 30.0
 
 
+# Files this process has already checked (and so may hold open through SQLite).
+_checked: set[str] = set()
+
+
 def check_is_database(path: Path) -> None:
-    """Raise NotADatabase when ``path`` exists, is non-empty and is not an SQLite file."""
+    """Raise NotADatabase when ``path`` exists, is non-empty and is not an SQLite file.
+
+    Checked once per process: closing any other descriptor of a database file drops every POSIX
+    lock this process holds on it (SQLite's documented hazard), so a second connection's check
+    would let another process delete the WAL under the first connection ("disk I/O error").
+    SQLite itself still reports a file that stopped being a database (mapped in ``connect``).
+    """
+    key = str(Path(path).resolve())
+    if key in _checked:
+        return
+    _check_header(path)
+    _checked.add(key)
+
+
+def _check_header(path: Path) -> None:
     try:
         with open(path, "rb") as fh:
             head = fh.read(16)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from turbomode.clock import iso, parse_iso
+from turbomode.clock import parse_iso
 from turbomode.store.db import transaction
 from turbomode.store.ledger import SUCCESS
 
@@ -88,18 +88,16 @@ def _last_closed(conn: sqlite3.Connection, today: str, now: datetime) -> str | N
 
 
 def _cache_sessions(conn: sqlite3.Connection, now: datetime) -> None:
-    import exchange_calendars as xcals  # heavy (pandas): only when the cached table does not reach today
+    """Compute the NYSE sessions around ``now`` (exchange_calendars, via data.calendar) and cache them."""
+    from turbomode.data import calendar  # heavy (pandas): only when the cached table does not reach today
+    from turbomode.store.sessions import write_sessions
 
-    cal = xcals.get_calendar("XNYS")
-    start = max(cal.first_session.date(), (now - timedelta(days=40)).date())
-    end = min(cal.last_session.date(), (now + timedelta(days=400)).date())
-    if end < now.astimezone(NEW_YORK).date():
-        raise ValueError(f"the installed calendar ends {end}")
-    sched = cal.schedule.loc[start.isoformat():end.isoformat()]
-    rows = [(d.date().isoformat(), iso(o.to_pydatetime()), iso(c.to_pydatetime()))
-            for d, o, c in zip(sched.index, sched["open"], sched["close"])]
+    today = now.astimezone(NEW_YORK).date()
+    rows = calendar.sessions(today - timedelta(days=40), today + timedelta(days=366))
+    if not rows or rows[-1][0] < today:
+        raise ValueError(f"the installed NYSE calendar ends before {today}")
     with transaction(conn):
-        conn.executemany("INSERT OR IGNORE INTO market_sessions (date, open_utc, close_utc) VALUES (?, ?, ?)", rows)
+        write_sessions(conn, rows)
 
 
 def _weekday_session(now: datetime) -> str:
