@@ -95,10 +95,32 @@ def count_bars(conn: sqlite3.Connection, symbol: str | None = None) -> int:
     return int(conn.execute("SELECT count(*) FROM price_data WHERE symbol = ?", (symbol,)).fetchone()[0])
 
 
-def last_dates(conn: sqlite3.Connection) -> dict[str, date]:
-    """symbol -> date of its last stored bar."""
-    rows = conn.execute("SELECT symbol, max(date) FROM price_data GROUP BY symbol").fetchall()
-    return {r[0]: date.fromisoformat(r[1]) for r in rows if r[1]}
+def last_dates(conn: sqlite3.Connection, symbols: Iterable[str] | None = None) -> dict[str, date]:
+    """symbol -> date of its last stored bar.
+
+    With ``symbols`` (or, without, the symbols the ``symbols`` table knows) each lookup is one
+    index seek; a database no ingest has bookkept yet (adopted) is scanned once instead.
+    """
+    if symbols is None:
+        try:
+            symbols = [r[0] for r in conn.execute("SELECT symbol FROM symbols")]
+        except sqlite3.OperationalError:
+            symbols = []
+        if not symbols:
+            rows = conn.execute("SELECT symbol, max(date) FROM price_data GROUP BY symbol").fetchall()
+            return {r[0]: date.fromisoformat(r[1][:10]) for r in rows if r[1]}
+    out = {}
+    for sym in symbols:
+        d = conn.execute("SELECT max(date) FROM price_data WHERE symbol = ?", (sym,)).fetchone()[0]
+        if d:
+            out[sym] = date.fromisoformat(d[:10])
+    return out
+
+
+def count_in_range(conn: sqlite3.Connection, symbol: str, start: str | None = None, end: str | None = None) -> int:
+    """Stored bars of ``symbol`` with start <= date <= end (an index range count)."""
+    return int(conn.execute("SELECT count(*) FROM price_data WHERE symbol = ? AND date >= ? AND date <= ?",
+                            (symbol, start or "", end or "9999")).fetchone()[0])
 
 
 def first_dates(conn: sqlite3.Connection) -> dict[str, date]:

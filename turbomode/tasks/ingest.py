@@ -104,12 +104,23 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
 
     conn = ctx.connect()
     source = get_source(source_name, ctx, universe)
-    end = source.last_completed_session(now)
     data_start = date.fromisoformat(cfg["data.start"])
     if source_name == "sample":
         data_start = max(data_start, date.fromisoformat(cfg["data.sample.start"]))
+    # NYSE sessions from data.start to a year ahead: stored for `status`, and they give freshness
+    sessions = calendar.sessions(min(data_start, now.date()), now.date() + timedelta(days=366))
+    completed = [d for d, _, close in sessions if close <= now]
+    if not completed:
+        raise ConfigError(f"data.start {data_start} is after the last completed NYSE session; set an earlier date")
+    nyse_last = completed[-1]
+    if source_name == "sample":
+        from turbomode.data import sample as sample_market
+
+        end = sample_market.last_completed_session(now)  # the sample trades every weekday
+    else:
+        end = nyse_last
     stored_source = prices.data_source(conn)
-    last = prices.last_dates(conn)
+    last = prices.last_dates(conn, [s.symbol for s in securities])
     switching = bool(last) and stored_source is not None and stored_source != source_name
     notes: list[str] = []
     if switching:
@@ -173,9 +184,17 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
                 f" ({sum(1 for i in rejected if i.symbol == s)} rows rejected)" if any(i.symbol == s for i in rejected) else "")
     bars = bars.sort_values(["symbol", "date"], kind="stable").reset_index(drop=True)
 
-    sessions = calendar.sessions(min(data_start, end), now.date() + timedelta(days=366))
-    before = prices.count_bars(conn)
     with transaction(conn):
+        # bars added = new rows minus the rows they replace (counted by index ranges, not scans)
+        spans = bars.groupby("symbol")["date"].agg(["min", "max", "size"]) if len(bars) else None
+        added = 0
+        if spans is not None:
+            for sym, lo, hi, size in spans.itertuples():
+                if sym in replace:
+                    added += int(size) - prices.count_in_range(conn, sym)
+                else:
+                    added += int(size) - prices.count_in_range(conn, sym, lo.strftime("%Y-%m-%d"),
+                                                               hi.strftime("%Y-%m-%d"))
         for s in sorted(replace):
             prices.delete_symbol(conn, s)
         written = prices.write_bars(conn, bars, source_name, now)
@@ -192,12 +211,10 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
         if written or not stored_source:
             prices.set_meta(conn, "data_source", source_name, now)
         write_sessions(conn, sessions)
-    after = prices.count_bars(conn)
 
-    new_last = prices.last_dates(conn)
+    new_last = prices.last_dates(conn, list(got))
     updated = sorted(s for s in got if s not in failed and (s in replace or new_last.get(s) != last.get(s)))
     latest = prices.latest_bar_date(conn)
-    nyse_last = calendar.last_completed_session(now)
     fresh = latest is not None and latest >= nyse_last.isoformat()
     for issue in rejected:
         log.warning("rejected %s", issue)
@@ -208,7 +225,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
         "sample_data": source_name == "sample",
         "symbols_requested": len(starts),
         "symbols_updated": len(updated),
-        "bars_added": after - before,
+        "bars_added": added,
         "bars_written": written,
         "reloaded": sorted(reloads) if reloads else sorted(replace),
         "rejected_count": len(rejected),
@@ -232,7 +249,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     freshness = (f"fresh (last NYSE session {nyse_last})" if fresh
                  else f"NOT fresh: the last NYSE session is {nyse_last}")
     msg = (f"ingest from {source_name}{' (SAMPLE DATA)' if source_name == 'sample' else ''}: "
-           f"{len(updated)} symbol(s) updated, {after - before:,} bar(s) added; latest bar {latest or 'none'}, "
+           f"{len(updated)} symbol(s) updated, {added:,} bar(s) added; latest bar {latest or 'none'}, "
            f"{freshness}")
     if failed:
         names = ", ".join(sorted(failed)[:20]) + (" ..." if len(failed) > 20 else "")

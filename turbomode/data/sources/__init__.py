@@ -36,7 +36,6 @@ class Source(Protocol):
 
     def fetch(self, starts: dict[str, date], end: date, progress: Progress | None = None) -> FetchResult: ...
 
-    def last_completed_session(self, now) -> date: ...
 
 
 def get_source(name: str, ctx: "Context", securities: list["Security"]) -> Source:

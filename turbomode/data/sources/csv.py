@@ -39,11 +39,6 @@ class CsvSource:
                                   "turbomode.toml")
         self.files = {p.stem.upper(): p for p in self.folder.iterdir() if p.suffix.lower() == ".csv"}
 
-    def last_completed_session(self, now):
-        from turbomode.data import calendar
-
-        return calendar.last_completed_session(now)
-
     def fetch(self, starts: dict[str, date], end: date, progress: Progress | None = None) -> FetchResult:
         import pandas as pd
 

@@ -14,11 +14,6 @@ class SampleSource:
         self.cfg = ctx.config
         self.by_symbol = {s.symbol: s for s in securities}
 
-    def last_completed_session(self, now: datetime) -> date:
-        from turbomode.data import sample
-
-        return sample.last_completed_session(now)
-
     def fetch(self, starts: dict[str, date], end: date, progress: Progress | None = None) -> FetchResult:
         import pandas as pd
 

@@ -149,11 +149,6 @@ class YFinanceSource:
         self.cfg = ctx.config
         self.home = ctx.home
 
-    def last_completed_session(self, now):
-        from turbomode.data import calendar
-
-        return calendar.last_completed_session(now)
-
     def fetch(self, starts: dict[str, date], end: date, progress: Progress | None = None) -> FetchResult:
         import pandas as pd
 
