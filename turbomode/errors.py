@@ -79,3 +79,8 @@ class JobFailed(TurboModeError):
 class BackupInvalid(BadInput):
     """A file offered as a backup is not a sound TurboMode database."""
 
+
+class SchedulerError(TurboModeError):
+    """The OS scheduler (crontab, schtasks) could not be read or changed."""
+
+    exit_code = EXIT_FAILED

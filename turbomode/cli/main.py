@@ -18,6 +18,7 @@ from turbomode.cli import report_cmd
 from turbomode.cli import scan_cmd
 from turbomode.cli import signals_cmd
 from turbomode.cli import catchup_cmd, history_cmd, status_cmd
+from turbomode.cli import schedule_cmd
 from turbomode.cli._util import State
 
 app = typer.Typer(
@@ -49,6 +50,7 @@ def root(
 
 
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(schedule_cmd.app, name="schedule")
 app.command("ingest")(ingest_cmd.ingest)
 app.command("maintain")(maintain_cmd.maintain)
 app.command("restore")(maintain_cmd.restore)
