@@ -450,56 +450,25 @@ def warnings(cfg: Config, platform: str) -> list[str]:
 
 # --- `schedule show` ----------------------------------------------------------------------------
 
-def _zone(name: str):
-    from zoneinfo import ZoneInfo
-
-    if name != "local":
-        return ZoneInfo(name)
-    try:
-        import tzlocal
-
-        return ZoneInfo(tzlocal.get_localzone_name() or "UTC")
-    except Exception:  # no tzlocal or an unconfigured machine: the local fixed offset is close enough
-        return None
-
-
-def _next_fire(expr: str, zone_name: str, now: datetime) -> datetime | None:
-    from cronsim import CronSim
-
-    tz = _zone(zone_name)
-    start = (now.astimezone(tz) if tz else now.astimezone()).replace(microsecond=0)
-    try:
-        return next(CronSim(expr, start))
-    except StopIteration:
-        return None
-
-
-def _describe(expr: str) -> str:
-    from cronsim import CronSim
-
-    try:
-        return CronSim(expr, datetime(2026, 1, 1)).explain()
-    except Exception:  # explain() is best effort; the expression is shown beside it
-        return expr
-
-
 def overview(cfg: Config, target: Target, now: datetime) -> dict:
     """What `schedule show` prints: per job the schedule, next run, cron line and Windows verdict."""
     from turbomode.clock import iso
+    from turbomode.schedule import cron
 
+    tz = cron.zone(cfg["general.timezone"])
     jobs = []
     for job in ORDER:
         expr = cfg.schedule(job)
-        nxt = _next_fire(expr, cfg["general.timezone"], now) if cfg.enabled(job) else None
+        nxt = cron.next_fire(expr, tz, now) if cfg.enabled(job) else None
         try:
             windows_triggers(expr, f"jobs.{job}.schedule")
             verdict = "ok"
         except BadSchedule as exc:
             verdict = str(exc)
         jobs.append({
-            "job": job, "enabled": cfg.enabled(job), "schedule": expr, "description": _describe(expr),
+            "job": job, "enabled": cfg.enabled(job), "schedule": expr, "description": cron.describe(expr),
             "next_run": iso(nxt) if nxt else None,
-            "next_run_local": nxt.strftime("%Y-%m-%d %H:%M %Z") if nxt else None,
+            "next_run_local": nxt.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if nxt else None,
             "cron_line": f"{expr} {_cron_command(target, [job, '--trigger', 'cron'])}",
             "windows": verdict,
         })
@@ -510,7 +479,7 @@ def overview(cfg: Config, target: Target, now: datetime) -> dict:
         "command": list(target.command),
         "jobs": jobs,
         "catchup": {"at_reboot": cfg["catchup.at_reboot"], "heartbeat": heartbeat,
-                    "description": _describe(heartbeat) if heartbeat else None},
+                    "description": cron.describe(heartbeat) if heartbeat else None},
     }
 
 
