@@ -190,3 +190,34 @@ def triple_barrier(panel: "pd.DataFrame", cfg: Any) -> "pd.DataFrame":
     })[keep]
     out.insert(4, "label", np.asarray(CLASSES, dtype=object)[out["label_id"].to_numpy()])
     return out.reset_index(drop=True)
+
+
+def trade_rows(labels: "pd.DataFrame", sectors: dict[str, str], cfg: Any, created_at: str):
+    """Rows for the ``trades`` table (store.trades.COLUMNS order) from ``triple_barrier`` output.
+
+    label_params holds the rule's knobs compactly: {"tm": target multiple, "sm": stop multiple,
+    "h": horizon, "atr": ATR days}.
+    """
+    import json
+
+    import pandas as pd
+
+    p = LabelParams.from_config(cfg)
+    params = json.dumps({"tm": p.target_multiple, "sm": p.stop_multiple, "h": p.horizon_days, "atr": p.atr_days},
+                        separators=(",", ":"))
+    out = pd.DataFrame({
+        "symbol": labels["symbol"],
+        "sector": labels["symbol"].map(sectors),
+        "entry_date": labels["date"].dt.strftime("%Y-%m-%d"),
+        "entry_price": labels["entry_price"].astype(float),
+        "target_price": labels["target"].astype(float),
+        "stop_price": labels["stop"].astype(float),
+        "horizon_days": p.horizon_days,
+        "exit_date": labels["exit_date"].dt.strftime("%Y-%m-%d"),
+        "exit_price": labels["exit_price"].astype(float),
+        "outcome": labels["label"],
+        "return_pct": labels["return_pct"].astype(float),
+        "label_params": params,
+        "created_at": created_at,
+    })
+    return out.itertuples(index=False, name=None)

@@ -1,0 +1,162 @@
+"""Quality measures of class probabilities, and the population-stability bins drift compares with.
+
+Probabilities are arrays of shape (n, 3) in ``labels.CLASSES`` order (BUY, SELL, HOLD); ``y`` holds
+class indices 0/1/2. Pure numpy, so the drift job and tests need nothing heavier.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+EPS = 1e-6
+ONE_SIDED_WARNING = 0.90  # more than this share of signals in one direction is a warning
+
+
+def _np():
+    import numpy as np
+
+    return np
+
+
+def log_loss(proba: Any, y: Any) -> float:
+    np = _np()
+    p = np.clip(proba[np.arange(len(y)), y], EPS, 1.0)
+    return float(-np.mean(np.log(p)))
+
+
+def brier(proba: Any, y: Any) -> float:
+    """Multi-class Brier score: mean over rows of the summed squared error against the one-hot truth."""
+    np = _np()
+    onehot = np.zeros_like(proba, dtype=float)
+    onehot[np.arange(len(y)), y] = 1.0
+    return float(np.mean(np.sum((proba - onehot) ** 2, axis=1)))
+
+
+def accuracy(proba: Any, y: Any) -> float:
+    np = _np()
+    return float(np.mean(np.argmax(proba, axis=1) == y))
+
+
+def ece(confidence: Any, correct: Any, bins: int = 10) -> float:
+    """Expected calibration error: |accuracy - confidence| per equal-width bin, weighted by bin size."""
+    np = _np()
+    confidence = np.asarray(confidence, dtype=float)
+    correct = np.asarray(correct, dtype=float)
+    if len(confidence) == 0:
+        return float("nan")
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        m = which == b
+        if m.any():
+            total += m.sum() * abs(correct[m].mean() - confidence[m].mean())
+    return float(total / len(confidence))
+
+
+def top_label_ece(proba: Any, y: Any, bins: int = 10) -> float:
+    """ECE of the most likely class's probability."""
+    np = _np()
+    return ece(np.max(proba, axis=1), np.argmax(proba, axis=1) == y, bins)
+
+
+def classwise_ece(proba: Any, y: Any, classes: Sequence[int] = (0, 1), bins: int = 10) -> dict[int, float]:
+    """ECE of each class's own probability (BUY and SELL by default): the confidence of a signal."""
+    return {c: ece(proba[:, c], y == c, bins) for c in classes}
+
+
+def signals(proba: Any, threshold: float) -> Any:
+    """Which rows emit a signal and which way: 0 BUY, 1 SELL, -1 none.
+
+    A row signals the more likely of BUY/SELL when its probability reaches ``threshold`` and it is
+    not below HOLD's (the scan's rule).
+    """
+    np = _np()
+    side = np.where(proba[:, 0] >= proba[:, 1], 0, 1)
+    p = proba[np.arange(len(proba)), side]
+    emit = (p >= threshold) & (p >= proba[:, 2])
+    return np.where(emit, side, -1)
+
+
+def signal_precision(proba: Any, y: Any, threshold: float) -> dict[str, Any]:
+    """Counts and precision of the signals emitted at ``threshold``, overall and per side."""
+    np = _np()
+    s = signals(proba, threshold)
+    out: dict[str, Any] = {"threshold": threshold}
+    emitted = s >= 0
+    n = int(emitted.sum())
+    out["signals"] = n
+    out["precision"] = float(np.mean(y[emitted] == s[emitted])) if n else None
+    for c, name in ((0, "buy"), (1, "sell")):
+        m = s == c
+        out[f"{name}_signals"] = int(m.sum())
+        out[f"{name}_precision"] = float(np.mean(y[m] == c)) if m.any() else None
+        out[f"{name}_mean_confidence"] = float(np.mean(proba[m, c])) if m.any() else None
+    out["one_sided"] = one_sided(out["buy_signals"], out["sell_signals"])
+    return out
+
+
+def one_sided(buys: int, sells: int, *, minimum: int = 10) -> str | None:
+    """'BUY' or 'SELL' when more than 90% of at least ``minimum`` signals point that way."""
+    n = buys + sells
+    if n < minimum:
+        return None
+    if buys / n > ONE_SIDED_WARNING:
+        return "BUY"
+    if sells / n > ONE_SIDED_WARNING:
+        return "SELL"
+    return None
+
+
+def class_mix(y: Any, n_classes: int = 3) -> list[float]:
+    np = _np()
+    counts = np.bincount(np.asarray(y, dtype=int), minlength=n_classes)[:n_classes]
+    return [float(c) / max(1, len(y)) for c in counts]
+
+
+def evaluate(proba: Any, y: Any, threshold: float) -> dict[str, Any]:
+    """Everything recorded per model on a window (JSON-able)."""
+    np = _np()
+    y = np.asarray(y, dtype=int)
+    cw = classwise_ece(proba, y)
+    return {
+        "rows": int(len(y)),
+        "log_loss": log_loss(proba, y),
+        "brier": brier(proba, y),
+        "accuracy": accuracy(proba, y),
+        "ece": top_label_ece(proba, y),
+        "ece_buy": cw[0],
+        "ece_sell": cw[1],
+        "class_mix": dict(zip(("BUY", "SELL", "HOLD"), class_mix(y))),
+        "mean_proba": dict(zip(("BUY", "SELL", "HOLD"), (float(v) for v in proba.mean(axis=0)))),
+        "signals": signal_precision(proba, y, threshold),
+    }
+
+
+# --- population stability (drift) --------------------------------------------------------
+
+def psi_bins(values: Any, bins: int = 10) -> dict[str, list[float]]:
+    """Quantile bin edges of a training feature and the share of training rows in each bin.
+
+    The outer edges are open (-inf, +inf) so later values always land in a bin.
+    """
+    np = _np()
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return {"edges": [], "expected": []}
+    inner = np.unique(np.quantile(v, np.linspace(0, 1, bins + 1)[1:-1]))
+    edges = np.concatenate([[-np.inf], inner, [np.inf]])
+    expected = np.histogram(v, edges)[0] / len(v)
+    return {"edges": [float(e) for e in edges], "expected": [float(e) for e in expected]}
+
+
+def psi(bins: dict[str, list[float]], values: Any) -> float:
+    """Population stability index of ``values`` against bins from ``psi_bins`` (0.1 moderate, 0.25 major)."""
+    np = _np()
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if not bins["edges"] or len(v) == 0:
+        return float("nan")
+    expected = np.clip(np.asarray(bins["expected"]), 1e-4, None)
+    actual = np.clip(np.histogram(v, np.asarray(bins["edges"]))[0] / len(v), 1e-4, None)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))

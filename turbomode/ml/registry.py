@@ -1,0 +1,165 @@
+"""Model files: one folder per version, written whole under a temporary name and then renamed.
+
+Layout: ``<home>/models/<version>/<sector-slug>/<model_type>.joblib`` (a calibrated model) and
+``.../ensemble.json`` (members, feature names, windows, metrics, the training features' PSI bins).
+Every file's sha256 goes into ``model_metadata``; loading recomputes it and refuses a mismatch,
+so a truncated or edited file is never used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from turbomode.ml.train import SectorFit
+
+ENSEMBLE_FILE = "ensemble.json"
+FORMAT = 1
+
+
+class CorruptModel(Exception):
+    """A model file is missing, unreadable or does not match its recorded sha256."""
+
+
+def slug(sector: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", sector.lower()).strip("-") or "sector"
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    sector: str
+    model_type: str  # one of the six, or 'ensemble'
+    path: str  # relative to the models folder, '/'-separated
+    sha256: str
+
+
+def ensemble_document(fit: "SectorFit", version: str) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "version": version,
+        "sector": fit.sector,
+        "classes": ["BUY", "SELL", "HOLD"],
+        "combine": "mean",
+        "members": list(fit.members),
+        "calibration": fit.calibration,
+        "feature_names": fit.feature_names,
+        "windows": fit.windows.as_dict(),
+        "rows": fit.rows,
+        "metrics": fit.ensemble_metrics,
+        "psi": fit.psi,
+    }
+
+
+def write_version(models_dir: Path, version: str, fits: Iterable["SectorFit"]) -> list[FileRecord]:
+    """Write every sector's files into ``models_dir/version`` atomically (temp folder, then rename)."""
+    import joblib
+
+    models_dir = Path(models_dir)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    final = models_dir / version
+    if final.exists():
+        raise FileExistsError(f"model version folder {final} already exists")
+    tmp = models_dir / f".tmp-{version}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    records: list[FileRecord] = []
+    try:
+        for fit in fits:
+            folder = tmp / slug(fit.sector)
+            folder.mkdir()
+            for kind, model in fit.members.items():
+                buf = io.BytesIO()
+                joblib.dump(model, buf)
+                records.append(_write(folder / f"{kind}.joblib", buf.getvalue(), fit.sector, kind, version))
+            doc = json.dumps(ensemble_document(fit, version), indent=1, allow_nan=True).encode("utf-8")
+            records.append(_write(folder / ENSEMBLE_FILE, doc, fit.sector, "ensemble", version))
+        _fsync_dir(tmp)
+        os.replace(tmp, final)
+        _fsync_dir(models_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return records
+
+
+def _write(path: Path, data: bytes, sector: str, kind: str, version: str) -> FileRecord:
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    rel = f"{version}/{path.parent.name}/{path.name}"
+    return FileRecord(sector, kind, rel, sha256(data))
+
+
+def _fsync_dir(path: Path) -> None:
+    if os.name == "nt":  # directories cannot be opened for fsync on Windows
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_verified(models_dir: Path, rel: str, expected_sha: str) -> bytes:
+    path = Path(models_dir) / rel
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CorruptModel(f"model file {path} is missing") from None
+    except OSError as exc:
+        raise CorruptModel(f"model file {path} cannot be read ({exc.strerror})") from None
+    if sha256(data) != expected_sha:
+        raise CorruptModel(f"model file {path} is corrupt (its sha256 does not match the registry)")
+    return data
+
+
+@dataclass
+class LoadedSector:
+    sector: str
+    version: str
+    members: dict[str, Any]
+    document: dict[str, Any]
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.document["feature_names"])
+
+    def predict_proba(self, X: Any) -> Any:
+        from turbomode.ml.train import ensemble_proba
+
+        return ensemble_proba(self.members, X)
+
+
+def load_sector(models_dir: Path, sector: str, version: str, files: Iterable[dict[str, Any]]) -> LoadedSector:
+    """Load one sector of one version from its registry rows (model_type, path, sha256), verifying each file."""
+    import joblib
+
+    by_type = {f["model_type"]: f for f in files}
+    if "ensemble" not in by_type:
+        raise CorruptModel(f"version {version} has no ensemble record for {sector}")
+    ens = by_type.pop("ensemble")
+    doc = json.loads(read_verified(models_dir, ens["path"], ens["sha256"]))
+    members: dict[str, Any] = {}
+    for kind in doc["members"]:
+        if kind not in by_type:
+            raise CorruptModel(f"version {version} has no {kind} record for {sector}")
+        data = read_verified(models_dir, by_type[kind]["path"], by_type[kind]["sha256"])
+        try:
+            members[kind] = joblib.load(io.BytesIO(data))
+        except Exception as exc:  # unpickling a file that matched its hash but cannot load here
+            raise CorruptModel(f"model file {by_type[kind]['path']} cannot be loaded ({exc})") from None
+    return LoadedSector(sector, version, members, doc)

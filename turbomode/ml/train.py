@@ -1,0 +1,236 @@
+"""Training: the labelled data set, chronological windows, six calibrated models and their ensemble.
+
+The pieces are plain functions so that `backtest` can reuse them on its own walk-forward folds:
+
+    data = build_dataset(panel, sectors, cfg)            # features + labels, usable rows only
+    w = split_windows(data_dates(data), cfg)              # train | embargo | calib | embargo | valid
+    fit = train_sector(data[data.sector == s], w, cfg)    # 6 models fitted, calibrated, scored
+    proba = ensemble_proba(fit.members, X)                # (n, 3): BUY, SELL, HOLD
+
+Windows are split by date, never by row: every symbol's rows of one date fall in the same window,
+and ``horizon_days`` dates are dropped between windows (a label looks that far ahead, so the
+last training labels would otherwise overlap the first calibration bars).
+
+Each model is calibrated on its own later window with
+``CalibratedClassifierCV(FrozenEstimator(model), method=...)`` (scikit-learn >= 1.6): isotonic when
+the window has at least 1000 rows, else sigmoid. The ensemble is the plain mean of the six
+calibrated probabilities: a mean of calibrated forecasts stays close to calibrated, and fitting
+weights or a second calibrator on the same calibration rows would score them in-sample.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+from turbomode.ml.features import FEATURE_NAMES
+from turbomode.ml.labels import CLASSES, LabelParams
+from turbomode.ml.models import MODEL_TYPES, make_model
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import pandas as pd
+
+Progress = Callable[[int, int, str], None]  # (completed, total, description)
+ISOTONIC_MIN_ROWS = 1000
+MIN_CLASS_ROWS = 10
+PROBA_FLOOR = 1e-4
+
+
+class NotTrainable(Exception):
+    """A sector (or the whole data set) cannot be trained; the message says why."""
+
+
+@dataclass(frozen=True)
+class Windows:
+    train: tuple[_dt.date, _dt.date]
+    calib: tuple[_dt.date, _dt.date]
+    valid: tuple[_dt.date, _dt.date]
+    embargo_days: int
+
+    def as_dict(self) -> dict[str, str | int]:
+        out: dict[str, str | int] = {}
+        for name in ("train", "calib", "valid"):
+            a, b = getattr(self, name)
+            out[f"{name}_start"], out[f"{name}_end"] = a.isoformat(), b.isoformat()
+        out["embargo_days"] = self.embargo_days
+        return out
+
+    def masks(self, dates: "pd.Series | pd.Index") -> dict[str, "np.ndarray"]:
+        import numpy as np
+        import pandas as pd
+
+        d = pd.DatetimeIndex(dates)
+        out = {}
+        for name in ("train", "calib", "valid"):
+            a, b = getattr(self, name)
+            out[name] = np.asarray((d >= pd.Timestamp(a)) & (d <= pd.Timestamp(b)))
+        return out
+
+
+def _cfg(cfg: Any, key: str, default: Any) -> Any:
+    try:
+        return cfg[key]
+    except (KeyError, TypeError):
+        return default
+
+
+def split_windows(dates: Sequence[Any], cfg: Any) -> Windows:
+    """Chronological train / calibration / validation windows over the labelled ``dates``.
+
+    Validation is the last ``models.valid_days`` dates and calibration the ``models.calib_days``
+    before it, each capped at a fifth of the history so short histories still leave most for
+    training; ``labels.horizon_days`` dates are skipped before each of them (the embargo).
+    """
+    import pandas as pd
+
+    days = pd.DatetimeIndex(pd.to_datetime(pd.Index(dates).unique())).sort_values()
+    n = len(days)
+    embargo = int(_cfg(cfg, "labels.horizon_days", 10))
+    cap = n // 5
+    v = min(int(_cfg(cfg, "models.valid_days", 252)), cap)
+    c = min(int(_cfg(cfg, "models.calib_days", 252)), cap)
+    train_n = n - v - c - 2 * embargo
+    if v < 5 or c < 5 or train_n < max(20, n // 3):
+        raise NotTrainable(f"only {n} labelled dates: too few for train, calibration and validation windows "
+                           f"with a {embargo}-day embargo")
+    valid = (days[n - v], days[n - 1])
+    calib = (days[n - v - embargo - c], days[n - v - embargo - 1])
+    train = (days[0], days[train_n - 1])
+    as_d = lambda pair: (pair[0].date(), pair[1].date())  # noqa: E731
+    return Windows(as_d(train), as_d(calib), as_d(valid), embargo)
+
+
+def build_dataset(panel: "pd.DataFrame", sectors: Mapping[str, str], cfg: Any,
+                  features: "pd.DataFrame | None" = None) -> "pd.DataFrame":
+    """Usable feature rows joined with their labels: index (symbol, date), FEATURE_NAMES, sector, label_id.
+
+    ``features`` may be passed when already computed for the same panel.
+    """
+    from turbomode.ml.features import compute_features, usable
+    from turbomode.ml.labels import triple_barrier
+
+    if features is None:
+        features = compute_features(panel, sectors)
+    labels = triple_barrier(panel, LabelParams.from_config(cfg))
+    labels = labels.set_index(["symbol", "date"])["label_id"]
+    f = features[usable(features)]
+    data = f.join(labels, how="inner")
+    return data
+
+
+def data_dates(data: "pd.DataFrame") -> "pd.Index":
+    return data.index.get_level_values("date")
+
+
+def _xy(data: "pd.DataFrame", names: Sequence[str]) -> tuple["np.ndarray", "np.ndarray"]:
+    import numpy as np
+
+    return (np.ascontiguousarray(data[list(names)].to_numpy(dtype=np.float32)),
+            data["label_id"].to_numpy(dtype=np.int64))
+
+
+def calibration_method(rows: int, cfg: Any = None) -> str:
+    chosen = _cfg(cfg, "models.calibration", "auto") if cfg is not None else "auto"
+    if chosen != "auto":
+        return chosen
+    return "isotonic" if rows >= ISOTONIC_MIN_ROWS else "sigmoid"
+
+
+def fit_member(kind: str, X_train: "np.ndarray", y_train: "np.ndarray", X_cal: "np.ndarray",
+               y_cal: "np.ndarray", cfg: Any = None, *, method: str | None = None, seed: int = 0) -> Any:
+    """One model fitted on the training window and calibrated on the (later) calibration window."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+
+    model = make_model(kind, trees=int(_cfg(cfg, "models.trees", 200)),
+                       n_jobs=int(_cfg(cfg, "models.n_jobs", 1)), seed=seed)
+    model.fit(X_train, y_train)
+    method = method or calibration_method(len(y_cal), cfg)
+    calibrated = CalibratedClassifierCV(FrozenEstimator(model), method=method)
+    calibrated.fit(X_cal, y_cal)
+    return calibrated
+
+
+def member_proba(model: Any, X: "np.ndarray") -> "np.ndarray":
+    """Probabilities in CLASSES order, floored and renormalised (isotonic maps can give exact zeros)."""
+    import numpy as np
+
+    raw = model.predict_proba(X)
+    out = np.zeros((len(X), len(CLASSES)), dtype=np.float64)
+    for j, c in enumerate(model.classes_):
+        out[:, int(c)] = raw[:, j]
+    out = np.clip(out, PROBA_FLOOR, 1.0)
+    return out / out.sum(axis=1, keepdims=True)
+
+
+def ensemble_proba(members: Mapping[str, Any], X: "np.ndarray") -> "np.ndarray":
+    """The ensemble: the mean of the members' calibrated probabilities."""
+    import numpy as np
+
+    return np.mean([member_proba(m, X) for m in members.values()], axis=0)
+
+
+def check_classes(y: "np.ndarray", window: str) -> None:
+    import numpy as np
+
+    counts = np.bincount(y, minlength=len(CLASSES))
+    thin = [CLASSES[i] for i, c in enumerate(counts) if c < MIN_CLASS_ROWS]
+    if thin:
+        raise NotTrainable(f"the {window} window has fewer than {MIN_CLASS_ROWS} {'/'.join(thin)} labels")
+
+
+@dataclass
+class SectorFit:
+    sector: str
+    windows: Windows
+    feature_names: list[str]
+    members: dict[str, Any]
+    member_metrics: dict[str, dict[str, Any]]
+    ensemble_metrics: dict[str, Any]
+    rows: dict[str, int]
+    calibration: str
+    psi: dict[str, dict[str, list[float]]]
+    # validation rows, kept in memory to re-score the champion on the same window
+    X_valid: Any = field(default=None, repr=False)
+    y_valid: Any = field(default=None, repr=False)
+
+
+def train_sector(data: "pd.DataFrame", windows: Windows, cfg: Any, *, sector: str = "",
+                 types: Sequence[str] | None = None, progress: Callable[[str], None] | None = None,
+                 feature_names: Sequence[str] = FEATURE_NAMES) -> SectorFit:
+    """Fit, calibrate and score every model type on one sector's rows.
+
+    Raises NotTrainable when a window is empty, the training window has fewer than
+    ``models.min_train_rows`` rows, or a class is (almost) absent from a window.
+    ``progress(model_type)`` is called after each model.
+    """
+    from turbomode.ml import metrics
+
+    types = list(types or _cfg(cfg, "models.types", MODEL_TYPES))
+    names = list(feature_names)
+    m = windows.masks(data_dates(data))
+    parts = {k: _xy(data[v], names) for k, v in m.items()}
+    rows = {k: int(len(v[1])) for k, v in parts.items()}
+    min_rows = int(_cfg(cfg, "models.min_train_rows", 500))
+    if rows["train"] < min_rows:
+        raise NotTrainable(f"{rows['train']} training rows, fewer than models.min_train_rows = {min_rows}")
+    if rows["calib"] == 0 or rows["valid"] == 0:
+        raise NotTrainable("no rows in the calibration or validation window")
+    (X_tr, y_tr), (X_ca, y_ca), (X_va, y_va) = parts["train"], parts["calib"], parts["valid"]
+    check_classes(y_tr, "training")
+    check_classes(y_ca, "calibration")
+    method = calibration_method(len(y_ca), cfg)
+    threshold = float(_cfg(cfg, "signals.min_confidence", 0.55))
+
+    members: dict[str, Any] = {}
+    member_metrics: dict[str, dict[str, Any]] = {}
+    for kind in types:
+        members[kind] = fit_member(kind, X_tr, y_tr, X_ca, y_ca, cfg, method=method)
+        member_metrics[kind] = metrics.evaluate(member_proba(members[kind], X_va), y_va, threshold)
+        if progress:
+            progress(kind)
+    ens = metrics.evaluate(ensemble_proba(members, X_va), y_va, threshold)
+    psi = {n: metrics.psi_bins(X_tr[:, i]) for i, n in enumerate(names)}
+    return SectorFit(sector, windows, names, members, member_metrics, ens, rows, method, psi, X_va, y_va)
