@@ -131,3 +131,11 @@ def test_expiry_beyond_the_known_sessions_uses_the_nyse_calendar():
     # 2024-12-24 + 3 sessions skips Christmas: 26, 27, 30
     assert expiry_session("2024-12-24", P, ["2024-12-23", "2024-12-24"]) == dt.date(2024, 12, 30)
     assert expiry_session("2024-12-24", 3) == dt.date(2024, 12, 30)
+
+
+def test_atr_last_is_the_label_rules_atr_at_each_symbols_last_bar():
+    from turbomode.ml.labels import atr_last
+
+    panel = pd.concat([_bars([(101.0, 99.0)] * 4), _bars([(103.0, 97.0)] * 4).assign(symbol="Y")])
+    got = atr_last(panel, 2)
+    assert got.to_dict() == {"X": pytest.approx(2.0), "Y": pytest.approx(6.0)}

@@ -23,6 +23,9 @@ FEATURE_ATR_DAYS = 14
 YEAR = 252
 # The longest look-back any feature needs: rows with fewer bars before them are not usable.
 WARMUP_BARS = YEAR + 1
+# Calendar days of history a scan must read so that the session's row is past the warm-up
+# (253 sessions is about 367 calendar days; holidays and margin make 420).
+LOOKBACK_CALENDAR_DAYS = 420
 
 FEATURE_NAMES: tuple[str, ...] = (
     *(f"ret_{h}" for h in RETURN_HORIZONS),

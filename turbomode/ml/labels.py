@@ -81,6 +81,16 @@ def realised_return(side: str, entry: Any, exit_price: Any) -> Any:
     return exit_price / entry - 1.0 if side == "BUY" else 1.0 - exit_price / entry
 
 
+def atr_last(panel: "pd.DataFrame", days: int) -> "pd.Series":
+    """Each symbol's ATR at its last bar (index: symbol), as the label rule computes it."""
+    from turbomode.ml.features import atr as atr_fn, prepare_panel
+
+    p = prepare_panel(panel)
+    a = atr_fn(p, days)
+    last = ~p["symbol"].duplicated(keep="last")
+    return a[last.to_numpy()].set_axis(p.loc[last, "symbol"].to_numpy()).rename("atr")
+
+
 def expiry_session(entry: _dt.date | str, cfg: Any, sessions: Sequence[Any] | None = None) -> _dt.date:
     """The last session a trade entered at the close of ``entry`` is open: ``horizon_days`` sessions later.
 

@@ -160,3 +160,48 @@ def psi(bins: dict[str, list[float]], values: Any) -> float:
     expected = np.clip(np.asarray(bins["expected"]), 1e-4, None)
     actual = np.clip(np.histogram(v, np.asarray(bins["edges"]))[0] / len(v), 1e-4, None)
     return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+# --- edge against the base rate ----------------------------------------------------------
+
+def edge_vs_base(proba: Any, y: Any, dates: Any, symbols: Any, side: int, *, top_frac: float = 0.1,
+                 block_days: int = 21) -> dict[str, float]:
+    """Do the rows a model favours for ``side`` end with that label more often than chance?
+
+    Each date, the ``top_frac`` of rows with the highest ``P(side) - P(other side)`` are picked
+    (a scan picks among the day's stocks). Precision is the share of them labelled ``side``; the
+    base rate is, for each picked row, the share of ``side`` labels among all rows of its date
+    (averaged), so a market-wide rally or volatility burst, which moves every stock of a date
+    together, is not mistaken for skill. Ranking by the difference of the two sides' probabilities
+    asks for direction: a model that only foresees bigger moves (both sides' targets more likely)
+    is not an edge on a random walk.
+
+    Rows are far from independent: labels of nearby days share their horizon and a stock tends to
+    stay picked for weeks. The standard error therefore treats each (symbol, ``block_days``-date
+    block) as one cluster. Returns precision, base, se, z = (precision - base) / se, n, clusters.
+    """
+    np = _np()
+    import pandas as pd
+
+    y = np.asarray(y)
+    proba = np.asarray(proba)
+    other = 1 - side
+    df = pd.DataFrame({"score": proba[:, side] - proba[:, other], "hit": (y == side).astype(float),
+                       "date": np.asarray(dates), "symbol": np.asarray(symbols)})
+    by_date = df.groupby("date")
+    df["base"] = by_date["hit"].transform("mean")
+    rank = by_date["score"].rank(ascending=False, method="first")
+    quota = np.maximum(1, np.round(top_frac * by_date["score"].transform("size")))
+    top = df[rank <= quota]
+    n = len(top)
+    diff = (top["hit"] - top["base"]).to_numpy()
+    mean = float(diff.mean()) if n else float("nan")
+    block = pd.factorize(top["date"], sort=True)[0] // max(1, block_days)
+    cluster = pd.factorize(pd.Series(top["symbol"].astype(str).to_numpy()) + "|" + pd.Series(block).astype(str))[0]
+    g = int(cluster.max() + 1) if n else 0
+    resid = np.bincount(cluster, weights=diff - mean) if n else np.array([])
+    var = float(np.sum(resid ** 2)) / n ** 2 * (g / (g - 1)) if g > 1 else float("nan")
+    se = float(np.sqrt(var))
+    return {"precision": float(top["hit"].mean()) if n else float("nan"),
+            "base": float(top["base"].mean()) if n else float("nan"),
+            "se": se, "z": mean / se if se > 0 else float("nan"), "n": n, "clusters": g}

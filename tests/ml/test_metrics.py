@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+
+from turbomode.ml import metrics
+
+Y = np.array([0, 1, 2, 2])
+PERFECT = np.eye(3)[Y]
+UNIFORM = np.full((4, 3), 1 / 3)
+
+
+def test_perfect_and_uniform_forecasts_score_as_expected():
+    assert metrics.log_loss(PERFECT, Y) == pytest.approx(0.0, abs=1e-5)
+    assert metrics.log_loss(UNIFORM, Y) == pytest.approx(np.log(3))
+    assert metrics.brier(PERFECT, Y) == 0.0
+    assert metrics.brier(UNIFORM, Y) == pytest.approx(2 / 3)
+    assert metrics.accuracy(PERFECT, Y) == 1.0
+
+
+def test_ece_is_zero_when_confidence_matches_the_hit_rate_and_large_when_overconfident():
+    conf = np.full(1000, 0.7)
+    hits = np.arange(1000) < 700
+    assert metrics.ece(conf, hits) == pytest.approx(0.0)
+    assert metrics.ece(np.full(1000, 0.93), hits) == pytest.approx(0.23)
+
+
+@pytest.mark.parametrize("proba, expected", [
+    ([0.60, 0.10, 0.30], 0),    # BUY above the threshold
+    ([0.10, 0.56, 0.34], 1),    # SELL above the threshold
+    ([0.50, 0.10, 0.40], -1),   # below the threshold
+    ([0.55, 0.00, 0.45], 0),    # exactly at the threshold counts
+])
+def test_signals_follow_the_scan_rule(proba, expected):
+    assert metrics.signals(np.array([proba]), 0.55)[0] == expected
+
+
+def test_signal_precision_counts_each_side():
+    proba = np.array([[0.7, 0.1, 0.2], [0.6, 0.2, 0.2], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4]])
+    y = np.array([0, 2, 1, 0])
+    s = metrics.signal_precision(proba, y, 0.55)
+    assert (s["signals"], s["buy_signals"], s["sell_signals"]) == (3, 2, 1)
+    assert s["precision"] == pytest.approx(2 / 3)
+    assert s["buy_precision"] == 0.5 and s["sell_precision"] == 1.0
+
+
+@pytest.mark.parametrize("buys, sells, expected", [(95, 5, "BUY"), (3, 97, "SELL"), (50, 50, None),
+                                                   (90, 10, None), (9, 0, None)])
+def test_one_sided_warns_above_ninety_percent_of_enough_signals(buys, sells, expected):
+    assert metrics.one_sided(buys, sells) == expected
+
+
+def test_psi_is_small_for_the_same_distribution_and_large_for_a_shifted_one():
+    rng = np.random.default_rng(0)
+    bins = metrics.psi_bins(rng.normal(size=20000))
+    assert bins["edges"][0] == -np.inf and bins["edges"][-1] == np.inf
+    assert sum(bins["expected"]) == pytest.approx(1.0)
+    assert metrics.psi(bins, rng.normal(size=5000)) < 0.02
+    assert metrics.psi(bins, rng.normal(1.0, size=5000)) > 0.25

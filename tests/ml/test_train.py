@@ -1,0 +1,106 @@
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.ml.synth import SECTORS2, make_panel
+from turbomode.config import defaults
+from turbomode.ml import metrics
+from turbomode.ml.train import (NotTrainable, build_dataset, data_dates, ensemble_proba, split_windows,
+                                train_sector)
+
+TINY = defaults().with_overrides(models__trees=10, models__n_jobs=1, models__valid_days=60,
+                                 models__calib_days=60, models__min_train_rows=100)
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return build_dataset(make_panel(days=700, seed=3, strength=1.0), SECTORS2, TINY)
+
+
+def test_windows_are_chronological_with_an_embargo_of_the_horizon(dataset):
+    w = split_windows(data_dates(dataset), TINY)
+    days = pd.DatetimeIndex(data_dates(dataset).unique()).sort_values()
+    pos = {d.date(): i for i, d in enumerate(days)}
+    assert pos[w.calib[0]] - pos[w.train[1]] == TINY["labels.horizon_days"] + 1
+    assert pos[w.valid[0]] - pos[w.calib[1]] == TINY["labels.horizon_days"] + 1
+    assert w.valid[1] == days[-1].date()
+    m = w.masks(data_dates(dataset))
+    assert not (m["train"] & m["calib"]).any() and not (m["calib"] & m["valid"]).any()
+    # every symbol's rows of one date fall in the same window
+    for mask in m.values():
+        d = pd.Series(data_dates(dataset))[mask]
+        assert set(d) & set(pd.Series(data_dates(dataset))[~mask]) == set()
+
+
+def test_too_short_a_history_is_not_trainable():
+    days = pd.bdate_range("2024-01-01", periods=40)
+    with pytest.raises(NotTrainable, match="labelled dates"):
+        split_windows(days, TINY)
+
+
+def test_a_sector_trains_six_calibrated_models_and_an_ensemble(dataset):
+    w = split_windows(data_dates(dataset), TINY)
+    seen = []
+    fit = train_sector(dataset[dataset["sector"] == "Energy"], w, TINY, sector="Energy", progress=seen.append)
+    assert seen == list(TINY["models.types"]) == list(fit.members)
+    X = dataset[fit.feature_names].to_numpy(np.float32)[:50]
+    p = ensemble_proba(fit.members, X)
+    assert p.shape == (50, 3) and np.allclose(p.sum(axis=1), 1.0) and (p > 0).all()
+    for m in [*fit.member_metrics.values(), fit.ensemble_metrics]:
+        assert {"log_loss", "brier", "accuracy", "ece", "class_mix", "signals"} <= set(m)
+        assert 0 < m["log_loss"] < 2
+    assert fit.rows["valid"] == len(fit.y_valid) > 0
+    assert set(fit.psi) == set(fit.feature_names)
+
+
+def test_a_sector_with_too_few_rows_is_not_trainable(dataset):
+    w = split_windows(data_dates(dataset), TINY)
+    with pytest.raises(NotTrainable, match="min_train_rows"):
+        train_sector(dataset[dataset["sector"] == "Energy"], w, TINY.with_overrides(models__min_train_rows=10**6))
+
+
+def test_a_missing_class_in_the_training_window_is_not_trainable(dataset):
+    w = split_windows(data_dates(dataset), TINY)
+    no_buy = dataset[(dataset["sector"] == "Energy") & (dataset["label_id"] != 0)]
+    with pytest.raises(NotTrainable, match="BUY"):
+        train_sector(no_buy, w, TINY)
+
+
+def _sample(strength: float):
+    from turbomode.data.sample import generate
+    from turbomode.data.universe import load_universe
+
+    secs = [s for s in load_universe() if s.sector == "Energy"][:16]
+    panel = generate(secs, date(2018, 1, 2), date(2022, 12, 30), seed=defaults()["data.sample.seed"],
+                     strength=strength)
+    return panel, {s.symbol: s.sector for s in secs}
+
+
+def _held_out_edges(strength: float, types=None):
+    cfg = TINY.with_overrides(models__trees=20, models__valid_days=200, models__calib_days=200)
+    if types:
+        cfg = cfg.with_overrides(models__types=types)
+    panel, sectors = _sample(strength)
+    data = build_dataset(panel, sectors, cfg)
+    w = split_windows(data_dates(data), cfg)
+    fit = train_sector(data, w, cfg, sector="Energy")
+    valid = data[w.masks(data_dates(data))["valid"]]
+    proba = ensemble_proba(fit.members, valid[fit.feature_names].to_numpy(np.float32))
+    y = valid["label_id"].to_numpy()
+    return [metrics.edge_vs_base(proba, y, data_dates(valid), valid.index.get_level_values("symbol"), side)
+            for side in (0, 1)]
+
+
+@pytest.mark.slow
+def test_on_a_pure_random_walk_held_out_precision_stays_within_two_standard_errors_of_the_base_rate():
+    for side, e in zip(("BUY", "SELL"), _held_out_edges(0.0)):
+        assert e["n"] > 300 and e["clusters"] > 50
+        assert abs(e["precision"] - e["base"]) <= 2 * e["se"], (side, e)
+
+
+@pytest.mark.slow
+def test_the_same_measurement_finds_the_planted_edge_when_there_is_one():
+    edges = _held_out_edges(1.0, ["lightgbm", "logistic"])
+    assert max(e["z"] for e in edges) > 2, edges
