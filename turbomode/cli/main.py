@@ -17,6 +17,7 @@ from turbomode.cli import ingest_cmd
 from turbomode.cli import report_cmd
 from turbomode.cli import scan_cmd
 from turbomode.cli import signals_cmd
+from turbomode.cli import train_cmd
 from turbomode.cli import catchup_cmd, history_cmd, status_cmd
 from turbomode.cli import schedule_cmd
 from turbomode.cli._util import State
@@ -56,6 +57,7 @@ app.command("maintain")(maintain_cmd.maintain)
 app.command("restore")(maintain_cmd.restore)
 app.command("demo")(demo_cmd.demo)
 app.command("scan")(scan_cmd.scan)
+app.command("train")(train_cmd.train)
 app.command("signals")(signals_cmd.signals)
 app.command("report")(report_cmd.report)
 app.command("catchup")(catchup_cmd.catchup)

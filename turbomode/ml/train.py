@@ -226,11 +226,16 @@ def train_sector(data: "pd.DataFrame", windows: Windows, cfg: Any, *, sector: st
 
     members: dict[str, Any] = {}
     member_metrics: dict[str, dict[str, Any]] = {}
-    for kind in types:
-        members[kind] = fit_member(kind, X_tr, y_tr, X_ca, y_ca, cfg, method=method)
-        member_metrics[kind] = metrics.evaluate(member_proba(members[kind], X_va), y_va, threshold)
-        if progress:
-            progress(kind)
+    # OpenMP/BLAS pools default to every core; models.n_jobs is the user's limit for all of them
+    # (HistGradientBoosting and the BLAS under logistic regression have no n_jobs of their own).
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=int(_cfg(cfg, "models.n_jobs", 1))):
+        for kind in types:
+            members[kind] = fit_member(kind, X_tr, y_tr, X_ca, y_ca, cfg, method=method)
+            member_metrics[kind] = metrics.evaluate(member_proba(members[kind], X_va), y_va, threshold)
+            if progress:
+                progress(kind)
     ens = metrics.evaluate(ensemble_proba(members, X_va), y_va, threshold)
     psi = {n: metrics.psi_bins(X_tr[:, i]) for i, n in enumerate(names)}
     return SectorFit(sector, windows, names, members, member_metrics, ens, rows, method, psi, X_va, y_va)

@@ -1,0 +1,100 @@
+"""`turbomode train`: fit, calibrate and (maybe) promote the 66 models, through the run wrapper."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from turbomode.cli._util import NO_DEPS_HELP, TRIGGER_HELP, console, handle_errors, run_job_command
+
+TRIGGERS = ("manual", "cron")
+
+
+@handle_errors
+def train(
+    tctx: typer.Context,
+    sector: str = typer.Option(None, "--sector", help="Train only this sector, e.g. \"Energy\" (its champion is "
+                               "replaced; the others are untouched)."),
+    promote: bool = typer.Option(False, "--promote", help="Make the new version champion even when its validation "
+                                 "log loss is worse than the current champion's."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run's result as JSON."),
+    no_deps: bool = typer.Option(False, "--no-deps", help=NO_DEPS_HELP),
+    trigger: str = typer.Option("manual", "--trigger", help=TRIGGER_HELP),
+) -> None:
+    """Train six calibrated model types per sector (66 models) and promote the ones not worse.
+
+    Windows are chronological (train, calibration, validation, split by date with an embargo of
+    the label horizon). A sector's new ensemble becomes champion only when its validation log loss
+    is not worse than the champion's on the same window; otherwise it is kept as a challenger.
+
+    Example: turbomode train --sector "Information Technology"
+    """
+    from turbomode.errors import BadInput
+
+    if trigger not in TRIGGERS:
+        raise BadInput(f"unknown --trigger {trigger!r}; use manual or cron")
+    options: dict = {"sector": sector, "promote": promote}
+    with _Progress(enabled=True) as progress:
+        options["progress"] = progress
+        run_job_command(tctx, "train", options, no_deps=no_deps, trigger=trigger, as_json=as_json,
+                        render=_render)
+
+
+class _Progress:
+    """A rich bar on stderr, by sector and model; nothing when stderr is not a TTY."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and sys.stderr.isatty()
+        self.bar = None
+        self.task = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                TextColumn("{task.description}"), console=console(stderr=True), transient=True)
+            self.bar.start()
+        return self
+
+    def __call__(self, completed: int, total: int, label: str) -> None:
+        if self.bar is None:
+            return
+        if self.task is None:
+            self.task = self.bar.add_task(label, total=total)
+        self.bar.update(self.task, completed=completed, total=total, description=label)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _fmt(v, spec: str = ".3f") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def _render(outcome) -> None:
+    from rich.table import Table
+
+    r = outcome.result
+    s = r.summary
+    w = s["windows"]
+    out = console()
+    table = Table(title=f"version {s['version']}  ·  train {w['train_start']}..{w['train_end']}  ·  calibrate "
+                  f"{w['calib_start']}..{w['calib_end']}  ·  validate {w['valid_start']}..{w['valid_end']}",
+                  title_justify="left")
+    for col in ("sector", "status", "log loss", "champion's", "Brier", "ECE", "accuracy", "signals",
+                "precision", "BUY/SELL/HOLD mix"):
+        table.add_column(col, justify="left" if col in ("sector", "status") else "right")
+    for sector, d in s["sectors"].items():
+        mix = d["class_mix"]
+        status = d["status"] + (" (forced)" if d["forced"] else "")
+        table.add_row(sector, status, _fmt(d["log_loss"], ".4f"), _fmt(d["champion_log_loss"], ".4f"),
+                      _fmt(d["brier"]), _fmt(d["ece"]), _fmt(d["accuracy"]),
+                      f"{d['signals']} ({d['buy_signals']}/{d['sell_signals']})", _fmt(d["precision"]),
+                      f"{mix['BUY']:.2f}/{mix['SELL']:.2f}/{mix['HOLD']:.2f}")
+    for sector, why in s["skipped_sectors"].items():
+        table.add_row(sector, "skipped", "", "", "", "", "", "", "", why)
+    out.print(table)
+    typer.echo(r.message)
