@@ -13,6 +13,15 @@ from typing import Iterable
 from turbomode.clock import iso
 
 
+def last_completed(conn: sqlite3.Connection, now: datetime) -> str | None:
+    """The newest cached session whose close is at or before ``now`` (YYYY-MM-DD), None without a cache.
+
+    (``store.state.last_completed_session`` adds the calendar fallbacks ``status`` and ``scan`` use.)
+    """
+    row = conn.execute("SELECT MAX(date) FROM market_sessions WHERE close_utc <= ?", (iso(now),)).fetchone()
+    return row[0] if row else None
+
+
 def sessions_after(conn: sqlite3.Connection, date: str, n: int) -> list[tuple[str, str]]:
     """Up to ``n`` (date, close_utc) sessions strictly after ``date``, in order."""
     return [tuple(r) for r in conn.execute(
