@@ -76,7 +76,8 @@ def seed_drift(conn) -> None:
                        ("2026-01-17T23:12:00Z", "v20260118", "significant", json.dumps({"sectors": 11})))
     did = cur.lastrowid
     for sector, kind, name, value, level in [
-            ("Energy", "feature", "vol_20", 0.41, "significant"), ("Energy", "feature", "atr_14", 0.18, "moderate"),
+            ("Energy", "features", "drifted_features", 7, "significant"),
+            ("Energy", "feature", "vol_21", 0.41, "significant"), ("Energy", "feature", "atr_pct", 0.18, "moderate"),
             ("Utilities", "prediction", "confidence", 0.05, "none"), ("ALL", "outcome", "hit_rate", 0.31, "none")]:
         conn.execute("INSERT INTO drift_results VALUES (?,?,?,?,?,?,?)",
                      (did, sector, kind, name, value, level, json.dumps({})))

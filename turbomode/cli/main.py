@@ -13,6 +13,7 @@ import typer
 from turbomode import __version__
 from turbomode.cli import config_cmd, maintain_cmd
 from turbomode.cli import demo_cmd
+from turbomode.cli import drift_cmd
 from turbomode.cli import ingest_cmd
 from turbomode.cli import report_cmd
 from turbomode.cli import scan_cmd
@@ -63,6 +64,7 @@ app.command("report")(report_cmd.report)
 app.command("catchup")(catchup_cmd.catchup)
 app.command("status")(status_cmd.status)
 app.command("history")(history_cmd.history)
+app.command("drift")(drift_cmd.drift)
 
 
 def main() -> None:

@@ -35,6 +35,7 @@ class ReportData:
 
 def collect(ctx, now: datetime) -> ReportData:
     """Everything the page shows. Freshness and sample-data flags are `turbomode signals`' own."""
+    from turbomode.store import drift as drift_store
     from turbomode.store import signals as signal_store
     from turbomode.tasks.signals_view import view
 
@@ -57,7 +58,7 @@ def collect(ctx, now: datetime) -> ReportData:
         runs=report_data.recent_runs(conn),
         sector_stats=signal_store.sector_stats(conn),
         backtest=report_data.latest_backtest(conn),
-        drift=report_data.latest_drift(conn),
+        drift=drift_store.latest(conn),
     )
 
 
@@ -286,19 +287,29 @@ def drift_html(d: ReportData) -> str:
     if not dr:
         return '<p class="note">No drift check yet: run <code>turbomode drift</code>.</p>'
     results = dr.get("results") or []
-    n_sig = sum(1 for r in results if r["level"] == "significant")
-    n_mod = sum(1 for r in results if r["level"] == "moderate")
+    verdicts = [r for r in results if r["kind"] != "feature"]  # sector feature verdicts, predictions, outcomes
+    n_sig = sum(1 for r in verdicts if r["level"] == "significant")
+    n_mod = sum(1 for r in verdicts if r["level"] == "moderate")
     head = (f'<p class="note">Checked {fmt_time(dr.get("created_at"))} against model version '
             f'{e(dr.get("model_version") or "–")}: {badge(dr.get("level") or "none")} · '
-            f'{n_sig} significant, {n_mod} moderate of {len(results)} measures.</p>')
-    flagged = [r for r in results if r["level"] in ("significant", "moderate")][:15]
+            f'{n_sig} significant, {n_mod} moderate of {len(verdicts)} verdicts '
+            f'({len(results) - len(verdicts)} single features measured).</p>')
+    flagged = [r for r in results if r["level"] in ("significant", "moderate")]
+    flagged.sort(key=lambda r: (r["kind"] == "feature", r["level"] != "significant"))
     if not flagged:
         return head + '<p class="note">Nothing drifted beyond the moderate level.</p>'
+    shown = flagged[:15]
+
+    def value(r: dict[str, Any]) -> str:
+        if r["kind"] == "features":
+            return e(int(r["value"] or 0))
+        return fmt_pct(r["value"]) if r["kind"] == "outcome" else fmt_num(r["value"], 3)
+
     rows = "\n".join(
         f'<tr><td>{e(r["sector"])}</td><td class="muted">{e(r["kind"])}</td><td>{e(r["name"])}</td>'
-        f'<td class="num">{fmt_num(r["value"], 3)}</td><td>{badge(r["level"])}</td></tr>' for r in flagged)
-    more = len([r for r in results if r["level"] in ("significant", "moderate")]) - len(flagged)
-    tail = f'<p class="note">… and {more} more.</p>' if more > 0 else ""
+        f'<td class="num">{value(r)}</td><td>{badge(r["level"])}</td></tr>' for r in shown)
+    more = len(flagged) - len(shown)
+    tail = f'<p class="note">… and {more} more (<code>turbomode drift --all</code> lists them).</p>' if more else ""
     return (head + '<div class="scroll"><table id="drift"><thead><tr><th>Sector</th><th>Kind</th><th>Measure</th>'
             f'<th class="num">Value</th><th>Level</th></tr></thead><tbody>{rows}</tbody></table></div>{tail}')
 

@@ -59,16 +59,3 @@ def latest_backtest(conn: sqlite3.Connection) -> dict[str, Any] | None:
         "SELECT fold, train_start, train_end, test_start, test_end FROM backtest_folds WHERE backtest_id = ?"
         " ORDER BY fold", (run["id"],)))
     return out
-
-
-def latest_drift(conn: sqlite3.Connection) -> dict[str, Any] | None:
-    run = conn.execute("SELECT * FROM drift_runs ORDER BY created_at DESC, id DESC LIMIT 1").fetchone()
-    if run is None:
-        return None
-    out = dict(run)
-    out["summary"] = _json(out.get("summary"))
-    out["results"] = _dicts(conn.execute(
-        "SELECT sector, kind, name, value, level, detail FROM drift_results WHERE drift_id = ?"
-        " ORDER BY CASE level WHEN 'significant' THEN 0 WHEN 'moderate' THEN 1 ELSE 2 END, value DESC",
-        (run["id"],)))
-    return out
