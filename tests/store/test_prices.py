@@ -107,4 +107,6 @@ def test_sessions_are_written_and_read_back_for_freshness(fresh_db):
     sessions.write_sessions(fresh_db, rows)
     sessions.write_sessions(fresh_db, rows)  # idempotent
     assert fresh_db.execute("SELECT count(*) FROM market_sessions").fetchone()[0] == 3
-    assert sessions.last_completed(fresh_db, NOW) == "2026-01-22"
+    from turbomode.store import state  # the one last-completed-session rule (status, scan, catchup)
+
+    assert state.last_completed_session(fresh_db, NOW) == "2026-01-22"
