@@ -288,3 +288,42 @@ class TestPings:
         monkeypatch.setenv("TURBOMODE_PING_SCAN", http_server.url + "/p")
         assert alerts.ping(make_ctx(home), "scan", what, 1, NOW) is None
         assert http_server.requests == []
+
+
+class TestStaleness:
+    STALE = {"data": {"fresh": False, "latest_bar": "2026-01-20", "last_session": "2026-01-22"},
+             "signals": {"fresh": False, "newest": "2026-01-21T23:30:00Z", "age_hours": 36.5, "limit_hours": 24}}
+    FRESH = {"data": {"fresh": True, "latest_bar": "2026-01-22", "last_session": "2026-01-22"},
+             "signals": {"fresh": True, "newest": "2026-01-22T23:30:00Z", "age_hours": 12.5, "limit_hours": 24}}
+
+    def test_stale_prices_and_signals_are_alerted_once_a_day(self, home, http_server, monkeypatch):
+        monkeypatch.setenv("TURBOMODE_WEBHOOK_URL", http_server.url + "/hook")
+        ctx = make_ctx(home)
+        assert len(alerts.alert_stale(ctx, self.STALE, NOW)) == 2
+        posted = [json.loads(r[3]) for r in http_server.requests]
+        assert [(p["job"], p["kind"]) for p in posted] == [("ingest", "stale"), ("scan", "stale")]
+        assert "prices end 2026-01-20 but the last completed NYSE session is 2026-01-22" in posted[0]["message"]
+        assert "36 h old (limit 24 h)" in posted[1]["message"]
+        assert alerts.alert_stale(ctx, self.STALE, NOW + timedelta(hours=2)) == []
+        assert len(alerts.alert_stale(ctx, self.STALE, NOW + timedelta(hours=25))) == 2
+
+    def test_fresh_data_sends_nothing(self, home, http_server, monkeypatch):
+        monkeypatch.setenv("TURBOMODE_WEBHOOK_URL", http_server.url + "/hook")
+        assert alerts.alert_stale(make_ctx(home), self.FRESH, NOW) == []
+        assert http_server.requests == []
+
+    def test_a_malformed_report_is_logged_not_raised(self, home, log_records):
+        assert alerts.alert_stale(make_ctx(home), {"data": {}}, NOW) == []
+        assert any("staleness alerts failed" in r.getMessage() for r in log_records)
+
+    def test_catchup_alerts_stale_prices_after_its_replay(self, cli, home, http_server, monkeypatch):
+        monkeypatch.setenv("TURBOMODE_WEBHOOK_URL", http_server.url + "/hook")
+        home.mkdir(parents=True)
+        (home / "turbomode.toml").write_text("".join(
+            f"[jobs.{j}]\nenabled = false\n" for j in ("ingest", "train", "scan", "backtest", "drift", "maintain")))
+        result = cli("catchup")
+        assert result.exit_code == 0, result.output
+        kinds = [(json.loads(r[3])["job"], json.loads(r[3])["kind"]) for r in http_server.requests]
+        assert ("ingest", "stale") in kinds and ("scan", "stale") in kinds
+        cli("catchup")  # an hour later nobody wants the same e-mail again
+        assert len(http_server.requests) == len(kinds)

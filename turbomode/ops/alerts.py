@@ -116,6 +116,36 @@ def ping(ctx, job: str, what: str, run_id: int | None = None,
         return None
 
 
+# Staleness is re-checked by every catch-up (hourly): say it once a day, not every hour.
+STALE_REPEAT = timedelta(hours=24)
+
+
+def alert_stale(ctx, report: dict[str, Any], now: datetime | None = None) -> list[tuple[str, bool, str | None]]:
+    """Staleness alerts from a ``status`` report: prices (as ingest) and signals (as scan).
+
+    Each is sent at most once per ``STALE_REPEAT`` while it stays stale. Never raises.
+    """
+    out: list[tuple[str, bool, str | None]] = []
+    try:
+        data, signals = report["data"], report["signals"]
+        if not data["fresh"]:
+            msg = ("no prices are stored yet; run `turbomode ingest`" if data["latest_bar"] is None else
+                   f"prices end {data['latest_bar']} but the last completed NYSE session is "
+                   f"{data['last_session']}; run `turbomode ingest` (or `turbomode catchup`)")
+            out += notify(ctx, AlertEvent("ingest", "stale", msg, details={"latest_bar": data["latest_bar"],
+                                                                           "last_session": data["last_session"]}),
+                          now, once_per=STALE_REPEAT)
+        if not signals["fresh"]:
+            msg = ("there are no active signals yet; run `turbomode scan`" if signals["newest"] is None else
+                   f"the newest signal is {signals['age_hours']:.0f} h old (limit {signals['limit_hours']} h); "
+                   "run `turbomode scan` (or `turbomode catchup`)")
+            out += notify(ctx, AlertEvent("scan", "stale", msg, details={"newest_signal": signals["newest"]}),
+                          now, once_per=STALE_REPEAT)
+    except Exception:
+        log.exception("staleness alerts failed")
+    return out
+
+
 # --- channels ----------------------------------------------------------------------------------
 
 def _secret(env_name: str) -> str | None:

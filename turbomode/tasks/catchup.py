@@ -43,9 +43,22 @@ def run(ctx: Context, now: datetime, options: dict[str, Any],
                f"{holder['acquired_at']}); skipped")
         return TaskResult("skipped", {"plan": [], "runs": [], "held_by_pid": holder["pid"]}, msg)
     try:
-        return _replay(ctx, make_plan(ctx, now), now_fn)
+        result = _replay(ctx, make_plan(ctx, now), now_fn)
     finally:
         ledger.release_lock(conn, locks.CATCHUP_LOCK, pid=_pid())
+    _alert_if_stale(ctx, now_fn())
+    return result
+
+
+def _alert_if_stale(ctx: Context, now: datetime) -> None:
+    """Stale prices or signals after the replay are alerted (once a day): catch-up runs hourly."""
+    from turbomode.ops import alerts
+    from turbomode.tasks import status
+
+    try:
+        alerts.alert_stale(ctx, status.collect(ctx, now), now)
+    except Exception:  # alerting must never fail the catch-up
+        log.warning("staleness check failed", exc_info=True)
 
 
 def _pid() -> int:
