@@ -40,6 +40,8 @@ def history(
     if as_json:
         print_json(rows)
         return
+    from rich import box
+    from rich.markup import escape
     from rich.table import Table
 
     from turbomode.cli._util import console
@@ -47,19 +49,19 @@ def history(
     if not rows:
         typer.echo("no runs recorded yet" + (f" for {job}" if job else ""))
         return
-    table = Table(header_style="bold")
-    for col in ("run", "job", "trigger", "status", "started (UTC)", "duration", "detail"):
-        table.add_column(col)
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for col in ("run", "job", "trigger", "status", "started (UTC)", "took", "detail"):
+        table.add_column(col, no_wrap=col != "detail", overflow="ellipsis" if col == "detail" else None)
     for r in rows:
         detail = r["error"] or ""
         if not detail and isinstance(r["summary"], dict):
-            detail = ", ".join(f"{k}={v}" for k, v in list(r["summary"].items())[:4])
-        if r["missed_count"]:
-            detail = f"replays {r['missed_count']} missed; " + detail
+            detail = ", ".join(f"{k}={v}" for k, v in list(r["summary"].items())[:3])
+        if r["missed_count"] and r["missed_count"] > 1:
+            detail = f"missed {r['missed_count']}; " + detail
         if r["parent_run_id"]:
             detail = f"for run {r['parent_run_id']}; " + detail
         style = STATUS_STYLE.get(r["status"], "")
         table.add_row(str(r["id"]), r["job"], r["trigger"], f"[{style}]{r['status']}[/]" if style else r["status"],
-                      r["started_at"].replace("T", " ").rstrip("Z"), _duration(r["duration_seconds"]),
-                      detail[:120])
+                      r["started_at"][5:19].replace("T", " "), _duration(r["duration_seconds"]),
+                      escape(detail[:200]))
     console().print(table)

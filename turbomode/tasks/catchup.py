@@ -43,7 +43,10 @@ def run(ctx: Context, now: datetime, options: dict[str, Any],
                f"{holder['acquired_at']}); skipped")
         return TaskResult("skipped", {"plan": [], "runs": [], "held_by_pid": holder["pid"]}, msg)
     try:
-        result = _replay(ctx, make_plan(ctx, now), now_fn)
+        items = make_plan(ctx, now)
+        log.info("catchup at %s: %s", clock.iso(now), _plan_message(items))
+        result = _replay(ctx, items, now_fn)
+        log.info("catchup: %s", result.message)
     finally:
         ledger.release_lock(conn, locks.CATCHUP_LOCK, pid=_pid())
     _alert_if_stale(ctx, now_fn())
