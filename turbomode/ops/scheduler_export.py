@@ -384,7 +384,7 @@ def job_task_xml(cfg: Config, target: Target, job: str, now: datetime | None = N
 
     desc = (f"TurboMode {job}: {JOBS[job].summary}. Schedule '{expr}' from turbomode.toml; "
             "regenerate with `turbomode schedule install`.")
-    return _task_xml(task_name(job), desc, add, target, [job, "--trigger", "cron"], TIME_LIMITS[job])
+    return _task_xml(task_name(job), desc, add, target, [job, "--trigger", "cron"], TIME_LIMITS.get(job, "PT2H"))
 
 
 def catchup_task_xml(cfg: Config, target: Target, now: datetime | None = None,
