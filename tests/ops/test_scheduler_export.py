@@ -286,3 +286,39 @@ class TestExamples:
         assert se.main(["--write-examples", str(tmp_path)]) == 0
         assert (tmp_path / "crontab.example").read_bytes() == (REPO / "crontab.example").read_bytes()
         assert (tmp_path / "schtasks" / "Scan.xml").read_bytes() == (REPO / "schtasks" / "Scan.xml").read_bytes()
+
+
+class TestWindowsExecutable:
+    def make_env(self, tmp_path, *names):
+        scripts = tmp_path / "Scripts"
+        scripts.mkdir()
+        for n in ("python.exe", *names):
+            (scripts / n).write_text("")
+        return scripts
+
+    def test_task_scheduler_gets_the_windowless_launcher(self, tmp_path, monkeypatch):
+        scripts = self.make_env(tmp_path, "turbomode.exe", "turbomodew.exe")
+        monkeypatch.setattr(se.sys, "executable", str(scripts / "python.exe"))
+        assert se.find_executable("windows") == (str(scripts / "turbomodew.exe"),)
+
+    def test_without_it_the_console_launcher(self, tmp_path, monkeypatch):
+        scripts = self.make_env(tmp_path, "turbomode.exe")
+        monkeypatch.setattr(se.sys, "executable", str(scripts / "python.exe"))
+        assert se.find_executable("windows") == (str(scripts / "turbomode.exe"),)
+
+    def test_without_launchers_pythonw_runs_the_module(self, tmp_path, monkeypatch):
+        scripts = self.make_env(tmp_path, "pythonw.exe")
+        monkeypatch.setattr(se.sys, "executable", str(scripts / "python.exe"))
+        monkeypatch.setattr(se.sysconfig, "get_path", lambda *a, **k: str(tmp_path / "nowhere"))
+        assert se.find_executable("windows") == (str(scripts / "pythonw.exe"), "-m", "turbomode")
+
+
+def test_the_windowless_entry_point_survives_missing_stdout_and_stderr(monkeypatch, tmp_path):
+    from turbomode.cli import main as cli_main
+
+    monkeypatch.setattr(sys, "stdout", None)
+    monkeypatch.setattr(sys, "stderr", None)
+    monkeypatch.setattr(sys, "argv", ["turbomodew", "--home", str(tmp_path / "h"), "schedule", "show"])
+    with pytest.raises(SystemExit) as info:
+        cli_main.main_windowless()
+    assert info.value.code == 0

@@ -295,3 +295,23 @@ class TestCli:
         assert result.exit_code == 1
         assert "is not a file" in result.output
         assert fake_crontab.calls == []
+
+
+def test_show_says_whether_the_crontab_holds_the_current_schedule(cli, fake_crontab, home):
+    def installed():
+        return json.loads(cli("schedule", "show", "--json").stdout)["installed"]
+
+    assert installed() == "absent"
+    cli("schedule", "install", "--target", "cron")
+    assert installed() == "current"
+    (home / "turbomode.toml").write_text('[jobs.scan]\nschedule = "0 6 * * *"\n')
+    assert installed() == "outdated"
+    assert "run `turbomode schedule install`" in cli("schedule", "show").stdout
+    (fake_crontab.root / "crontab").write_text("#!/bin/sh\necho 'crontab: permission denied' >&2\nexit 1\n")
+    assert installed() == "unavailable"
+
+
+def test_extract_block_finds_the_block_among_other_lines():
+    block = se.render_cron(cfg(), TARGET)
+    assert si.extract_block(USER_LINES + block + "1 1 * * * /bin/true\n") == block
+    assert si.extract_block(USER_LINES) is None

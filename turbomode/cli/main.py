@@ -69,3 +69,17 @@ app.command("drift")(drift_cmd.drift)
 
 def main() -> None:
     app(prog_name="turbomode")
+
+
+def main_windowless() -> None:
+    """`turbomodew`: started by Task Scheduler without a console, so there is no stdout or stderr.
+
+    Output is discarded (the log file under <home>/logs/ has everything); the exit code is kept.
+    """
+    import os
+    import sys
+
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
+    app(prog_name="turbomode")

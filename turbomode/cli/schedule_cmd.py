@@ -34,6 +34,9 @@ def show(
     ctx = state(tctx).ctx()
     target = scheduler_install.make_target(ctx, exe)
     view = scheduler_export.overview(ctx.config, target, clock.now())
+    # Only the crontab can be compared cheaply; Task Scheduler is queried with `schtasks /Query`.
+    view["installed"] = (scheduler_install.cron_state(ctx.config, target)
+                         if scheduler_install.default_platform() == "cron" else None)
     if as_json:
         print_json(view)
         return
@@ -54,6 +57,14 @@ def show(
     out.print(f"catchup: at logon/boot {'on' if c['at_reboot'] else 'off'}; heartbeat "
               f"{c['heartbeat'] or 'off'}" + (f" ({c['description']})" if c["heartbeat"] else ""))
     out.print(f"command: {' '.join(view['command'])} <job> --trigger cron")
+    installed = {
+        "current": "[green]crontab: installed and current[/]",
+        "outdated": "[yellow]crontab: holds a different TurboMode schedule; run `turbomode schedule install`[/]",
+        "absent": "[yellow]crontab: not installed; run `turbomode schedule install`[/]",
+        "unavailable": "[yellow]crontab: cannot be read (is cron installed?)[/]",
+    }.get(view["installed"])
+    if installed:
+        out.print(installed)
     for row in view["jobs"]:
         if row["windows"] != "ok":
             err(f"note: {row['windows']}")
@@ -78,7 +89,7 @@ def export(
     if cron == (windows is not None):
         raise ConfigError("choose one of --cron or --windows DIR")
     ctx = state(tctx).ctx()
-    target = scheduler_install.make_target(ctx, exe)
+    target = scheduler_install.make_target(ctx, exe, "cron" if cron else "windows")
     if cron:
         for w in scheduler_export.warnings(ctx.config, "cron"):
             err(f"warning: {w}")

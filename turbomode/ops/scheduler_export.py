@@ -66,7 +66,7 @@ def task_name(job: str) -> str:
     return job.capitalize()
 
 
-def find_executable() -> tuple[str, ...]:
+def find_executable(platform: str | None = None) -> tuple[str, ...]:
     """The command the OS scheduler should start, as absolute paths.
 
     The ``turbomode`` console script of the running interpreter's own environment comes first: it
@@ -74,9 +74,13 @@ def find_executable() -> tuple[str, ...]:
     not depend on cron's PATH, and on Windows it is an .exe Task Scheduler can start directly. We
     do not use ``shutil.which``: PATH may lead to another installation. Without a console script
     (an unusual install) we fall back to ``<this python> -m turbomode``, which always works.
+
+    For Task Scheduler (``platform='windows'``, the default on Windows) the window-less launcher
+    ``turbomodew.exe`` (and ``pythonw.exe``) are preferred, so no console flashes up every hour.
     """
+    windows = (os.name == "nt") if platform is None else platform == "windows"
+    names = ("turbomodew.exe", "turbomode.exe") if windows else ("turbomode",)
     exe = Path(sys.executable).absolute() if sys.executable else None
-    name = "turbomode.exe" if os.name == "nt" else "turbomode"
     dirs: list[Path] = []
     if exe is not None:
         dirs.append(exe.parent)  # a venv's bin/ or Scripts\ (symlinked pythons keep the venv path)
@@ -86,11 +90,13 @@ def find_executable() -> tuple[str, ...]:
         except KeyError:
             pass
     for d in dirs:
-        script = d / name
-        if script.is_file():
-            return (str(script),)
+        for name in names:
+            script = d / name
+            if script.is_file():
+                return (str(script),)
     if exe is not None and exe.is_file():
-        return (str(exe), "-m", "turbomode")
+        quiet = exe.with_name("pythonw.exe")
+        return (str(quiet if windows and quiet.is_file() else exe), "-m", "turbomode")
     found = shutil.which("turbomode")
     if found:
         return (str(Path(found).absolute()),)

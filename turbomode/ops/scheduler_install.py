@@ -90,6 +90,28 @@ def remove_block(text: str) -> tuple[str, bool]:
     return ("\n".join(kept) + "\n" if kept else ""), found
 
 
+def extract_block(text: str) -> str | None:
+    """The turbomode block of a crontab (with its markers and final newline), or None."""
+    lines = text.splitlines()
+    starts = [i for i, ln in enumerate(lines) if ln.strip() == BEGIN]
+    if not starts:
+        return None
+    rest = lines[starts[0]:]
+    ends = [i for i, ln in enumerate(rest) if ln.strip() == END]
+    return "\n".join(rest[:ends[0] + 1]) + "\n" if ends else None
+
+
+def cron_state(cfg: Config, target: Target) -> str:
+    """Whether the user's crontab holds this schedule: current, outdated, absent or unavailable."""
+    try:
+        block = extract_block(read_crontab())
+    except SchedulerError:
+        return "unavailable"
+    if block is None:
+        return "absent"
+    return "current" if block == export.render_cron(cfg, target) else "outdated"
+
+
 def splice_block(text: str, block: str) -> str:
     """``text`` with the turbomode block replaced (or added) at the end; other lines unchanged."""
     rest, _ = remove_block(text)
@@ -184,7 +206,7 @@ def uninstall_windows() -> InstallResult:
 
 def install(ctx, platform: str | None = None, exe: str | None = None, now: datetime | None = None) -> InstallResult:
     platform = platform or default_platform()
-    target = make_target(ctx, exe)
+    target = make_target(ctx, exe, platform)
     if platform == "cron":
         return install_cron(ctx.config, target)
     return install_windows(ctx.config, target, ctx.home / "schtasks", now)
@@ -195,7 +217,7 @@ def uninstall(platform: str | None = None) -> InstallResult:
     return uninstall_cron() if platform == "cron" else uninstall_windows()
 
 
-def make_target(ctx, exe: str | None = None) -> Target:
+def make_target(ctx, exe: str | None = None, platform: str | None = None) -> Target:
     """The target for this installation: the running turbomode (or ``exe``) and the context's home."""
     if exe:
         path = Path(exe).expanduser().absolute()
@@ -203,5 +225,5 @@ def make_target(ctx, exe: str | None = None) -> Target:
             raise SchedulerError(f"--exe {exe} is not a file; give the absolute path of the turbomode executable")
         command: tuple[str, ...] = (str(path),)
     else:
-        command = export.find_executable()
+        command = export.find_executable(platform or default_platform())
     return Target(command, str(Path(ctx.home).absolute()), export.current_user())
