@@ -12,7 +12,7 @@ from typing import Any
 MODEL_TYPES: tuple[str, ...] = ("xgboost", "lightgbm", "random_forest", "extra_trees", "logistic", "hist_gb")
 
 
-def make_model(kind: str, *, trees: int = 200, n_jobs: int = 1, seed: int = 0) -> Any:
+def make_model(kind: str, *, trees: int = 100, n_jobs: int = 1, seed: int = 0) -> Any:
     """An unfitted classifier of type ``kind``; ``trees`` scales every ensemble's size.
 
     Heavy libraries are imported here, never at module import.
@@ -21,21 +21,21 @@ def make_model(kind: str, *, trees: int = 200, n_jobs: int = 1, seed: int = 0) -
     if kind == "xgboost":
         from xgboost import XGBClassifier
 
-        return XGBClassifier(n_estimators=trees, max_depth=4, learning_rate=0.05, subsample=0.8,
+        return XGBClassifier(n_estimators=trees, max_depth=4, learning_rate=0.1, subsample=0.8,
                              colsample_bytree=0.8, min_child_weight=20.0, reg_lambda=5.0, max_bin=64,
                              tree_method="hist", objective="multi:softprob", eval_metric="mlogloss",
                              n_jobs=n_jobs, random_state=seed, verbosity=0)
     if kind == "lightgbm":
         from lightgbm import LGBMClassifier
 
-        return LGBMClassifier(n_estimators=trees, num_leaves=15, learning_rate=0.05, subsample=0.8,
+        return LGBMClassifier(n_estimators=trees, num_leaves=15, learning_rate=0.1, subsample=0.8,
                               subsample_freq=1, colsample_bytree=0.8, min_child_samples=100,
                               reg_lambda=5.0, max_bin=63, n_jobs=n_jobs, random_state=seed, verbose=-1)
     if kind == "random_forest":
         from sklearn.ensemble import RandomForestClassifier
 
         return RandomForestClassifier(n_estimators=max(1, trees // 2), max_depth=8, min_samples_leaf=100,
-                                      max_features="sqrt", max_samples=0.3, n_jobs=n_jobs, random_state=seed)
+                                      max_features="sqrt", max_samples=0.2, n_jobs=n_jobs, random_state=seed)
     if kind == "extra_trees":
         from sklearn.ensemble import ExtraTreesClassifier
 
@@ -51,7 +51,7 @@ def make_model(kind: str, *, trees: int = 200, n_jobs: int = 1, seed: int = 0) -
     if kind == "hist_gb":
         from sklearn.ensemble import HistGradientBoostingClassifier
 
-        return HistGradientBoostingClassifier(max_iter=trees, learning_rate=0.05, max_leaf_nodes=15,
+        return HistGradientBoostingClassifier(max_iter=trees, learning_rate=0.1, max_leaf_nodes=15,
                                               min_samples_leaf=100, l2_regularization=5.0, max_bins=63,
                                               early_stopping=False, random_state=seed)
     raise ValueError(f"unknown model type {kind!r}; choose from {', '.join(MODEL_TYPES)}")

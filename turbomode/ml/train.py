@@ -12,8 +12,8 @@ and ``horizon_days`` dates are dropped between windows (a label looks that far a
 last training labels would otherwise overlap the first calibration bars).
 
 Each model is calibrated on its own later window with
-``CalibratedClassifierCV(FrozenEstimator(model), method=...)`` (scikit-learn >= 1.6): isotonic when
-the window has at least 1000 rows, else sigmoid. The ensemble is the plain mean of the six
+``CalibratedClassifierCV(FrozenEstimator(model), method=...)`` (scikit-learn >= 1.6), sigmoid by
+default (see ``calibration_method``). The ensemble is the plain mean of the six
 calibrated probabilities: a mean of calibrated forecasts stays close to calibrated, and fitting
 weights or a second calibrator on the same calibration rows would score them in-sample.
 """
@@ -36,6 +36,8 @@ Progress = Callable[[int, int, str], None]  # (completed, total, description)
 ISOTONIC_MIN_ROWS = 1000
 MIN_CLASS_ROWS = 10
 PROBA_FLOOR = 1e-4
+# Fitting order when models train side by side: the longest first keeps both threads busy.
+_SLOWEST_FIRST = ("random_forest", "hist_gb", "lightgbm", "xgboost", "logistic", "extra_trees")
 
 
 class NotTrainable(Exception):
@@ -132,7 +134,13 @@ def _xy(data: "pd.DataFrame", names: Sequence[str]) -> tuple["np.ndarray", "np.n
 
 
 def calibration_method(rows: int, cfg: Any = None) -> str:
-    chosen = _cfg(cfg, "models.calibration", "auto") if cfg is not None else "auto"
+    """models.calibration; 'auto' = isotonic when the window has >= 1000 rows, else sigmoid.
+
+    Sigmoid is the default: on the sample market (66 symbols x 8 years, strength 0.6) it beat
+    isotonic on held-out log loss (1.048 vs 1.062), Brier and ECE, and isotonic's steps made the
+    rare high-confidence forecasts over-confident (signals at 0.6 right 0.26-0.40 of the time).
+    """
+    chosen = _cfg(cfg, "models.calibration", "sigmoid") if cfg is not None else "sigmoid"
     if chosen != "auto":
         return chosen
     return "isotonic" if rows >= ISOTONIC_MIN_ROWS else "sigmoid"
@@ -144,8 +152,7 @@ def fit_member(kind: str, X_train: "np.ndarray", y_train: "np.ndarray", X_cal: "
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.frozen import FrozenEstimator
 
-    model = make_model(kind, trees=int(_cfg(cfg, "models.trees", 200)),
-                       n_jobs=int(_cfg(cfg, "models.n_jobs", 1)), seed=seed)
+    model = make_model(kind, trees=int(_cfg(cfg, "models.trees", 100)), n_jobs=1, seed=seed)
     model.fit(X_train, y_train)
     method = method or calibration_method(len(y_cal), cfg)
     calibrated = CalibratedClassifierCV(FrozenEstimator(model), method=method)
@@ -224,18 +231,29 @@ def train_sector(data: "pd.DataFrame", windows: Windows, cfg: Any, *, sector: st
     method = calibration_method(len(y_ca), cfg)
     threshold = float(_cfg(cfg, "signals.min_confidence", 0.55))
 
-    members: dict[str, Any] = {}
-    member_metrics: dict[str, dict[str, Any]] = {}
-    # OpenMP/BLAS pools default to every core; models.n_jobs is the user's limit for all of them
-    # (HistGradientBoosting and the BLAS under logistic regression have no n_jobs of their own).
+    # Models are fitted models.n_jobs at a time, each on one thread. Threads inside one model
+    # (OpenMP in the boosters) synchronise hundreds of times per fit and collapse when the cores
+    # are busy with anything else: measured 10x slower on a loaded 2-core machine, while
+    # independent models side by side only share the cores. Pools stay at one thread per model.
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=int(_cfg(cfg, "models.n_jobs", 1))):
-        for kind in types:
-            members[kind] = fit_member(kind, X_tr, y_tr, X_ca, y_ca, cfg, method=method)
-            member_metrics[kind] = metrics.evaluate(member_proba(members[kind], X_va), y_va, threshold)
+    def fit_and_score(kind: str):
+        model = fit_member(kind, X_tr, y_tr, X_ca, y_ca, cfg, method=method)
+        return kind, model, metrics.evaluate(member_proba(model, X_va), y_va, threshold)
+
+    done: dict[str, tuple[Any, dict[str, Any]]] = {}
+    workers = max(1, min(len(types), int(_cfg(cfg, "models.n_jobs", 1))))
+    with threadpool_limits(limits=1), ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(fit_and_score, k) for k in sorted(types, key=_SLOWEST_FIRST.index)]
+        for fut in as_completed(futures):
+            kind, model, scores = fut.result()
+            done[kind] = (model, scores)
             if progress:
                 progress(kind)
+    members = {k: done[k][0] for k in types}
+    member_metrics = {k: done[k][1] for k in types}
     ens = metrics.evaluate(ensemble_proba(members, X_va), y_va, threshold)
     psi = {n: metrics.psi_bins(X_tr[:, i]) for i, n in enumerate(names)}
     return SectorFit(sector, windows, names, members, member_metrics, ens, rows, method, psi, X_va, y_va)
