@@ -307,3 +307,12 @@ def test_a_killed_ingest_leaves_every_committed_bar_and_a_usable_database(home, 
     assert again.returncode == 0, again.stderr
     conn = sqlite3.connect(home / "turbomode.db")
     assert conn.execute("SELECT count(DISTINCT symbol) FROM price_data").fetchone()[0] == 6
+
+
+def test_start_refetches_from_a_date_without_duplicating(cli, home):
+    write_home(home)
+    ingest(cli, "--symbols", "AAPL")
+    r = ingest(cli, "--symbols", "AAPL", "--start", "2025-12-01", "--json")
+    s = json.loads(r.stdout)["summary"]
+    assert r.exit_code == 0 and s["bars_added"] == 0 and s["bars_written"] == 39  # Dec 1 .. Jan 22 weekdays
+    assert db(home).execute("SELECT count(*) FROM price_data").fetchone()[0] == 104
