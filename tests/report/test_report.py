@@ -84,3 +84,11 @@ def test_an_unwritable_out_path_is_a_one_line_error(cli, tmp_path):
 
 def test_report_help_has_an_example(cli):
     assert "Example:" in cli("report", "--help").output
+
+
+def test_what_status_calls_unhealthy_is_listed_with_its_fix(ctx):
+    seed_everything(ctx.connect(), NOW)
+    text = write_report(ctx, NOW).read_text()
+    assert 'id="health-banner"' in text
+    assert "no champion model; run `turbomode train`" in text
+    assert "train&#x27;s last run" in text or "train's last run" in text  # the seeded failed train run

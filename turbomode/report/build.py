@@ -12,7 +12,6 @@ from typing import Any
 
 from turbomode import __version__
 from turbomode.clock import iso, parse_iso
-from turbomode.jobs import ORDER
 from turbomode.report.charts import equity_svg
 from turbomode.store import report_data
 
@@ -26,7 +25,8 @@ class ReportData:
     last_update: str | None  # newest open signal, as `turbomode signals` reports it
     stale: bool
     sample: bool
-    jobs: list[dict[str, Any]]
+    jobs: list[dict[str, Any]]  # `turbomode status` per-job facts
+    problems: list[str]  # what `turbomode status` says is unhealthy
     runs: list[dict[str, Any]]
     sector_stats: list[dict[str, Any]]
     backtest: dict[str, Any] | None
@@ -37,15 +37,13 @@ def collect(ctx, now: datetime) -> ReportData:
     """Everything the page shows. Freshness and sample-data flags are `turbomode signals`' own."""
     from turbomode.store import drift as drift_store
     from turbomode.store import signals as signal_store
+    from turbomode.tasks import status
     from turbomode.tasks.signals_view import view
 
     conn = ctx.connect()
     cfg = ctx.config
     v = view(ctx, now)
-    jobs = report_data.job_status(conn, list(ORDER))
-    for j in jobs:
-        j["schedule"] = cfg.schedule(j["job"])
-        j["enabled"] = cfg.enabled(j["job"])
+    health = status.collect(ctx, now)
     return ReportData(
         generated_at=iso(now),
         data_source=signal_store.data_source(conn) or cfg["data.source"],
@@ -54,7 +52,8 @@ def collect(ctx, now: datetime) -> ReportData:
         last_update=v.updated_at,
         stale=v.stale or not v.updated_at,
         sample=v.sample,
-        jobs=jobs,
+        jobs=health["jobs"],
+        problems=health["problems"],
         runs=report_data.recent_runs(conn),
         sector_stats=signal_store.sector_stats(conn),
         backtest=report_data.latest_backtest(conn),
@@ -174,6 +173,10 @@ def banners(d: ReportData, now: datetime) -> str:
         out.append(f'<div class="banner stale" id="stale-banner" role="alert">STALE<small>{e(why)} '
                    "Run <code>turbomode catchup</code> (or <code>turbomode scan</code>) to refresh them."
                    "</small></div>")
+    if d.problems:
+        items = "".join(f"<li>{e(p)}</li>" for p in d.problems)
+        out.append(f'<div class="banner attention" id="health-banner">Needs attention<small><ul>{items}</ul>'
+                   "</small></div>")
     if d.sample:
         out.append('<div class="banner sample" id="sample-banner">SAMPLE DATA<small>These signals come '
                    "from the synthetic sample market, not real prices. Do not trade on them.</small></div>")
@@ -194,8 +197,10 @@ def cards(d: ReportData, now: datetime) -> str:
                       f"hit rate {fmt_pct(overall.get('hit_rate'))} · {overall.get('trades') or 0} trades"))
     if d.drift:
         items.append(("Drift", e(d.drift.get("level") or "none"), fmt_time(d.drift.get("created_at"))))
-    failed = [j["job"] for j in d.jobs if j["last_run"] and j["last_run"]["status"] in ("failed", "abandoned")]
-    items.append(("Jobs failing", str(len(failed)), ", ".join(failed) or "all last runs fine"))
+    failed = [j["name"] for j in d.jobs if j["last_status"] in ("failed", "abandoned", "blocked")]
+    late = [j["name"] for j in d.jobs if j["overdue"]]
+    items.append(("Jobs failing / late", f"{len(failed)} / {len(late)}",
+                  ", ".join(failed + [f"{n} (late)" for n in late]) or "all on schedule"))
     return "".join(f'<div class="card"><div class="k">{k}</div><div class="v">{v}</div>'
                    f'<div class="muted">{e(sub)}</div></div>' for k, v, sub in items)
 
@@ -203,14 +208,18 @@ def cards(d: ReportData, now: datetime) -> str:
 def job_rows(d: ReportData, now: datetime) -> str:
     out = []
     for j in d.jobs:
-        last = j["last_run"]
-        note = "disabled" if not j["enabled"] else (last or {}).get("error") or ""
+        note = "disabled" if not j["enabled"] else (j.get("last_error") or (j["reason"] if j["overdue"] else ""))
+        status = "running" if j["running"] else j["last_status"] or "never"
+        missed = (f'{j["missed"]}{"+" if j.get("missed_capped") else ""} missed' if j["missed"] else "")
+        if j["overdue"]:
+            missed = (missed + " · " if missed else "") + "overdue"
         out.append(
-            f'<tr><td><strong>{e(j["job"])}</strong></td><td><code>{e(j["schedule"])}</code></td>'
-            f'<td>{fmt_time(last["started_at"]) if last else "never"}'
-            f' <span class="muted">{fmt_age(now, last["started_at"]) if last else ""}</span></td>'
-            f'<td>{badge(last["status"]) if last else badge("never")}</td>'
-            f'<td>{fmt_time(j["last_success"])}</td><td class="err" title="{e(note)}">{e(note)}</td></tr>')
+            f'<tr><td><strong>{e(j["name"])}</strong></td>'
+            f'<td><code>{e(j["schedule"])}</code> <span class="muted">{e(j.get("schedule_words") or "")}</span></td>'
+            f'<td>{badge(status)}</td>'
+            f'<td>{fmt_time(j["last_success"])} <span class="muted">{fmt_age(now, j["last_success"])}</span></td>'
+            f'<td>{fmt_time(j["next_run"]) if j["next_run"] else "–"}</td><td>{e(missed)}</td>'
+            f'<td class="err" title="{e(note)}">{e(note)}</td></tr>')
     return "\n".join(out)
 
 
@@ -242,7 +251,7 @@ def sector_stats_html(d: ReportData) -> str:
             f"</thead><tbody>{rows}</tbody></table></div>")
 
 
-SLICE_ORDER = {"overall": 0, "ensemble": 1, "benchmark": 2, "buy_hold": 2, "model": 3, "sector": 4}
+SLICE_ORDER = {"overall": 0, "ensemble": 1, "benchmark": 2, "buy_hold": 2, "model": 3, "sector": 4, "fold": 5}
 
 
 def _overall(bt: dict[str, Any]) -> dict[str, Any]:

@@ -19,19 +19,6 @@ def _json(text: str | None) -> Any:
         return None
 
 
-def job_status(conn: sqlite3.Connection, jobs: list[str]) -> list[dict[str, Any]]:
-    """Per job: the last run (any status) and the last success."""
-    out = []
-    for job in jobs:
-        last = conn.execute(
-            "SELECT id, trigger, status, started_at, finished_at, error FROM task_runs WHERE task = ?"
-            " ORDER BY started_at DESC, id DESC LIMIT 1", (job,)).fetchone()
-        ok = conn.execute(
-            "SELECT MAX(finished_at) FROM task_runs WHERE task = ? AND status = 'succeeded'", (job,)).fetchone()[0]
-        out.append({"job": job, "last_run": dict(last) if last else None, "last_success": ok})
-    return out
-
-
 def recent_runs(conn: sqlite3.Connection, limit: int = 25) -> list[dict[str, Any]]:
     rows = _dicts(conn.execute(
         "SELECT id, task, trigger, status, scheduled_for, started_at, finished_at, summary, error, exit_code"

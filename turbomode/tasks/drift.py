@@ -84,7 +84,9 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
                                "notes": check.notes}
     from turbomode.store import drift as store
 
-    run_id = _running_run_id(conn)
+    from turbomode.store.models import running_run_id
+
+    run_id = running_run_id(conn, "drift", os.getpid())
     drift_id = store.save(conn, now=now, run_id=run_id, model_version=",".join(versions),
                           level=overall, summary=summary, results=check.results)
     summary["drift_id"] = drift_id
@@ -338,9 +340,3 @@ def _retrain(ctx, sectors: list[str], parent_run_id: int | None) -> dict[str, An
             runs.append({"sector": sector, "status": "failed", "error": str(exc)})
     ok = all(r["status"] in ("succeeded", "skipped") for r in runs)
     return {"sectors": sectors, "status": "succeeded" if ok else "failed", "runs": runs}
-
-
-def _running_run_id(conn) -> int | None:
-    row = conn.execute("SELECT id FROM task_runs WHERE task = 'drift' AND status = 'running' AND pid = ?"
-                       " ORDER BY id DESC LIMIT 1", (os.getpid(),)).fetchone()
-    return int(row[0]) if row else None
