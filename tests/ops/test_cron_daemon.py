@@ -127,6 +127,10 @@ def test_install_and_uninstall_leave_the_real_crontab_as_it_was(real_crontab, tm
     installed = _crontab_state()
     assert installed == user_lines + se.render_cron(config.defaults(), target)
     assert si.install_cron(config.defaults(), target).action == "unchanged"
+    # Debian's crontab validates what it is given: the CRON_TZ variant is accepted too.
+    zoned = config.defaults().with_overrides(general__timezone="America/New_York")
+    assert si.install_cron(zoned, target).action == "installed"
+    assert _crontab_state() == user_lines + se.render_cron(zoned, target)
     si.uninstall_cron()
     assert _crontab_state() == user_lines
 
