@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import sqlite3
 import threading
 from datetime import timedelta
 from email import message_from_bytes
@@ -327,3 +328,22 @@ class TestStaleness:
         assert ("ingest", "stale") in kinds and ("scan", "stale") in kinds
         cli("catchup")  # an hour later nobody wants the same e-mail again
         assert len(http_server.requests) == len(kinds)
+
+
+def test_a_failing_job_alerts_and_pings_through_the_run_wrapper(cli, home, smtp_server, http_server, monkeypatch):
+    """End to end: `turbomode scan` with no prices is refused (exit 4); the wrapper e-mails, posts and pings."""
+    monkeypatch.setenv("TURBOMODE_WEBHOOK_URL", http_server.url + "/hook")
+    monkeypatch.setenv("TURBOMODE_PING_SCAN", http_server.url + "/ping/scan")
+    home.mkdir(parents=True)
+    (home / "turbomode.toml").write_text(
+        f'[alerts]\nemail_to = ["ops@example.com"]\nsmtp_host = "127.0.0.1"\nsmtp_port = {smtp_server.port}\n')
+    result = cli("scan", "--no-deps")
+    assert result.exit_code == 4, result.output
+    (_, msg), = smtp_server.messages
+    assert msg["Subject"].startswith("[TurboMode] scan failed")
+    assert "no prices are stored yet" in msg.get_payload(decode=True).decode()
+    paths = [urlsplit(r[1]).path for r in http_server.requests]
+    assert paths == ["/ping/scan/start", "/hook", "/ping/scan/4"]
+    with sqlite3.connect(home / "turbomode.db") as conn:
+        rows = conn.execute("SELECT channel, kind, ok, run_id FROM alerts_sent ORDER BY id").fetchall()
+    assert rows == [("ping", "start", 1, 1), ("email", "failed", 1, 1), ("webhook", "failed", 1, 1), ("ping", "4", 1, 1)]
