@@ -215,7 +215,7 @@ def job_rows(d: ReportData, now: datetime) -> str:
             missed = (missed + " · " if missed else "") + "overdue"
         out.append(
             f'<tr><td><strong>{e(j["name"])}</strong></td>'
-            f'<td><code>{e(j["schedule"])}</code> <span class="muted">{e(j.get("schedule_words") or "")}</span></td>'
+            f'<td class="wrap"><code>{e(j["schedule"])}</code> <span class="muted">{e(j.get("schedule_words") or "")}</span></td>'
             f'<td>{badge(status)}</td>'
             f'<td>{fmt_time(j["last_success"])} <span class="muted">{fmt_age(now, j["last_success"])}</span></td>'
             f'<td>{fmt_time(j["next_run"]) if j["next_run"] else "–"}</td><td>{e(missed)}</td>'
