@@ -144,3 +144,41 @@ def test_an_unknown_job_is_a_usage_error(ctx):
 
     with pytest.raises(ConfigError, match="unknown job"):
         run_job(ctx, "dance", {})
+
+
+def test_an_unknown_trigger_is_a_usage_error_not_a_database_error(ctx):
+    from turbomode.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown trigger 'sometimes'"):
+        run_job(ctx, "scan", {}, trigger="sometimes")
+
+
+def test_a_missing_task_module_is_recorded_failed_with_a_clear_message(ctx, alerts_spy, monkeypatch):
+    from dataclasses import replace
+
+    from turbomode.errors import TurboModeError
+    from turbomode.jobs import JOBS
+
+    monkeypatch.setitem(JOBS, "maintain", replace(JOBS["maintain"], task="turbomode.tasks.not_there"))
+    with pytest.raises(TurboModeError, match="not available in this version"):
+        run_job(ctx, "maintain", {}, now_fn=fixed(NOW))
+    assert runs(ctx, "maintain")[0]["status"] == "failed"
+
+
+def test_status_shows_a_running_job_and_warns_when_its_heartbeat_stops(ctx, cli):
+    import json
+    from datetime import timedelta
+
+    import time_machine
+
+    from turbomode.ops.locks import my_start_time
+
+    ledger.claim_run(ctx.connect(), "maintain", "cron", NOW, proc_started=my_start_time())
+    with time_machine.travel(NOW + timedelta(minutes=5), tick=False):
+        data = json.loads(cli("status", "--json").stdout)
+    job = next(j for j in data["jobs"] if j["name"] == "maintain")
+    assert job["running"] and job["last_status"] == "running" and data["warnings"] == []
+    with time_machine.travel(NOW + timedelta(minutes=40), tick=False):
+        data = json.loads(cli("status", "--json").stdout)
+    assert any("has not beaten its heartbeat for 40 minutes" in w for w in data["warnings"])
+    assert next(j for j in data["jobs"] if j["name"] == "maintain")["running"]  # trusted: it is alive

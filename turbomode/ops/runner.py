@@ -33,6 +33,7 @@ log = logging.getLogger("turbomode.runner")
 # still busy when scan fires) before it gives up and is recorded blocked; catchup heals it later.
 DEPENDENCY_WAIT_S = 3 * 3600.0
 DEPENDENCY_POLL_S = 2.0
+TRIGGERS = ("cron", "catchup", "manual", "dependency")  # as the task_runs CHECK constraint allows
 
 
 @dataclass
@@ -63,6 +64,8 @@ def run_job(ctx: Context, job: str, options: dict[str, Any] | None = None, *, tr
     """
     if job not in JOBS:
         raise ConfigError(f"unknown job {job!r}; the jobs are {', '.join(JOBS)}")
+    if trigger not in TRIGGERS:
+        raise ConfigError(f"unknown trigger {trigger!r}; use one of {', '.join(TRIGGERS)}")
     spec = JOBS[job]
     conn = ctx.connect()
     sweep(ctx, now_fn())
