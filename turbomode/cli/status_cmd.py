@@ -55,12 +55,12 @@ def render(data: dict) -> None:
                   title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
                   collapse_padding=True)
     for col in ("job", "schedule", "last ok", "result", "next run", "missed", "state"):
-        table.add_column(col, no_wrap=col in ("job", "schedule", "result", "missed", "state"))
+        table.add_column(col, no_wrap=col != "schedule")
     for j in data["jobs"]:
         if not j["enabled"]:
             state_txt = "[dim]disabled[/]"
         elif j["running"]:
-            state_txt = f"[cyan]running (run {j['running_run_id']})[/]"
+            state_txt = "[cyan]running[/]"
         elif j["overdue"]:
             state_txt = "[bold red]OVERDUE[/]"
         elif j["last_status"] in ("failed", "abandoned", "blocked"):
