@@ -10,6 +10,7 @@ from tests.conftest import NOW
 from tests.report.seed import seed_backtest, seed_everything, seed_signals
 from turbomode.clock import iso
 from turbomode.context import Context
+from turbomode.store.db import connect
 from turbomode.report import write_report
 from turbomode.report.charts import _nice_ticks, equity_svg
 
@@ -92,3 +93,41 @@ def test_what_status_calls_unhealthy_is_listed_with_its_fix(ctx):
     assert 'id="health-banner"' in text
     assert "no champion model; run `turbomode train`" in text
     assert "train&#x27;s last run" in text or "train's last run" in text  # the seeded failed train run
+
+
+def test_a_scan_rewrites_the_report_when_configured(cli, home, monkeypatch):
+    import time_machine
+
+    from tests.tasks import scan_doubles as d
+    from tests.tasks.test_scan_task import DAYS, FUTURE
+    from turbomode.tasks import scan as scan_task
+
+    d.write_home(home)
+    toml = home / "turbomode.toml"
+    toml.write_text(toml.read_text().replace("[signals]\n", "[signals]\nrefresh_report = true\n"))
+    monkeypatch.setattr(scan_task, "_load_champions", lambda ctx: d.FakeChampions({"AAA": (0.7, 0.1, 0.2)}))
+    monkeypatch.setattr(scan_task, "_compute_features", d.fake_features)
+    monkeypatch.setattr(scan_task, "_atr_last", d.fake_atr)
+    conn = connect(home / "turbomode.db")
+    d.add_bars(conn, "AAA", DAYS)
+    d.add_sessions(conn, DAYS + FUTURE)
+    conn.close()
+
+    with time_machine.travel(NOW, tick=False):
+        result = cli("scan", "--no-deps")
+
+    assert result.exit_code == 0, result.output
+    page = (home / "report.html").read_text()
+    assert '<strong>AAA</strong>' in page and 'id="stale-banner"' not in page
+
+
+def test_a_report_that_cannot_be_written_does_not_fail_the_scan(home, monkeypatch):
+    from turbomode.tasks import scan as scan_task
+
+    def broken(ctx, now, path=None):
+        raise PermissionError(13, "Permission denied", str(home / "report.html"))
+
+    monkeypatch.setattr("turbomode.report.write_report", broken)
+    warnings: list[str] = []
+    assert scan_task._refresh_report(None, NOW, warnings) is None
+    assert warnings and "report.html not refreshed" in warnings[0]

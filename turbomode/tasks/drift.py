@@ -93,7 +93,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
 
     status, lines = "succeeded", [_headline(overall, counts, sectors)]
     if overall == "significant":
-        _alert(ctx, check, sectors)
+        _alert(ctx, check, sectors, run_id)
     if sectors and (options.get("retrain") or cfg["drift.retrain"]):
         outcome = _retrain(ctx, sectors, run_id)
         summary["retrain"] = outcome
@@ -312,7 +312,7 @@ def _mean(values: list[float]) -> float | None:
 
 # --- consequences ------------------------------------------------------------------------------
 
-def _alert(ctx, check: DriftCheck, sectors: list[str]) -> None:
+def _alert(ctx, check: DriftCheck, sectors: list[str], run_id: int | None) -> None:
     from turbomode.ops import alerts
 
     worst = [r for r in check.verdicts() if r["level"] == "significant"][:10]
@@ -320,7 +320,7 @@ def _alert(ctx, check: DriftCheck, sectors: list[str]) -> None:
              else f"{r['sector']} {r['kind']} {r['name']}" for r in worst]
     msg = (f"significant drift in {', '.join(sectors) or 'the whole universe'}: " + "; ".join(parts)
            + ". Retrain with `turbomode drift --retrain` or `turbomode train`")
-    alerts.notify(ctx, alerts.AlertEvent(job="drift", kind="drift", message=msg,
+    alerts.notify(ctx, alerts.AlertEvent(job="drift", kind="drift", message=msg, run_id=run_id,
                                          details={"sectors": sectors, "results": worst}))
 
 

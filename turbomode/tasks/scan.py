@@ -314,6 +314,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     if skipped["history"]:
         warnings.append(f"{len(skipped['history'])} symbol(s) skipped for too little history: "
                         + ", ".join(skipped["history"][:20]) + (" ..." if len(skipped["history"]) > 20 else ""))
+    report = _refresh_report(ctx, now, warnings) if cfg["signals.refresh_report"] else None
     summary = {
         "session": session,
         "data_source": source,
@@ -330,6 +331,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
         "allow_stale": bool(options.get("allow_stale")),
         "as_of": options.get("as_of"),
         "warnings": warnings,
+        "report": report,
     }
     closed_text = ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())) or "none"
     message = (f"scan {session}: {len(decision.emit)} new signal(s) ({buy} BUY, {sell} SELL this session), "
@@ -337,6 +339,18 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     if source == "sample":
         message += " [SAMPLE DATA]"
     return TaskResult("succeeded", summary, message, warnings)
+
+
+def _refresh_report(ctx, now: datetime, warnings: list[str]) -> str | None:
+    """signals.refresh_report: rewrite <home>/report.html. Failing to write it warns; the scan stands."""
+    from turbomode.report import write_report
+
+    try:
+        return str(write_report(ctx, now))
+    except Exception as exc:  # the signals are committed; a page we could not write must not fail them
+        log.warning("report.html not refreshed: %s", exc, exc_info=True)
+        warnings.append(f"report.html not refreshed ({type(exc).__name__}: {exc})")
+        return None
 
 
 # --- helpers over the price panel (pandas) -----------------------------------------------------
