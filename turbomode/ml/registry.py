@@ -1,9 +1,11 @@
 """Model files: one folder per version, written whole under a temporary name and then renamed.
 
-Layout: ``<home>/models/<version>/<sector-slug>/<model_type>.joblib`` (a calibrated model) and
+Layout: ``<home>/models/<version>/<sector-slug>/<model_type>.pkl`` (a calibrated model) and
 ``.../ensemble.json`` (members, feature names, windows, metrics, the training features' PSI bins).
 Every file's sha256 goes into ``model_metadata``; loading recomputes it and refuses a mismatch,
-so a truncated or edited file is never used.
+so a truncated or edited file is never used (and never unpickled: only files whose hash the
+registry recorded are loaded). Models are plain pickles (protocol 5): a scan loads 66 of them,
+and pickle reads sklearn's many small tree arrays about 3x faster than joblib does.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def ensemble_document(fit: "SectorFit", version: str) -> dict[str, Any]:
 
 def write_version(models_dir: Path, version: str, fits: Iterable["SectorFit"]) -> list[FileRecord]:
     """Write every sector's files into ``models_dir/version`` atomically (temp folder, then rename)."""
-    import joblib
+    import pickle
 
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
@@ -81,9 +83,8 @@ def write_version(models_dir: Path, version: str, fits: Iterable["SectorFit"]) -
             folder = tmp / slug(fit.sector)
             folder.mkdir()
             for kind, model in fit.members.items():
-                buf = io.BytesIO()
-                joblib.dump(model, buf)
-                records.append(_write(folder / f"{kind}.joblib", buf.getvalue(), fit.sector, kind, version))
+                data = pickle.dumps(model, protocol=5)
+                records.append(_write(folder / f"{kind}.pkl", data, fit.sector, kind, version))
             doc = json.dumps(ensemble_document(fit, version), indent=1, allow_nan=True).encode("utf-8")
             records.append(_write(folder / ENSEMBLE_FILE, doc, fit.sector, "ensemble", version))
         _fsync_dir(tmp)
@@ -146,7 +147,7 @@ class LoadedSector:
 
 def load_sector(models_dir: Path, sector: str, version: str, files: Iterable[dict[str, Any]]) -> LoadedSector:
     """Load one sector of one version from its registry rows (model_type, path, sha256), verifying each file."""
-    import joblib
+    import pickle
 
     by_type = {f["model_type"]: f for f in files}
     if "ensemble" not in by_type:
@@ -159,7 +160,12 @@ def load_sector(models_dir: Path, sector: str, version: str, files: Iterable[dic
             raise CorruptModel(f"version {version} has no {kind} record for {sector}")
         data = read_verified(models_dir, by_type[kind]["path"], by_type[kind]["sha256"])
         try:
-            members[kind] = joblib.load(io.BytesIO(data))
+            if by_type[kind]["path"].endswith(".joblib"):  # an early format
+                import joblib
+
+                members[kind] = joblib.load(io.BytesIO(data))
+            else:
+                members[kind] = pickle.loads(data)
         except Exception as exc:  # unpickling a file that matched its hash but cannot load here
             raise CorruptModel(f"model file {by_type[kind]['path']} cannot be loaded ({exc})") from None
     return LoadedSector(sector, version, members, doc)
