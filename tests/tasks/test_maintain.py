@@ -171,3 +171,16 @@ def test_vacuum_is_skipped_below_the_threshold(fresh_db):
     fresh_db.execute("DELETE FROM filler WHERE rowid <= 30")
     out = maintain.vacuum_if_worthwhile(fresh_db, threshold=0.2)
     assert out["ran"] is False and 0 < out["free_ratio"] < 0.2
+
+
+def test_the_run_reports_its_steps_in_order_to_a_progress_callback(home):
+    from turbomode.context import Context
+
+    ctx = Context.load(home)
+    seen = []
+    result = maintain.run(ctx, NOW, {"progress": lambda label, done, total: seen.append((label, done, total))})
+    ctx.close()
+    assert result.status == "succeeded"
+    assert [s[0] for s in seen][:3] == ["integrity check", "expiring signals", "pruning"]
+    assert seen[-1] == ("done", 5, 5)
+    assert [s[1] for s in seen] == sorted(s[1] for s in seen)

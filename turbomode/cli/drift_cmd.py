@@ -28,8 +28,11 @@ def drift(
 
     Example: turbomode drift --retrain
     """
-    run_job_command(tctx, "drift", {"retrain": retrain}, no_deps=no_deps, trigger=trigger, as_json=as_json,
-                    render=lambda outcome: render(tctx, outcome, show_all))
+    from turbomode.cli._progress import StepProgress
+
+    with StepProgress("drift") as progress:
+        run_job_command(tctx, "drift", {"retrain": retrain, "progress": progress}, no_deps=no_deps,
+                        trigger=trigger, as_json=as_json, render=lambda outcome: render(tctx, outcome, show_all))
 
 
 def render(tctx: typer.Context, outcome: Any, show_all: bool) -> None:

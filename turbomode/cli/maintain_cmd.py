@@ -23,7 +23,11 @@ def maintain(
 
     Example: turbomode maintain --json
     """
-    run_job_command(tctx, "maintain", {}, no_deps=no_deps, trigger=trigger, as_json=as_json)
+    from turbomode.cli._progress import StepProgress
+
+    with StepProgress("maintain") as progress:
+        run_job_command(tctx, "maintain", {"progress": progress}, no_deps=no_deps, trigger=trigger,
+                        as_json=as_json)
 
 
 @handle_errors

@@ -66,7 +66,7 @@ class DriftCheck:
 def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     cfg = ctx.config
     conn = ctx.connect()
-    progress: Callable[[str, int, int], None] | None = options.get("progress")
+    progress: Callable[[str, int, int], None] = options.get("progress") or (lambda label, done, total: None)
     moderate, significant = cfg["drift.moderate"], cfg["drift.significant"]
 
     champions = load_champion_bins(ctx, conn)
@@ -144,7 +144,8 @@ def load_champion_bins(ctx, conn) -> dict[str, Champion]:
     return out
 
 
-def feature_drift(ctx, conn, champions: dict[str, Champion], check: DriftCheck, progress=None) -> None:
+def feature_drift(ctx, conn, champions: dict[str, Champion], check: DriftCheck,
+                  progress: Callable[[str, int, int], None] = lambda label, done, total: None) -> None:
     import numpy as np
 
     from turbomode.data.universe import load_universe
@@ -160,15 +161,17 @@ def feature_drift(ctx, conn, champions: dict[str, Champion], check: DriftCheck, 
         raise MissingInput("no prices stored; run `turbomode ingest` first")
     # enough calendar days for the recent sessions plus every feature's warm-up
     start = end - timedelta(days=LOOKBACK_CALENDAR_DAYS + int(window * 1.5) + 10)
+    steps = len(champions) + 2
+    progress("recent features", 0, steps)
     feats = _features(conn, sector_of, start, end)
     feats = feats[usable(feats)]
     dates = feats.index.get_level_values("date")
     recent = feats[dates.isin(sorted(set(dates))[-window:])]
+    progress("training-window features", 1, steps)
     training = _training_features(conn, champions, sector_of) if cfg["drift.calibrate"] or any(
         not c.bins for c in champions.values()) else {}
     for i, (sector, champ) in enumerate(sorted(champions.items())):
-        if progress:
-            progress("features", i, len(champions))
+        progress(sector, 2 + i, steps)
         train = training.get(sector)
         if not champ.bins and train is not None and len(train):
             champ.bins = stats.reference_bins({n: train[n].to_numpy() for n in _feature_names(train)})
@@ -198,8 +201,7 @@ def feature_drift(ctx, conn, champions: dict[str, Champion], check: DriftCheck, 
         check.add(sector, "features", "drifted_features", n_sig, verdict, moderate=n_mod, checked=len(levels),
                   calibrated=bool(floors), version=champ.version,
                   top=[n for n, lv in zip(psis, levels) if lv == "significant"][:8])
-    if progress:
-        progress("features", len(champions), len(champions))
+    progress("predictions and outcomes", steps, steps)
 
 
 def _feature_names(frame) -> list[str]:

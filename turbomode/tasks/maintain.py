@@ -26,10 +26,11 @@ log = logging.getLogger("turbomode.maintain")
 def run(ctx: Context, now: datetime, options: dict[str, Any]) -> TaskResult:
     conn = ctx.connect()
     cfg = ctx.config
-    progress = options.get("progress")  # optional callable(step, done, total)
+    progress = options.get("progress") or (lambda label, done, total: None)  # callable(label, done, total)
     summary: dict[str, Any] = {}
     lines: list[str] = []
 
+    progress("integrity check", 0, 5)
     problems = store.integrity_problems(conn)
     summary["integrity"] = "ok" if not problems else problems
     if problems:
@@ -40,6 +41,7 @@ def run(ctx: Context, now: datetime, options: dict[str, Any]) -> TaskResult:
         return TaskResult("failed", summary, msg)
     lines.append("integrity check: ok")
 
+    progress("expiring signals", 1, 5)
     closed = expire_signals(conn, now, cfg["labels.horizon_days"])
     by_outcome: dict[str, int] = {}
     for c in closed:
@@ -48,6 +50,7 @@ def run(ctx: Context, now: datetime, options: dict[str, Any]) -> TaskResult:
     lines.append(f"signals past expiry closed and archived: {len(closed)}"
                  + (" (" + ", ".join(f"{n} {k}" for k, n in sorted(by_outcome.items())) + ")" if closed else ""))
 
+    progress("pruning", 2, 5)
     cutoff = now - timedelta(days=cfg["maintain.keep_runs_days"])
     summary["runs_pruned"] = store.prune_task_runs(conn, iso(cutoff))
     lines.append(f"ledger rows older than {cfg['maintain.keep_runs_days']} days pruned: {summary['runs_pruned']}")
@@ -58,8 +61,9 @@ def run(ctx: Context, now: datetime, options: dict[str, Any]) -> TaskResult:
     lines.append(f"model versions pruned: {len(pruned)} (kept {len(kept)}: newest "
                  f"{cfg['models.keep_versions']} and every champion)")
 
-    cb = (lambda done, total: progress("backup", done, total)) if progress else None
-    path = backup_store.backup_database(conn, ctx.backups_dir, now, progress=cb)
+    progress("backup", 3, 5)
+    path = backup_store.backup_database(conn, ctx.backups_dir, now,
+                                        progress=lambda done, total: progress("backup", 3 + done / max(total, 1), 5))
     removed = backup_store.rotate_backups(ctx.backups_dir, cfg["maintain.keep_backups"])
     summary["backup"] = str(path)
     summary["backup_bytes"] = path.stat().st_size
@@ -67,7 +71,9 @@ def run(ctx: Context, now: datetime, options: dict[str, Any]) -> TaskResult:
     lines.append(f"backup: {path} ({_mb(path.stat().st_size)}); {len(removed)} old backup(s) rotated out, "
                  f"keeping {cfg['maintain.keep_backups']}")
 
+    progress("vacuum", 4, 5)
     summary["vacuum"] = vacuum_if_worthwhile(conn, cfg["maintain.vacuum_free_ratio"])
+    progress("done", 5, 5)
     v = summary["vacuum"]
     if v["ran"]:
         lines.append(f"vacuum: ran, {v['free_ratio']:.1%} of pages were free (threshold "
