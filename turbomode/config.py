@@ -195,7 +195,7 @@ OPTIONS: list[Option] = [
     Option("drift.min_features", 5, _int(1, 1000),
            "A sector's features have drifted significantly when at least this many of them are."),
     Option("drift.calibrate", True, _bool,
-           "Judge each feature's PSI against its noise floor inside the training window (see docs)."),
+           "Judge each feature's PSI against its noise floor inside the training window (docs/weekly-jobs.md)."),
     Option("drift.recent_sessions", 63, _int(20, 2520),
            "Feature drift compares the last this many sessions with the champion's training window."),
     Option("drift.prediction_days", 28, _int(7, 365),
