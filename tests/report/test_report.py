@@ -131,3 +131,12 @@ def test_a_report_that_cannot_be_written_does_not_fail_the_scan(home, monkeypatc
     warnings: list[str] = []
     assert scan_task._refresh_report(None, NOW, warnings) is None
     assert warnings and "report.html not refreshed" in warnings[0]
+
+
+def test_open_hands_the_file_to_the_browser_and_says_so_when_there_is_none(cli, home, monkeypatch):
+    opened = []
+    monkeypatch.setattr("webbrowser.open", lambda url: opened.append(url) or False)
+    result = cli("report", "--open")
+    assert result.exit_code == 0
+    assert opened == [(home / "report.html").resolve().as_uri()]
+    assert "could not start a browser" in result.output
