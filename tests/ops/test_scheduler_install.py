@@ -315,3 +315,24 @@ def test_extract_block_finds_the_block_among_other_lines():
     block = se.render_cron(cfg(), TARGET)
     assert si.extract_block(USER_LINES + block + "1 1 * * * /bin/true\n") == block
     assert si.extract_block(USER_LINES) is None
+
+
+@pytest.mark.parametrize("running, warned", [(False, True), (True, False), (None, False)])
+def test_install_warns_when_no_cron_daemon_runs(fake_crontab, tmp_path, monkeypatch, running, warned):
+    monkeypatch.setattr(si, "cron_daemon_running", lambda: running)
+    result = si.install_cron(cfg(), Target(TARGET.command, str(tmp_path / "home")))
+    assert any("no cron daemon is running" in m for m in result.messages) is warned
+
+
+def test_the_daemon_check_sees_a_process_named_cron(monkeypatch):
+    import psutil
+
+    class P:
+        def __init__(self, name):
+            self.info = {"name": name}
+
+    monkeypatch.setattr(si.sys, "platform", "linux")
+    monkeypatch.setattr(psutil, "process_iter", lambda attrs: iter([P("bash"), P("cron")]))
+    assert si.cron_daemon_running() is True
+    monkeypatch.setattr(psutil, "process_iter", lambda attrs: iter([P("bash")]))
+    assert si.cron_daemon_running() is False

@@ -118,17 +118,33 @@ def splice_block(text: str, block: str) -> str:
     return rest + block
 
 
+def cron_daemon_running() -> bool | None:
+    """Whether a cron daemon process is running (None where we cannot tell: macOS starts it on demand)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import psutil
+
+    try:
+        return any(p.info["name"] in ("cron", "crond", "cronie", "busybox-crond")
+                   for p in psutil.process_iter(["name"]))
+    except psutil.Error:
+        return None
+
+
 def install_cron(cfg: Config, target: Target) -> InstallResult:
     block = export.render_cron(cfg, target)
     (Path(target.home) / "logs").mkdir(parents=True, exist_ok=True)  # cron's `>>` needs the folder
     current = read_crontab()
     new = splice_block(current, block)
     lines = [f"{when} {cmd}" for when, cmd in export.cron_lines(cfg, target)]
-    if new == current:
-        return InstallResult("cron", "unchanged", lines)
-    write_crontab(new)
-    log.info("installed the crontab block (%d lines)", len(lines))
-    return InstallResult("cron", "installed", lines)
+    result = InstallResult("cron", "unchanged" if new == current else "installed", lines)
+    if new != current:
+        write_crontab(new)
+        log.info("installed the crontab block (%d lines)", len(lines))
+    if cron_daemon_running() is False:  # common in containers and WSL
+        result.messages.append("no cron daemon is running, so nothing will start these lines; start it "
+                               "(`sudo service cron start` or `sudo systemctl enable --now cron`)")
+    return result
 
 
 def uninstall_cron() -> InstallResult:
