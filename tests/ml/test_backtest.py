@@ -182,3 +182,26 @@ class TestMetrics:
     def test_clean_turns_undefined_numbers_into_none(self):
         assert bt.clean({"a": math.nan, "b": [math.inf, np.float64(2.5)], "c": np.int64(3)}) == \
             {"a": None, "b": [None, 2.5], "c": 3}
+
+
+class TestPlanFolds:
+    def test_folds_tile_the_test_period_and_train_up_to_the_embargo(self):
+        folds = bt.plan_folds(first=20, start=100, last=199, n_folds=4, embargo=10)
+        assert [(f.test_start, f.test_end) for f in folds] == [(100, 124), (125, 149), (150, 174), (175, 199)]
+        assert all(f.train_start == 20 and f.train_end == f.test_start - 11 for f in folds)
+        assert [f.number for f in folds] == [1, 2, 3, 4]
+
+    def test_uneven_lengths_differ_by_at_most_one_session(self):
+        lengths = {f.test_end - f.test_start + 1 for f in bt.plan_folds(0, 50, 152, 5, 10)}
+        assert lengths <= {20, 21}
+
+    @pytest.mark.parametrize("first,start,last,folds,embargo,min_train,fragment", [
+        (0, 100, 102, 5, 10, 1, "fewer than the 5 folds"),
+        (0, 10, 50, 2, 10, 1, "train on 0 sessions"),
+        (0, 100, 200, 2, 10, 200, "fewer than 200"),
+        (0, 100, 200, 0, 10, 1, "at least one fold"),
+        (0, 100, 200, 2, -1, 1, "negative"),
+    ])
+    def test_it_refuses_windows_that_cannot_work(self, first, start, last, folds, embargo, min_train, fragment):
+        with pytest.raises(ValueError, match=fragment):
+            bt.plan_folds(first, start, last, folds, embargo, min_train)

@@ -341,3 +341,39 @@ def clean(value: Any) -> Any:
     if isinstance(value, np.integer):
         return int(value)
     return value
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One walk-forward step, as inclusive session indices."""
+
+    number: int  # 1-based
+    train_start: int
+    train_end: int
+    test_start: int
+    test_end: int
+
+
+def plan_folds(first: int, start: int, last: int, n_folds: int, embargo: int, min_train: int = 1) -> list[Fold]:
+    """Split sessions ``start..last`` into ``n_folds`` contiguous test windows (earliest first).
+
+    Each fold trains on the expanding window ``first..test_start - embargo - 1``: with ``embargo`` >=
+    the label horizon, no training label looks at a price inside the fold. Raises ValueError (saying
+    what is short) when a fold would be empty or its first training window has fewer than
+    ``min_train`` sessions.
+    """
+    if n_folds < 1:
+        raise ValueError("need at least one fold")
+    if embargo < 0:
+        raise ValueError("the embargo cannot be negative")
+    n_test = last - start + 1
+    if n_test < n_folds:
+        raise ValueError(f"only {max(n_test, 0)} sessions from the start date to the last labelled one, "
+                         f"fewer than the {n_folds} folds")
+    first_train = start - embargo - first
+    if first_train < min_train:
+        raise ValueError(f"the first fold would train on {max(first_train, 0)} sessions, fewer than "
+                         f"{min_train}")
+    bounds = np.linspace(start, last + 1, n_folds + 1).round().astype(int)
+    return [Fold(i + 1, first, int(a) - embargo - 1, int(a), int(b) - 1)
+            for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:]))]
