@@ -21,6 +21,7 @@ from turbomode.cli import signals_cmd
 from turbomode.cli import train_cmd
 from turbomode.cli import catchup_cmd, history_cmd, status_cmd
 from turbomode.cli import schedule_cmd
+from turbomode.cli import backtest_cmd
 from turbomode.cli._util import State
 
 app = typer.Typer(
@@ -65,6 +66,7 @@ app.command("catchup")(catchup_cmd.catchup)
 app.command("status")(status_cmd.status)
 app.command("history")(history_cmd.history)
 app.command("drift")(drift_cmd.drift)
+app.command("backtest")(backtest_cmd.backtest)
 
 
 def main() -> None:

@@ -1,0 +1,99 @@
+"""`turbomode backtest`: walk-forward backtest of the model set against equal-weight buy-and-hold."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator
+
+import typer
+
+from turbomode.cli._util import NO_DEPS_HELP, TRIGGER_HELP, console, handle_errors, run_job_command
+
+
+@handle_errors
+def backtest(
+    tctx: typer.Context,
+    start: str = typer.Option(None, "--start", help="First session of the first test fold (YYYY-MM-DD); "
+                              "default: halfway through the labelled history."),
+    folds: int = typer.Option(None, "--folds", min=1, max=50, help="Walk-forward folds (default: backtest.folds)."),
+    models: str = typer.Option(None, "--models", help="Comma-separated model types (default: models.types); "
+                               "the ensemble of them is always evaluated."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    no_deps: bool = typer.Option(False, "--no-deps", help=NO_DEPS_HELP),
+    trigger: str = typer.Option("manual", "--trigger", help=TRIGGER_HELP),
+) -> None:
+    """Regenerate the labelled trades, retrain fold by fold on an expanding window, simulate the signals
+    with targets, stops, expiry and costs, and compare with equal-weight buy-and-hold.
+
+    Results are kept in the database (the HTML report shows the latest).
+
+    Example: turbomode backtest --start 2019-01-02 --folds 5 --models lightgbm,logistic
+    """
+    if trigger not in ("manual", "cron"):
+        raise typer.BadParameter("must be manual or cron", param_hint="--trigger")
+    options: dict[str, Any] = {"start": start, "folds": folds,
+                               "models": [m.strip() for m in models.split(",") if m.strip()] if models else None}
+    with _progress(enabled=not as_json) as progress:
+        options["progress"] = progress
+        run_job_command(tctx, "backtest", options, no_deps=no_deps, trigger=trigger, as_json=as_json,
+                        render=_render)
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool) -> Iterator[Any]:
+    """A callback progress(done, total, description) drawing a bar on stderr (off when not a TTY)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    err = console(stderr=True)
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=err, transient=True, disable=not (enabled and err.is_terminal))
+    task_id = None
+
+    def update(done: int, total: int, description: str) -> None:
+        nonlocal task_id
+        if task_id is None:
+            task_id = bar.add_task(description, total=total)
+        bar.update(task_id, completed=done, total=total, description=description)
+
+    with bar:
+        yield update
+
+
+def _pct(v: Any) -> str:
+    return "-" if v is None else f"{v * 100:.1f}%"
+
+
+def _num(v: Any, fmt: str = "{:.2f}") -> str:
+    return "-" if v is None else fmt.format(v)
+
+
+def _render(outcome: Any) -> None:
+    from rich.table import Table
+
+    result = outcome.result
+    summary = result.summary if result else {}
+    out = console()
+    if not summary.get("results"):
+        out.print(result.message if result else "")
+        return
+    head = summary.get("window", {})
+    out.print(f"Walk-forward backtest {head.get('start')} .. {head.get('end')}, {summary.get('folds')} folds, "
+              f"models: {', '.join(summary.get('models', []))}"
+              + ("  [SAMPLE DATA]" if summary.get("data_source") == "sample" else ""))
+    titles = {"overall": "Ensemble vs buy-and-hold", "model": "Per model type", "sector": "Per sector (ensemble)",
+              "fold": "Per fold (ensemble)"}
+    rows = summary["results"]
+    for kind, title in titles.items():
+        part = [r for r in rows if r["slice_kind"] == kind or (kind == "overall" and r["slice_kind"] == "benchmark")]
+        if not part:
+            continue
+        table = Table(title=title, title_justify="left")
+        for col in ("slice", "trades", "hit rate", "mean ret", "profit f.", "Sharpe", "max DD", "exposure", "total"):
+            table.add_column(col, justify="left" if col == "slice" else "right")
+        for r in part:
+            table.add_row(r["slice"], _num(r["trades"], "{:d}"), _pct(r["hit_rate"]), _pct(r["mean_return"]),
+                          _num(r["profit_factor"]), _num(r["sharpe"]), _pct(r["max_drawdown"]), _pct(r["exposure"]),
+                          _pct(r["total_return"]))
+        out.print(table)
+    if result.message:
+        out.print(result.message)

@@ -1,0 +1,370 @@
+"""`backtest`: regenerate the labelled trades, then a walk-forward backtest of the model set (SPEC §9).
+
+Order of work:
+  1. the stored price panel (adjusted) and the universe's sectors; the triple-barrier labels are
+     regenerated into ``trades`` (ml.labels, store.trades: the same code `train` uses);
+  2. the sessions from ``start`` (default: halfway through the labelled history) to the last
+     labelled session are split into ``folds`` contiguous test windows; each fold retrains every
+     sector's models (ml.train.train_sector, with its own train/calibration/validation windows) on
+     the expanding window that ends ``labels.horizon_days`` sessions (the embargo) before the fold,
+     so no training label looks at a price inside the fold; then predicts the fold;
+  3. signals by the scan's rule (ml.metrics.signals at ``signals.min_confidence``; target, stop and
+     expiry from ml.labels.barriers), simulated by ml.backtest with costs and one position per
+     symbol: the ensemble overall, per sector, per model type and per fold, against equal-weight
+     buy-and-hold of the universe over the same sessions;
+  4. one transaction: backtest_runs, backtest_folds (the windows actually trained on and tested),
+     backtest_results and backtest_equity.
+
+``options``: start (YYYY-MM-DD), folds, models (list of model types; the ensemble of them is always
+evaluated), progress (callable(done, total, description)), and for tests ``train_hook``
+(callable(fold, sector, training rows) called before each sector is trained).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import date as Date, datetime
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+from turbomode.clock import iso
+from turbomode.errors import BadInput, ConfigError, JobFailed, MissingInput
+from turbomode.tasks import TaskResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import pandas as pd
+
+    from turbomode.ml import backtest as bt
+
+log = logging.getLogger("turbomode.backtest")
+
+ENSEMBLE = "ensemble"
+MIN_FIRST_TRAIN_SESSIONS = 60  # below this, the first fold cannot even fill train/calib/valid windows
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class WalkForward:
+    """Everything the walk-forward produced before simulation: price arrays, folds and signals."""
+
+    sessions: "np.ndarray"  # datetime64[D], every session of the panel
+    symbols: list[str]
+    sectors: list[str]  # sector of each symbol row
+    prices: "bt.Prices"
+    folds: list["bt.Fold"]
+    windows: list[dict[str, Any]]  # per fold: the dates actually trained on and tested
+    signals: dict[str, "bt.Signals"]  # per model type and ENSEMBLE
+    signal_fold: dict[str, "np.ndarray"]  # fold number of each signal
+    candidates: "bt.Signals"  # every test row as a BUY and as a SELL (for the base rate)
+    skipped: list[str] = field(default_factory=list)
+
+
+def parse_models(models: Sequence[str] | None, cfg: Any) -> list[str]:
+    from turbomode.ml.models import MODEL_TYPES
+
+    chosen = list(models) if models else list(cfg["models.types"])
+    unknown = [m for m in chosen if m not in MODEL_TYPES]
+    if unknown:
+        raise ConfigError(f"unknown model type(s) {', '.join(unknown)}; choose from {', '.join(MODEL_TYPES)}")
+    if not chosen:
+        raise ConfigError(f"no model types chosen; choose from {', '.join(MODEL_TYPES)}")
+    return list(dict.fromkeys(chosen))
+
+
+def _start_date(text: str | None) -> Date | None:
+    if text in (None, ""):
+        return None
+    try:
+        return Date.fromisoformat(str(text))
+    except ValueError:
+        raise BadInput(f"--start {text!r} is not a date; use YYYY-MM-DD, e.g. 2019-01-02") from None
+
+
+def price_arrays(panel: "pd.DataFrame", symbols: Sequence[str]) -> tuple["np.ndarray", "bt.Prices"]:
+    """(sessions, Prices) from a long panel: one row per symbol (in ``symbols`` order), one column per session."""
+    import numpy as np
+    import pandas as pd
+
+    from turbomode.ml import backtest as bt
+
+    dates = pd.to_datetime(panel["date"]).to_numpy().astype("datetime64[D]")
+    sessions = np.unique(dates)
+    row = pd.Index(list(symbols)).get_indexer(panel["symbol"])
+    ok = row >= 0
+    col = np.searchsorted(sessions, dates)
+    arrays = []
+    for name in ("open", "high", "low", "close"):
+        a = np.full((len(symbols), len(sessions)), np.nan)
+        a[row[ok], col[ok]] = panel[name].to_numpy(dtype=np.float64)[ok]
+        arrays.append(a)
+    return sessions, bt.make_prices(*arrays)
+
+
+def walk_forward(panel: "pd.DataFrame", sectors: Mapping[str, str], cfg: Any, *, models: Sequence[str],
+                 n_folds: int, start: Date | None = None, labels: "pd.DataFrame | None" = None,
+                 progress: Progress | None = None, train_hook: Callable[..., None] | None = None) -> WalkForward:
+    """Retrain per fold on the expanding window, predict the fold, and turn predictions into signals."""
+    import numpy as np
+    import pandas as pd
+
+    from turbomode.ml import backtest as bt
+    from turbomode.ml import metrics
+    from turbomode.ml.features import compute_features, prepare_panel, usable
+    from turbomode.ml.labels import LabelParams, barriers, triple_barrier
+    from turbomode.ml.train import NotTrainable, ensemble_proba, member_proba, split_windows, train_sector
+
+    params = LabelParams.from_config(cfg)
+    embargo = params.horizon_days
+    panel = prepare_panel(panel[panel["symbol"].isin(list(sectors))])
+    symbols = sorted(panel["symbol"].unique())
+    sessions, prices = price_arrays(panel, symbols)
+    if labels is None:
+        labels = triple_barrier(panel, params)
+    features = compute_features(panel, sectors)
+    # The training rows: usable features joined with their labels, as ml.train.build_dataset makes
+    # them, plus the entry price and ATR the live barriers are set from.
+    lab = labels.set_index(["symbol", "date"])[["label_id", "entry_price", "atr"]]
+    data = features[usable(features)].join(lab, how="inner")
+    if data.empty:
+        raise MissingInput("no labelled rows with complete features: the price history is too short; "
+                           "ingest more history (at least two years)")
+    row_sym = pd.Index(symbols).get_indexer(data.index.get_level_values("symbol"))
+    row_t = np.searchsorted(sessions, data.index.get_level_values("date").to_numpy().astype("datetime64[D]"))
+    row_sector = data["sector"].to_numpy()
+
+    first, last = int(row_t.min()), int(row_t.max())
+    if start is None:
+        start_t = first + (last - first + 1) // 2
+    else:
+        start_t = int(np.searchsorted(sessions, np.datetime64(start, "D")))
+        if start_t > last:
+            raise BadInput(f"--start {start} is after the last labelled session {sessions[last]}; "
+                           "choose an earlier date")
+        start_t = max(start_t, first)
+    try:
+        folds = bt.plan_folds(first, start_t, last, n_folds, embargo, MIN_FIRST_TRAIN_SESSIONS)
+    except ValueError as exc:
+        raise BadInput(f"cannot split the backtest into folds: {exc}; choose an earlier --start or fewer "
+                       "--folds, or ingest more history") from None
+
+    threshold = float(cfg["signals.min_confidence"])
+    sector_names = sorted(set(row_sector))
+    names = [*models, ENSEMBLE]
+    picked: dict[str, list[tuple[np.ndarray, np.ndarray, int]]] = {n: [] for n in names}
+    windows: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    total, done = len(folds) * len(sector_names), 0
+    day = lambda i: str(sessions[i])  # noqa: E731
+    for fold in folds:
+        train_mask = (row_t >= fold.train_start) & (row_t <= fold.train_end)
+        test_mask = (row_t >= fold.test_start) & (row_t <= fold.test_end)
+        fold_data = data[train_mask]
+        trained_t = row_t[train_mask]
+        windows.append({"fold": fold.number, "train_start": day(int(trained_t.min())) if len(trained_t) else None,
+                        "train_end": day(int(trained_t.max())) if len(trained_t) else None,
+                        "test_start": day(fold.test_start), "test_end": day(fold.test_end)})
+        try:
+            w = split_windows(fold_data.index.get_level_values("date"), cfg)
+        except NotTrainable as exc:
+            skipped.append(f"fold {fold.number}: {exc}")
+            done += len(sector_names)
+            if progress:
+                progress(done, total, f"fold {fold.number}/{len(folds)} skipped")
+            continue
+        for sector in sector_names:
+            if progress:
+                progress(done, total, f"fold {fold.number}/{len(folds)} · {sector}")
+            sector_rows = fold_data[fold_data["sector"] == sector]
+            test_rows = np.flatnonzero(test_mask & (row_sector == sector))
+            try:
+                if train_hook:
+                    train_hook(fold, sector, sector_rows)
+                fit = train_sector(sector_rows, w, cfg, sector=sector, types=models)
+            except NotTrainable as exc:
+                skipped.append(f"fold {fold.number} {sector}: {exc}")
+            else:
+                if len(test_rows):
+                    X = np.ascontiguousarray(data.iloc[test_rows][fit.feature_names].to_numpy(dtype=np.float32))
+                    probas = {m: member_proba(fit.members[m], X) for m in models}
+                    probas[ENSEMBLE] = ensemble_proba(fit.members, X)
+                    for name, proba in probas.items():
+                        side = metrics.signals(proba, threshold)  # 0 BUY, 1 SELL, -1 none
+                        keep = side >= 0
+                        picked[name].append((test_rows[keep], side[keep], fold.number))
+            done += 1
+            if progress:
+                progress(done, total, f"fold {fold.number}/{len(folds)} · {sector}")
+
+    entry = data["entry_price"].to_numpy(dtype=np.float64)
+    atr = data["atr"].to_numpy(dtype=np.float64)
+
+    def to_signals(rows: np.ndarray, side01: np.ndarray) -> bt.Signals:
+        side = np.where(side01 == 0, 1, -1)
+        bt_, bs_ = barriers(entry[rows], atr[rows], "BUY", params)
+        st_, ss_ = barriers(entry[rows], atr[rows], "SELL", params)
+        buy = side > 0
+        return bt.Signals.of(row_sym[rows], row_t[rows], side, np.where(buy, bt_, st_), np.where(buy, bs_, ss_),
+                             params.horizon_days)
+
+    signals, signal_fold = {}, {}
+    for name, parts in picked.items():
+        rows = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, dtype=np.int64)
+        sides = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, dtype=np.int64)
+        fold_no = np.concatenate([np.full(len(p[0]), p[2]) for p in parts]) if parts else np.empty(0, dtype=np.int64)
+        order = np.lexsort((row_sym[rows], row_t[rows]))  # by entry session, then symbol
+        signals[name] = to_signals(rows[order], sides[order])
+        signal_fold[name] = fold_no[order]
+    tested = np.flatnonzero((row_t >= folds[0].test_start) & (row_t <= folds[-1].test_end))
+    both = np.concatenate([tested, tested])
+    candidates = to_signals(both, np.r_[np.zeros(len(tested)), np.ones(len(tested))])
+    sym_sector = dict(sectors)
+    return WalkForward(sessions, symbols, [sym_sector[s] for s in symbols], prices, folds, windows, signals,
+                       signal_fold, candidates, skipped)
+
+
+def _row(kind: str, name: str, m: Mapping[str, Any]) -> dict[str, Any]:
+    from turbomode.ml.backtest import clean
+
+    keys = ("trades", "hit_rate", "mean_return", "profit_factor", "sharpe", "max_drawdown", "exposure",
+            "total_return")
+    return {"slice_kind": kind, "slice": name, **clean({k: m.get(k) for k in keys})}
+
+
+def evaluate(wf: WalkForward, cost_bps: float) -> tuple[list[dict[str, Any]], list[tuple[str, float, float]],
+                                                      dict[str, Any]]:
+    """(results rows, equity curve, headline metrics) of a walk-forward's signals."""
+    import numpy as np
+
+    from turbomode.ml import backtest as bt
+
+    start = wf.folds[0].test_start
+    end = wf.prices.shape[1] - 1  # trades entered in the last fold run on until they exit
+    results: list[dict[str, Any]] = []
+    sims: dict[str, bt.SimResult] = {}
+    for name, sig in wf.signals.items():
+        sims[name] = bt.simulate(wf.prices, sig, cost_bps=cost_bps, start=start, end=end)
+        results.append(_row("model", name, sims[name].metrics))
+    ens_sig, ens = wf.signals[ENSEMBLE], sims[ENSEMBLE]
+    results.insert(0, _row("overall", ENSEMBLE, ens.metrics))
+    bh = bt.buy_and_hold(wf.prices, start, end)
+    bh_metrics = bt.series_metrics(bh, np.ones(len(bh)))
+    results.insert(1, _row("benchmark", "buy_hold", bh_metrics))
+
+    sector_of_row = np.asarray(wf.sectors, dtype=object)
+    sig_sector = sector_of_row[ens_sig.sym] if len(ens_sig) else np.empty(0, dtype=object)
+    for sector in sorted(set(wf.sectors)):
+        idx = np.flatnonzero(sig_sector == sector)
+        sub = ens_sig.take(idx)
+        ex = bt.Exits(*(getattr(ens.exits, f)[idx] for f in ("t", "price", "outcome", "gross", "entry")))
+        m = bt.simulate(wf.prices, sub, cost_bps=cost_bps, start=start, end=end, exits=ex).metrics
+        results.append(_row("sector", sector, m))
+    for fold in wf.folds:
+        idx = np.flatnonzero(wf.signal_fold[ENSEMBLE] == fold.number)
+        sub = ens_sig.take(idx)
+        ex = bt.Exits(*(getattr(ens.exits, f)[idx] for f in ("t", "price", "outcome", "gross", "entry")))
+        fold_end = min(end, fold.test_end + int(sub.expiry.max()) if len(sub) else fold.test_end)
+        m = bt.simulate(wf.prices, sub, cost_bps=cost_bps, start=fold.test_start, end=fold_end, exits=ex).metrics
+        results.append(_row("fold", str(fold.number), m))
+
+    strategy_eq = ens.portfolio.equity
+    bh_eq = np.cumprod(1.0 + bh)
+    equity = [(str(wf.sessions[start + i]), float(strategy_eq[i]), float(bh_eq[i])) for i in range(len(bh))]
+    headline = _edge_statistics(wf, ens)
+    headline["buy_hold"] = bt.clean(bh_metrics)
+    headline["ensemble"] = bt.clean(ens.metrics)
+    return results, equity, headline
+
+
+def _edge_statistics(wf: WalkForward, ens: "bt.SimResult") -> dict[str, Any]:
+    """Is there an edge? The ensemble's hit rate against the base rate of the same trades taken at random.
+
+    The base rate: the share of every tested (symbol, session), entered on the same side with the
+    same barriers, that exits at its target, weighted by the ensemble's BUY/SELL mix. Its standard
+    error is the binomial one at the number of trades. The mean net return's t statistic treats the
+    trades as independent (they overlap in time, so it overstates significance: a conservative
+    check for "no edge").
+    """
+    import numpy as np
+
+    from turbomode.ml import backtest as bt
+
+    cand = wf.candidates
+    ex = bt.find_exits(wf.prices, cand)
+    hit = ex.outcome == bt.TARGET
+    base_side = {s: float(hit[cand.side == s].mean()) if (cand.side == s).any() else math.nan for s in (1, -1)}
+    taken_side = wf.signals[ENSEMBLE].side[ens.taken]
+    n = len(taken_side)
+    n_buy = int((taken_side > 0).sum())
+    base = (n_buy * base_side[1] + (n - n_buy) * base_side[-1]) / n if n else math.nan
+    se = math.sqrt(base * (1 - base) / n) if n else math.nan
+    net = ens.net
+    sd = float(net.std(ddof=1)) if n > 1 else math.nan
+    t_stat = float(net.mean() / (sd / math.sqrt(n))) if n > 1 and sd > 0 else math.nan
+    hit_rate = ens.metrics["hit_rate"]
+    return bt.clean({
+        "signals": len(wf.signals[ENSEMBLE]), "trades": n, "buy_trades": n_buy, "sell_trades": n - n_buy,
+        "hit_rate": hit_rate, "base_rate": base, "base_rate_buy": base_side[1], "base_rate_sell": base_side[-1],
+        "hit_rate_se": se, "hit_rate_z": (hit_rate - base) / se if n and se > 0 else math.nan,
+        "mean_return": ens.metrics["mean_return"], "mean_return_t": t_stat,
+    })
+
+
+def run(ctx: Any, now: datetime, options: dict[str, Any]) -> TaskResult:
+    cfg = ctx.config
+    models = parse_models(options.get("models"), cfg)
+    n_folds = int(options.get("folds") or cfg["backtest.folds"])
+    start = _start_date(options.get("start"))
+    progress: Progress | None = options.get("progress")
+    conn = ctx.connect()
+
+    from turbomode.data.universe import load_universe
+    from turbomode.ml.labels import LabelParams, trade_rows, triple_barrier
+    from turbomode.store import backtests, trades
+    from turbomode.store.prices import read_panel
+    from turbomode.store.signals import data_source
+
+    sectors = {s.symbol: s.sector for s in load_universe(cfg["general.universe"] or None)}
+    panel = read_panel(conn)
+    panel = panel[panel["symbol"].isin(list(sectors))]
+    if panel.empty:
+        raise MissingInput("no prices stored for the universe's symbols; run `turbomode ingest` first")
+    params = LabelParams.from_config(cfg)
+    if progress:
+        progress(0, 1, "labelling trades")
+    labels = triple_barrier(panel, params)
+    n_trades = trades.replace_trades(conn, trade_rows(labels, sectors, cfg, iso(now)))
+
+    wf = walk_forward(panel, sectors, cfg, models=models, n_folds=n_folds, start=start, labels=labels,
+                      progress=progress, train_hook=options.get("train_hook"))
+    if not any(len(s) for s in wf.signals.values()) and len(wf.skipped) >= len(wf.folds) * len(set(wf.sectors)):
+        raise JobFailed("no fold could be trained: " + "; ".join(wf.skipped[:3])
+                        + "; ingest more history or choose a later --start")
+    cost_bps = float(cfg["backtest.commission_bps"]) + float(cfg["backtest.slippage_bps"])
+    results, equity, headline = evaluate(wf, cost_bps)
+
+    source = data_source(conn)
+    window = {"start": str(wf.sessions[wf.folds[0].test_start]), "end": str(wf.sessions[-1])}
+    run_params = {
+        "commission_bps": cfg["backtest.commission_bps"], "slippage_bps": cfg["backtest.slippage_bps"],
+        "min_confidence": cfg["signals.min_confidence"], "embargo_days": params.horizon_days,
+        "labels": params.as_dict(), "symbols": len(wf.symbols), "skipped": wf.skipped,
+    }
+    backtest_id = backtests.save(
+        conn, now=now, run_id=options.get("run_id"), start_date=window["start"], end_date=window["end"],
+        folds=wf.windows, models=[*models, ENSEMBLE], params=run_params, metrics=headline, data_source=source,
+        results=results, equity=equity)
+    ens, bh = headline["ensemble"], headline["buy_hold"]
+
+    def pct(v: Any) -> str:
+        return "n/a" if v is None else f"{v * 100:.1f}%"
+
+    message = (f"backtest {backtest_id}: {ens['trades']} trades, hit rate {pct(ens['hit_rate'])} "
+               f"(base {pct(headline['base_rate'])}), total {pct(ens['total_return'])} vs buy-and-hold "
+               f"{pct(bh['total_return'])}")
+    warnings = [f"not trained: {s}" for s in wf.skipped]
+    summary = {"backtest_id": backtest_id, "window": window, "folds": len(wf.folds), "fold_windows": wf.windows,
+               "models": [*models, ENSEMBLE], "data_source": source, "labelled_trades": n_trades,
+               "cost_bps_per_side": cost_bps, "metrics": headline, "results": results}
+    return TaskResult("succeeded", summary, message, warnings)
