@@ -102,7 +102,8 @@ def run_job(ctx: Context, job: str, options: dict[str, Any] | None = None, *, tr
                     raise TurboModeError(f"the {job} job is not available in this version of TurboMode "
                                          f"({spec.task} is missing); reinstall or update TurboMode") from None
                 raise
-            result: TaskResult = task.run(ctx, now_fn(), dict(options or {}))
+            # run_id lets a task link the rows it writes (backtest_runs, drift_runs) to this ledger row.
+            result: TaskResult = task.run(ctx, now_fn(), {"run_id": run_id, **(options or {})})
         except TurboModeError as exc:
             outcome = RunOutcome(job, run_id, "failed", exc.exit_code, error=str(exc))
             log.error("run %s failed: %s", run_id, exc)

@@ -16,8 +16,7 @@ Order of work:
      backtest_results and backtest_equity.
 
 ``options``: start (YYYY-MM-DD), folds, models (list of model types; the ensemble of them is always
-evaluated), progress (callable(done, total, description)), and for tests ``train_hook``
-(callable(fold, sector, training rows) called before each sector is trained).
+evaluated), progress (callable(done, total, description)),.
 """
 
 from __future__ import annotations
@@ -104,7 +103,7 @@ def price_arrays(panel: "pd.DataFrame", symbols: Sequence[str]) -> tuple["np.nda
 
 def walk_forward(panel: "pd.DataFrame", sectors: Mapping[str, str], cfg: Any, *, models: Sequence[str],
                  n_folds: int, start: Date | None = None, labels: "pd.DataFrame | None" = None,
-                 progress: Progress | None = None, train_hook: Callable[..., None] | None = None) -> WalkForward:
+                 progress: Progress | None = None) -> WalkForward:
     """Retrain per fold on the expanding window, predict the fold, and turn predictions into signals."""
     import numpy as np
     import pandas as pd
@@ -179,8 +178,6 @@ def walk_forward(panel: "pd.DataFrame", sectors: Mapping[str, str], cfg: Any, *,
             sector_rows = fold_data[fold_data["sector"] == sector]
             test_rows = np.flatnonzero(test_mask & (row_sector == sector))
             try:
-                if train_hook:
-                    train_hook(fold, sector, sector_rows)
                 fit = train_sector(sector_rows, w, cfg, sector=sector, types=models)
             except NotTrainable as exc:
                 skipped.append(f"fold {fold.number} {sector}: {exc}")
@@ -323,7 +320,7 @@ def run(ctx: Any, now: datetime, options: dict[str, Any]) -> TaskResult:
     from turbomode.ml.labels import LabelParams, trade_rows, triple_barrier
     from turbomode.store import backtests, trades
     from turbomode.store.prices import read_panel
-    from turbomode.store.signals import data_source
+    from turbomode.store.prices import data_source
 
     sectors = {s.symbol: s.sector for s in load_universe(cfg["general.universe"] or None)}
     panel = read_panel(conn)
@@ -337,7 +334,7 @@ def run(ctx: Any, now: datetime, options: dict[str, Any]) -> TaskResult:
     n_trades = trades.replace_trades(conn, trade_rows(labels, sectors, cfg, iso(now)))
 
     wf = walk_forward(panel, sectors, cfg, models=models, n_folds=n_folds, start=start, labels=labels,
-                      progress=progress, train_hook=options.get("train_hook"))
+                      progress=progress)
     if not any(len(s) for s in wf.signals.values()) and len(wf.skipped) >= len(wf.folds) * len(set(wf.sectors)):
         raise JobFailed("no fold could be trained: " + "; ".join(wf.skipped[:3])
                         + "; ingest more history or choose a later --start")
