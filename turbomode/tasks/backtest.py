@@ -145,7 +145,8 @@ def walk_forward(panel: "pd.DataFrame", sectors: Mapping[str, str], cfg: Any, *,
     try:
         folds = bt.plan_folds(first, start_t, last, n_folds, embargo, MIN_FIRST_TRAIN_SESSIONS)
     except ValueError as exc:
-        raise BadInput(f"cannot split the backtest into folds: {exc}; choose an earlier --start or fewer "
+        raise BadInput(f"cannot split the backtest into folds from {sessions[start_t]}: {exc}; move --start "
+                       "(later for a longer first training window, earlier for longer folds), use fewer "
                        "--folds, or ingest more history") from None
 
     threshold = float(cfg["signals.min_confidence"])
