@@ -205,3 +205,24 @@ class TestPlanFolds:
     def test_it_refuses_windows_that_cannot_work(self, first, start, last, folds, embargo, min_train, fragment):
         with pytest.raises(ValueError, match=fragment):
             bt.plan_folds(first, start, last, folds, embargo, min_train)
+
+
+class TestHacStandardError:
+    def test_independent_observations_on_distinct_sessions_get_the_iid_error_at_lag_zero(self):
+        rng = np.random.default_rng(3)
+        x = rng.normal(size=400)
+        se = bt.hac_se_of_mean(x, np.arange(400), lag=0)
+        assert se == pytest.approx(x.std(ddof=0) / math.sqrt(400))
+
+    def test_copies_on_one_session_do_not_shrink_the_error(self):
+        rng = np.random.default_rng(4)
+        x = rng.normal(size=200)
+        one = bt.hac_se_of_mean(x, np.arange(200), lag=0)
+        five = bt.hac_se_of_mean(np.repeat(x, 5), np.repeat(np.arange(200), 5), lag=0)
+        assert five == pytest.approx(one)
+
+    def test_positively_correlated_neighbours_widen_the_error(self):
+        rng = np.random.default_rng(5)
+        x = np.convolve(rng.normal(size=2000), np.ones(10), mode="same")  # overlapping 10-day sums
+        t = np.arange(2000)
+        assert bt.hac_se_of_mean(x, t, lag=10) > 2 * bt.hac_se_of_mean(x, t, lag=0)

@@ -377,3 +377,23 @@ def plan_folds(first: int, start: int, last: int, n_folds: int, embargo: int, mi
     bounds = np.linspace(start, last + 1, n_folds + 1).round().astype(int)
     return [Fold(i + 1, first, int(a) - embargo - 1, int(a), int(b) - 1)
             for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:]))]
+
+
+def hac_se_of_mean(values: np.ndarray, t: np.ndarray, lag: int) -> float:
+    """Standard error of mean(``values``) robust to correlation between observations close in time.
+
+    Trades entered on one session share the market's path, and trades entered within ``lag``
+    sessions of each other overlap, so the binomial / i.i.d. error is far too small. Deviations
+    are summed per entry session ``t`` and the variance of the sum is estimated with Newey-West
+    (Bartlett) weights up to ``lag`` sessions apart.
+    """
+    n = len(values)
+    if n < 2:
+        return math.nan
+    dev = values - values.mean()
+    t0 = int(t.min())
+    s = np.bincount(t - t0, weights=dev)
+    var = float(s @ s)
+    for k in range(1, min(lag, len(s) - 1) + 1):
+        var += 2.0 * (1.0 - k / (lag + 1.0)) * float(s[k:] @ s[:-k])
+    return math.sqrt(max(var, 0.0)) / n

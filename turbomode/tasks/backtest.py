@@ -276,13 +276,14 @@ def evaluate(wf: WalkForward, cost_bps: float) -> tuple[list[dict[str, Any]], li
 
 
 def _edge_statistics(wf: WalkForward, ens: "bt.SimResult") -> dict[str, Any]:
-    """Is there an edge? The ensemble's hit rate against the base rate of the same trades taken at random.
+    """Is there an edge? The ensemble's trades against the same trades taken without a model.
 
-    The base rate: the share of every tested (symbol, session), entered on the same side with the
-    same barriers, that exits at its target, weighted by the ensemble's BUY/SELL mix. Its standard
-    error is the binomial one at the number of trades. The mean net return's t statistic treats the
-    trades as independent (they overlap in time, so it overstates significance: a conservative
-    check for "no edge").
+    The base rate of a trade: the share of every tested (symbol, session), entered on the same side
+    with the same barriers, that exits at its target; ``base_rate`` is its mean over the trades
+    (so it follows the ensemble's BUY/SELL mix). Trades entered on one session share the market's
+    path and trades entered within a horizon overlap, so the standard errors of the hit rate's
+    excess over the base rate and of the mean net return are Newey-West errors over entry
+    sessions with a lag of one horizon (ml.backtest.hac_se_of_mean), not binomial ones.
     """
     import numpy as np
 
@@ -292,20 +293,23 @@ def _edge_statistics(wf: WalkForward, ens: "bt.SimResult") -> dict[str, Any]:
     ex = bt.find_exits(wf.prices, cand)
     hit = ex.outcome == bt.TARGET
     base_side = {s: float(hit[cand.side == s].mean()) if (cand.side == s).any() else math.nan for s in (1, -1)}
-    taken_side = wf.signals[ENSEMBLE].side[ens.taken]
-    n = len(taken_side)
-    n_buy = int((taken_side > 0).sum())
-    base = (n_buy * base_side[1] + (n - n_buy) * base_side[-1]) / n if n else math.nan
-    se = math.sqrt(base * (1 - base) / n) if n else math.nan
-    net = ens.net
-    sd = float(net.std(ddof=1)) if n > 1 else math.nan
-    t_stat = float(net.mean() / (sd / math.sqrt(n))) if n > 1 and sd > 0 else math.nan
-    hit_rate = ens.metrics["hit_rate"]
+    sig = wf.signals[ENSEMBLE]
+    side, t = sig.side[ens.taken], sig.t[ens.taken]
+    lag = int(sig.expiry.max()) if len(sig) else 0
+    n = len(side)
+    n_buy = int((side > 0).sum())
+    base = np.where(side > 0, base_side[1], base_side[-1])
+    hits = (ens.exits.outcome[ens.taken] == bt.TARGET).astype(np.float64)
+    excess = hits - base
+    hit_se = bt.hac_se_of_mean(excess, t, lag)
+    ret_se = bt.hac_se_of_mean(ens.net, t, lag)
     return bt.clean({
-        "signals": len(wf.signals[ENSEMBLE]), "trades": n, "buy_trades": n_buy, "sell_trades": n - n_buy,
-        "hit_rate": hit_rate, "base_rate": base, "base_rate_buy": base_side[1], "base_rate_sell": base_side[-1],
-        "hit_rate_se": se, "hit_rate_z": (hit_rate - base) / se if n and se > 0 else math.nan,
-        "mean_return": ens.metrics["mean_return"], "mean_return_t": t_stat,
+        "signals": len(sig), "trades": n, "buy_trades": n_buy, "sell_trades": n - n_buy,
+        "hit_rate": ens.metrics["hit_rate"], "base_rate": float(base.mean()) if n else math.nan,
+        "base_rate_buy": base_side[1], "base_rate_sell": base_side[-1],
+        "hit_rate_se": hit_se, "hit_rate_z": float(excess.mean() / hit_se) if n > 1 and hit_se > 0 else math.nan,
+        "mean_return": ens.metrics["mean_return"], "mean_return_se": ret_se,
+        "mean_return_t": float(ens.net.mean() / ret_se) if n > 1 and ret_se > 0 else math.nan,
     })
 
 
