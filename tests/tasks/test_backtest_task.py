@@ -147,7 +147,7 @@ class TestResults:
         conn = sqlite3.connect(home / "turbomode.db")
         run = conn.execute("SELECT run_id, start_date, end_date, folds, models, data_source FROM backtest_runs"
                            ).fetchall()
-        assert run == [(out["run_id"], "2015-01-02", "2016-12-30", 3,
+        assert run == [(out["run_id"], "2015-01-02", "2017-01-02", 3,
                         json.dumps(["logistic", "xgboost", "ensemble"]), "sample")]
         kinds = {}
         for kind, name in conn.execute("SELECT slice_kind, slice FROM backtest_results"):

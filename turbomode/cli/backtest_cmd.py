@@ -59,8 +59,8 @@ def _progress(enabled: bool) -> Iterator[Any]:
         yield update
 
 
-def _pct(v: Any) -> str:
-    return "-" if v is None else f"{v * 100:.1f}%"
+def _pct(v: Any, digits: int = 1) -> str:
+    return "-" if v is None else f"{v * 100:.{digits}f}%"
 
 
 def _num(v: Any, fmt: str = "{:.2f}") -> str:
@@ -68,6 +68,8 @@ def _num(v: Any, fmt: str = "{:.2f}") -> str:
 
 
 def _render(outcome: Any) -> None:
+    """Four compact tables (they fit 80 columns): ensemble vs buy-and-hold, model types, sectors, folds."""
+    from rich import box
     from rich.table import Table
 
     result = outcome.result
@@ -79,7 +81,7 @@ def _render(outcome: Any) -> None:
     head = summary.get("window", {})
     out.print(f"Walk-forward backtest {head.get('start')} .. {head.get('end')}, {summary.get('folds')} folds, "
               f"models: {', '.join(summary.get('models', []))}"
-              + ("  [SAMPLE DATA]" if summary.get("data_source") == "sample" else ""))
+              + ("  [SAMPLE DATA]" if summary.get("data_source") == "sample" else ""), soft_wrap=True)
     titles = {"overall": "Ensemble vs buy-and-hold", "model": "Per model type", "sector": "Per sector (ensemble)",
               "fold": "Per fold (ensemble)"}
     rows = summary["results"]
@@ -87,13 +89,18 @@ def _render(outcome: Any) -> None:
         part = [r for r in rows if r["slice_kind"] == kind or (kind == "overall" and r["slice_kind"] == "benchmark")]
         if not part:
             continue
-        table = Table(title=title, title_justify="left")
-        for col in ("slice", "trades", "hit rate", "mean ret", "profit f.", "Sharpe", "max DD", "exposure", "total"):
-            table.add_column(col, justify="left" if col == "slice" else "right")
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+        table.add_column("", no_wrap=True)
+        for col in ("trades", "hit", "mean", "PF", "Sharpe", "maxDD", "expo", "total"):
+            table.add_column(col, justify="right", no_wrap=True)
         for r in part:
-            table.add_row(r["slice"], _num(r["trades"], "{:d}"), _pct(r["hit_rate"]), _pct(r["mean_return"]),
-                          _num(r["profit_factor"]), _num(r["sharpe"]), _pct(r["max_drawdown"]), _pct(r["exposure"]),
-                          _pct(r["total_return"]))
+            table.add_row(r["slice"], _num(r["trades"], "{:d}"), _pct(r["hit_rate"]), _pct(r["mean_return"], 2),
+                          _num(r["profit_factor"]), _num(r["sharpe"]), _pct(r["max_drawdown"]),
+                          _pct(r["exposure"], 0), _pct(r["total_return"]))
         out.print(table)
-    if result.message:
-        out.print(result.message)
+    m = summary.get("metrics") or {}
+    if m.get("trades"):
+        out.print(f"Ensemble hit rate {_pct(m.get('hit_rate'))} against a base rate of {_pct(m.get('base_rate'))} "
+                  f"(z = {_num(m.get('hit_rate_z'))}); mean net return per trade {_pct(m.get('mean_return'), 3)} "
+                  f"(t = {_num(m.get('mean_return_t'))}); costs {summary.get('cost_bps_per_side')} bps per side.",
+                  soft_wrap=True)
