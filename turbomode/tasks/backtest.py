@@ -112,7 +112,7 @@ def walk_forward(panel: "pd.DataFrame", sectors: Mapping[str, str], cfg: Any, *,
     from turbomode.ml import metrics
     from turbomode.ml.features import compute_features, prepare_panel, usable
     from turbomode.ml.labels import LabelParams, barriers, triple_barrier
-    from turbomode.ml.train import NotTrainable, ensemble_proba, member_proba, split_windows, train_sector
+    from turbomode.ml.train import NotTrainable, ensemble_proba, split_windows, train_sector
 
     params = LabelParams.from_config(cfg)
     embargo = params.horizon_days
@@ -185,7 +185,8 @@ def walk_forward(panel: "pd.DataFrame", sectors: Mapping[str, str], cfg: Any, *,
             else:
                 if len(test_rows):
                     X = np.ascontiguousarray(data.iloc[test_rows][fit.feature_names].to_numpy(dtype=np.float32))
-                    probas = {m: member_proba(fit.members[m], X) for m in models}
+                    # ensemble_proba of one member is that member's probabilities, predicted on one thread
+                    probas = {m: ensemble_proba({m: fit.members[m]}, X) for m in models}
                     probas[ENSEMBLE] = ensemble_proba(fit.members, X)
                     for name, proba in probas.items():
                         side = metrics.signals(proba, threshold)  # 0 BUY, 1 SELL, -1 none
