@@ -18,6 +18,7 @@ database or a model.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import date as Date, datetime, timedelta
 from typing import Any, Iterable, Sequence
@@ -48,17 +49,19 @@ class Bar:
 
 
 def signed_return(direction: str, entry: float, exit_price: float) -> float:
-    """Realised return of a position in ``direction``: a SELL gains when the price falls."""
-    r = exit_price / entry - 1.0
-    return -r if direction == "SELL" else r
+    """Realised return of a position in ``direction`` (the labels' rule): a SELL gains when it falls."""
+    from turbomode.ml.labels import realised_return
+
+    return float(realised_return(direction, entry, exit_price))
 
 
 def barrier_levels(entry: float, atr: float, direction: str, target_multiple: float,
                    stop_multiple: float) -> tuple[float, float]:
-    """(target, stop) of a signal: the label rule's barriers, mirrored for a SELL."""
-    if direction == "BUY":
-        return entry + target_multiple * atr, entry - stop_multiple * atr
-    return entry - target_multiple * atr, entry + stop_multiple * atr
+    """(target, stop) of a signal: the training labels' barriers (ml.labels), mirrored for a SELL."""
+    from turbomode.ml.labels import LabelParams, barriers
+
+    target, stop = barriers(entry, atr, direction, LabelParams(target_multiple, stop_multiple))
+    return float(target), float(stop)
 
 
 def evaluate(signal: dict[str, Any], bars_after: Sequence[Bar], horizon: int, session: str,
@@ -238,13 +241,10 @@ def _check_inputs(conn, cfg, now: datetime, options: dict[str, Any]) -> str:
 
 
 def _lookback_start(session: str) -> str:
-    days = DEFAULT_LOOKBACK_CALENDAR_DAYS
-    try:
-        from turbomode.ml import features
+    """First date read: the features' warm-up in sessions, as calendar days with room for holidays."""
+    from turbomode.ml.features import WARMUP_BARS
 
-        days = int(getattr(features, "LOOKBACK_CALENDAR_DAYS", days))
-    except ImportError:
-        pass
+    days = max(DEFAULT_LOOKBACK_CALENDAR_DAYS, int(WARMUP_BARS * 7 / 5 * 1.1) + 14)
     return (Date.fromisoformat(session) - timedelta(days=days)).isoformat()
 
 
@@ -259,7 +259,17 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     universe = load_universe(cfg["general.universe"] or None)
     sector_of = {s.symbol: s.sector for s in universe}
 
-    progress = options.get("progress") or (lambda step, done, total: None)  # progress(step, done, total)
+    shown = options.get("progress") or (lambda step, done, total: None)  # progress(step, done, total)
+    timings: dict[str, float] = {}
+    clock_t = [time.perf_counter(), None]
+
+    def progress(step: str, done: int, total: int) -> None:
+        t = time.perf_counter()
+        if clock_t[1] is not None:
+            timings[clock_t[1]] = round(t - clock_t[0], 3)
+        clock_t[:] = [t, step]
+        shown(step, done, total)
+
     progress("loading the champion models", 0, len(STEPS))
     champions = _load_champions(ctx)  # ModelMissing (exit 4) says to run `turbomode train`
 
@@ -332,6 +342,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
         "as_of": options.get("as_of"),
         "warnings": warnings,
         "report": report,
+        "seconds": timings,
     }
     closed_text = ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())) or "none"
     message = (f"scan {session}: {len(decision.emit)} new signal(s) ({buy} BUY, {sell} SELL this session), "
@@ -369,6 +380,15 @@ def _compute_features(panel, sector_of: dict[str, str]):
     return compute_features(panel, sector_of)
 
 
+def _predict(champions, features):
+    """The champions' probabilities, on one thread: a scan predicts a few rows per model, where
+    OpenMP's thread start-up and spin-waits cost far more than they save (14x on a busy 2-core box)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return champions.predict(features)
+
+
 def _read_panel(conn, symbols: list[str], start: str, end: str):
     from turbomode.store.prices import read_panel
 
@@ -376,10 +396,13 @@ def _read_panel(conn, symbols: list[str], start: str, end: str):
 
 
 def _atr_last(panel, days: int):
-    """Each symbol's average true range at its last bar, as the label rule computes it."""
-    from turbomode.ml import labels
+    """symbol -> average true range at its last bar, exactly as the label rule computes it."""
+    from turbomode.ml.features import atr, prepare_panel
 
-    return labels.atr_last(panel, days)
+    p = prepare_panel(panel)
+    a = atr(p, days)
+    last = p.assign(_atr=a.to_numpy()).groupby("symbol", sort=False).tail(1)
+    return dict(zip(last["symbol"], last["_atr"].astype(float)))
 
 
 def _day_strings(values):
@@ -416,7 +439,7 @@ def _candidates(panel, sector_of: dict[str, str], session: str, champions, rule:
     if at.empty:
         return [], skipped
     at = at.assign(sector=[sector_of[s] for s in at.index.get_level_values("symbol")])
-    probs = champions.predict(at)
+    probs = _predict(champions, at)
     atr = _atr_last(plain, rule["atr_days"])
     close = dict(zip(at_session["symbol"], at_session["close"].astype(float)))
     out = []
