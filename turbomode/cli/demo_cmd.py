@@ -13,8 +13,8 @@ from turbomode.cli._util import err, handle_errors
 def demo(
     home: Path = typer.Option(None, "--home", help="Folder for the demo (new or empty, or an earlier demo's); "
                               "default: a new temporary folder, printed. Never your real home."),
-    years: int = typer.Option(None, "--years", help="Years of sample history (2-15; default 3, which runs "
-                              "in about 2 minutes on 2 cores)."),
+    years: int = typer.Option(None, "--years", help="Years of sample history (2-15; default 2, which runs "
+                              "in under 3 minutes on 2 cores)."),
     symbols: int = typer.Option(None, "--symbols", help="Use only N symbols of the universe, spread over "
                                 "the sectors (default: all)."),
 ) -> None:
@@ -23,7 +23,7 @@ def demo(
     Everything happens in its own home folder (printed), with data.source = 'sample', through the
     same run wrapper as scheduled jobs, so `turbomode --home DIR history` shows the runs afterwards.
 
-    Example: turbomode demo --years 3
+    Example: turbomode demo --years 2
     """
     from turbomode import clock, logs
     from turbomode.context import Context
@@ -35,27 +35,82 @@ def demo(
                                             else ""))
     typer.echo(f"sample market: {plan.symbols} symbols in {plan.sectors} sectors, {plan.years} years "
                f"from {plan.start}; offline")
+    typer.echo(f"training uses models.trees = {demo_task.DEMO_SETTINGS['models__trees']} (200 by default) to "
+               "keep the demo to a few minutes")
     ctx = Context.load(plan.home)
     logs.setup(ctx.logs_dir, ctx.config["general.log_level"])
     try:
-        demo_task.run(ctx, plan, now_fn=clock.now, report=_report)
+        with _StepBars() as bars:
+            demo_task.run(ctx, plan, now_fn=clock.now, report=bars.report, step_options=bars.options)
         _show(ctx, plan)
     finally:
         ctx.close()
 
 
-WHAT = {"ingest": "ingesting the sample market", "train": "training the models per sector",
+WHAT = {"ingest": "ingesting the sample market", "train": "training 6 models per sector",
         "scan": "scanning the latest session"}
 
 
-def _report(job: str, index: int, step) -> None:
-    n = len(("ingest", "train", "scan"))
-    if step is None:
-        err(f"[{index}/{n}] {WHAT.get(job, job)} ...")
-        return
-    err(f"[{index}/{n}] {job} {step.status} in {step.seconds:.1f} s: {step.message}")
-    for w in step.warnings:
-        err(f"      warning: {w}")
+class _StepBars:
+    """Step lines on stderr and, on a terminal, a rich bar fed by each job's own progress callback."""
+
+    def __init__(self):
+        import sys
+
+        self.tty = sys.stderr.isatty()
+        self.bar = None
+        self.task = None
+
+    def __enter__(self):
+        if self.tty:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            from turbomode.cli._util import console
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn(), console=console(stderr=True), transient=True)
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def _say(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.console.print(text, markup=False, highlight=False)
+        else:
+            err(text)
+
+    def report(self, job: str, index: int, step) -> None:
+        n = 3
+        if step is None:
+            self._say(f"[{index}/{n}] {WHAT.get(job, job)} ...")
+            if self.bar is not None:
+                if self.task is not None:
+                    self.bar.remove_task(self.task)
+                self.task = self.bar.add_task(WHAT.get(job, job), total=None)
+            return
+        self._say(f"[{index}/{n}] {job} {step.status} in {step.seconds:.1f} s: {step.message}")
+        for w in step.warnings:
+            self._say(f"      warning: {w}")
+
+    def _update(self, **kw) -> None:
+        if self.bar is not None and self.task is not None:
+            self.bar.update(self.task, **kw)
+
+    def options(self, job: str) -> dict:
+        """Each job's progress protocol (see the ingest, train and scan tasks)."""
+        if self.bar is None:
+            return {}
+        if job == "ingest":
+            return {"progress_total": lambda total: self._update(total=total),
+                    "progress": lambda n: self._update(advance=n)}
+        if job == "train":
+            return {"progress": lambda done, total, label: self._update(completed=done, total=total,
+                                                                          description=f"training: {label}")}
+        return {"progress": lambda step, done, total: self._update(completed=done, total=total,
+                                                                   description=f"scan: {step}")}
 
 
 def _show(ctx, plan) -> None:
@@ -70,6 +125,8 @@ def _show(ctx, plan) -> None:
     render_table(v, banners(v), out)
     out.print()
     _status(ctx, out)
+    out.print("(backtest, drift and maintain are weekly jobs the demo does not run: `turbomode catchup` "
+              "would run them)")
     out.print()
     out.print(f"next: turbomode --home {plan.home} signals --type BUY   (or history, status, report)")
 
