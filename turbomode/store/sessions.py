@@ -29,6 +29,13 @@ def sessions_after(conn: sqlite3.Connection, date: str, n: int) -> list[tuple[st
     ).fetchall()]
 
 
+def session_before(conn: sqlite3.Connection, date: str, n: int) -> str | None:
+    """The cached session ``n`` sessions before ``date`` (None when the cache does not reach back)."""
+    row = conn.execute("SELECT date FROM market_sessions WHERE date < ? ORDER BY date DESC LIMIT 1 OFFSET ?",
+                       (date, n - 1)).fetchone()
+    return row[0] if row else None
+
+
 def latest_bar_on_or_before(conn: sqlite3.Connection, day: str) -> str | None:
     """The newest date at or before ``day`` with any stored bar (for `scan --as-of` messages)."""
     row = conn.execute("SELECT MAX(date) FROM price_data WHERE date <= ?", (day,)).fetchone()

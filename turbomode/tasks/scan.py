@@ -240,10 +240,18 @@ def _check_inputs(conn, cfg, now: datetime, options: dict[str, Any]) -> str:
     return session
 
 
-def _lookback_start(session: str) -> str:
-    """First date read: the features' warm-up in sessions, as calendar days with room for holidays."""
-    from turbomode.ml.features import WARMUP_BARS
+def _lookback_start(conn, session: str) -> str:
+    """First date read: enough NYSE sessions before ``session`` for the features' warm-up.
 
+    Counted in the cached calendar when it reaches back (a sample market, which trades on NYSE
+    holidays too, then has a few bars more than needed), else estimated in calendar days.
+    """
+    from turbomode.ml.features import WARMUP_BARS
+    from turbomode.store import sessions
+
+    start = sessions.session_before(conn, session, WARMUP_BARS + 5)
+    if start is not None:
+        return start
     days = max(DEFAULT_LOOKBACK_CALENDAR_DAYS, int(WARMUP_BARS * 7 / 5 * 1.1) + 14)
     return (Date.fromisoformat(session) - timedelta(days=days)).isoformat()
 
@@ -275,7 +283,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
 
     rule = _label_rule(cfg)
     open_now = store.active_signals(conn)
-    start = min([_lookback_start(session)] + [d for d in map(entry_date_of, open_now) if d])
+    start = min([_lookback_start(conn, session)] + [d for d in map(entry_date_of, open_now) if d])
     symbols = sorted(set(sector_of) | {s["symbol"] for s in open_now})
     progress("reading prices", 1, len(STEPS))
     panel = _read_panel(conn, symbols, start, session)
