@@ -20,12 +20,13 @@ def business_days(start: date, end: date) -> list[str]:
     return out
 
 
-def write_home(home, sectors=SECTORS, min_confidence=0.55, horizon=5, source="sample") -> None:
+def write_home(home, sectors=SECTORS, min_confidence=0.55, horizon=5, source="sample", start=None) -> None:
     home.mkdir(parents=True, exist_ok=True)
     uni = home / "universe.csv"
     uni.write_text("symbol,name,sector\n" + "".join(f"{s},{s} Inc,{sec}\n" for s, sec in sectors.items()))
+    dates = f'start = "{start}"\n[data.sample]\nstart = "{start}"\n' if start else ""
     (home / "turbomode.toml").write_text(
-        f'[general]\nuniverse = "{uni.as_posix()}"\n[data]\nsource = "{source}"\n'
+        f'[general]\nuniverse = "{uni.as_posix()}"\n[data]\nsource = "{source}"\n{dates}'
         f"[signals]\nmin_confidence = {min_confidence}\n[labels]\nhorizon_days = {horizon}\n"
     )
 

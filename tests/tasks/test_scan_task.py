@@ -244,3 +244,33 @@ def test_closing_and_emitting_are_one_transaction(cli, market, monkeypatch):
     result = scan(cli, at=datetime(2026, 1, 24, 12, tzinfo=timezone.utc))
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert active(conn) == before and history(conn) == []  # AAA's target close was rolled back too
+
+
+def test_on_ingested_sample_bars_the_real_features_and_label_rule_set_the_levels(cli, home, monkeypatch):
+    """Real ingest, features, ATR and barriers; only the champion is a double."""
+    from turbomode.ml.features import atr, prepare_panel
+    from turbomode.store.db import connect
+    from turbomode.store.prices import read_panel
+
+    d.write_home(home, sectors={"AAA": "Energy", "BBB": "Energy", "CCC": "Utilities"}, horizon=10,
+                 start="2024-06-03")
+    champ = d.FakeChampions({"AAA": (0.7, 0.1, 0.2), "BBB": (0.1, 0.65, 0.25)})
+    monkeypatch.setattr(scan_task, "_load_champions", lambda ctx: champ)
+    with time_machine.travel(NOW, tick=False):
+        assert cli("ingest").exit_code == 0
+    result = scan(cli, "--json")
+    assert result.exit_code == 0, result.output
+    conn = connect(home / "turbomode.db")
+    sig = active(conn)
+    assert set(sig) == {"AAA", "BBB"} and sig["AAA"]["market_date"] == "2026-01-22"
+    panel = prepare_panel(read_panel(conn, ["AAA", "BBB"]))
+    last = panel.assign(a=atr(panel, 14).to_numpy()).groupby("symbol").tail(1).set_index("symbol")
+    for sym, (t, s) in {"AAA": (2.0, -1.0), "BBB": (-2.0, 1.0)}.items():
+        close, a = last.loc[sym, "close"], last.loc[sym, "a"]
+        assert sig[sym]["entry_price"] == pytest.approx(close) and sig[sym]["atr"] == pytest.approx(a)
+        assert sig[sym]["target_price"] == pytest.approx(close + t * a)
+        assert sig[sym]["stop_loss"] == pytest.approx(close + s * a)
+    seen = champ.seen[-1]
+    assert list(seen.index.get_level_values("date").unique().strftime("%Y-%m-%d")) == ["2026-01-22"]
+    assert seen.drop(columns="sector").notna().all().all()  # every feature known at the session
+    conn.close()
