@@ -105,6 +105,16 @@ def run(years: int, symbols: int | None, strength: float, seed: int | None, n_jo
             d["planted_precision"] = float(np.mean(y[order] == c))
         emitted[name] = d
     out["emitted"] = emitted
+    ladder = []
+    for t in (0.40, 0.45, 0.50, 0.55, 0.60):
+        st = metrics.signals(proba, t)
+        row = {"threshold": t}
+        for c, name in ((0, "BUY"), (1, "SELL")):
+            m = st == c
+            row[name] = (int(m.sum()), float(np.mean(y[m] == c)) if m.any() else None,
+                         float(proba[m, c].mean()) if m.any() else None)
+        ladder.append(row)
+    out["ladder"] = ladder
     out["one_sided"] = metrics.one_sided(emitted["BUY"]["signals"], emitted["SELL"]["signals"])
 
     ranking = {}
@@ -132,6 +142,13 @@ def show(r: dict) -> None:
                   f"{d['planted_precision']:.3f}")
         else:
             print(f"  emitted {name:4s}: no signal reached the threshold")
+    print("  threshold ladder (signals, precision, mean confidence):")
+    for row in r["ladder"]:
+        cells = []
+        for name in ("BUY", "SELL"):
+            n, prec, conf = row[name]
+            cells.append(f"{name} {n:6d}" + (f" {prec:.3f} @ {conf:.3f}" if n else "      -        "))
+        print(f"    >= {row['threshold']:.2f}: " + "   ".join(cells))
     if r["one_sided"]:
         print(f"  WARNING: more than 90% of the emitted signals are {r['one_sided']}")
     for name, d in r["ranking"].items():
