@@ -336,3 +336,23 @@ def test_the_daemon_check_sees_a_process_named_cron(monkeypatch):
     assert si.cron_daemon_running() is True
     monkeypatch.setattr(psutil, "process_iter", lambda attrs: iter([P("bash")]))
     assert si.cron_daemon_running() is False
+
+
+def test_every_command_line_the_scheduler_runs_is_accepted_by_the_cli():
+    """The block and the XML run `<job> --trigger cron` and `catchup`: each must parse as given."""
+    import shlex
+
+    import typer
+
+    from turbomode.cli.main import app
+
+    group = typer.main.get_command(app)
+    lines = [cmd for _, cmd in se.cron_lines(cfg(), TARGET)]
+    assert len(lines) == 8
+    for line in lines:
+        words = shlex.split(line)
+        args = words[words.index(TARGET.command[0]) + 1:words.index(">>")]
+        name, rest = args[0], list(args[1:])
+        sub = group.commands.get(name)
+        assert sub is not None, f"the scheduler runs `turbomode {name}`, which does not exist"
+        sub.make_context(name, rest)  # parses without running; raises on an unknown option or value
