@@ -13,7 +13,9 @@ from typing import Any
 from turbomode import __version__
 from turbomode.clock import iso, parse_iso
 from turbomode.report.charts import equity_svg
-from turbomode.store import report_data
+
+
+RECENT_RUNS = 25
 
 
 @dataclass
@@ -35,6 +37,7 @@ class ReportData:
 
 def collect(ctx, now: datetime) -> ReportData:
     """Everything the page shows. Freshness and sample-data flags are `turbomode signals`' own."""
+    from turbomode.store import backtests
     from turbomode.store import drift as drift_store
     from turbomode.store import signals as signal_store
     from turbomode.tasks import status
@@ -54,9 +57,9 @@ def collect(ctx, now: datetime) -> ReportData:
         sample=v.sample,
         jobs=health["jobs"],
         problems=health["problems"],
-        runs=report_data.recent_runs(conn),
+        runs=status.history(ctx, None, RECENT_RUNS),
         sector_stats=signal_store.sector_stats(conn),
-        backtest=report_data.latest_backtest(conn),
+        backtest=backtests.load(conn),
         drift=drift_store.latest(conn),
     )
 
@@ -224,9 +227,9 @@ def job_rows(d: ReportData, now: datetime) -> str:
 
 
 def _duration(r: dict[str, Any]) -> str:
-    if not r.get("finished_at") or not r.get("started_at"):
+    secs = r.get("duration_seconds")
+    if secs is None:
         return ""
-    secs = (parse_iso(r["finished_at"]) - parse_iso(r["started_at"])).total_seconds()
     return f"{secs:.0f} s" if secs < 120 else f"{secs / 60:.1f} min"
 
 
@@ -234,7 +237,7 @@ def run_rows(d: ReportData) -> str:
     if not d.runs:
         return '<tr><td colspan="7" class="empty">No runs recorded yet.</td></tr>'
     return "\n".join(
-        f'<tr><td class="num">{e(r["id"])}</td><td>{e(r["task"])}</td><td>{e(r["trigger"])}</td>'
+        f'<tr><td class="num">{e(r["id"])}</td><td>{e(r["job"])}</td><td>{e(r["trigger"])}</td>'
         f'<td>{badge(r["status"])}</td><td>{fmt_time(r["started_at"])}</td><td class="num">{_duration(r)}</td>'
         f'<td class="err" title="{e(r.get("error"))}">{e(r.get("error"))}</td></tr>' for r in d.runs)
 
