@@ -117,8 +117,8 @@ def test_a_volatility_regime_change_is_flagged_significant_on_the_volatility_fea
     assert {"vol_10", "vol_21", "atr_pct", "range_pct"} <= energy
     assert len(alerts) == 1 and "Energy" in alerts[0].message
     conn = connect(home / "turbomode.db")
-    stored = conn.execute("SELECT level FROM drift_runs").fetchall()
-    assert [r[0] for r in stored] == ["significant"]
+    stored = conn.execute("SELECT level, run_id FROM drift_runs").fetchall()
+    assert [tuple(r) for r in stored] == [("significant", json.loads(result.stdout)["run_id"])]
     from turbomode.ml.features import FEATURE_NAMES
 
     assert conn.execute("SELECT COUNT(*) FROM drift_results WHERE kind = 'feature'").fetchone()[0] == \

@@ -86,7 +86,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
 
     from turbomode.store.models import running_run_id
 
-    run_id = running_run_id(conn, "drift", os.getpid())
+    run_id = options.get("run_id") or running_run_id(conn, "drift", os.getpid())  # the wrapper passes it
     drift_id = store.save(conn, now=now, run_id=run_id, model_version=",".join(versions),
                           level=overall, summary=summary, results=check.results)
     summary["drift_id"] = drift_id
