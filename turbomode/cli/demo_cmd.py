@@ -13,8 +13,8 @@ from turbomode.cli._util import err, handle_errors
 def demo(
     home: Path = typer.Option(None, "--home", help="Folder for the demo (new or empty, or an earlier demo's); "
                               "default: a new temporary folder, printed. Never your real home."),
-    years: int = typer.Option(None, "--years", help="Years of sample history (2-15; default 2, which runs "
-                              "in under 3 minutes on 2 cores)."),
+    years: int = typer.Option(None, "--years", help="Years of sample history (2-15; default 5, about a "
+                              "minute and a half on 2 cores)."),
     symbols: int = typer.Option(None, "--symbols", help="Use only N symbols of the universe, spread over "
                                 "the sectors (default: all)."),
 ) -> None:
@@ -23,7 +23,7 @@ def demo(
     Everything happens in its own home folder (printed), with data.source = 'sample', through the
     same run wrapper as scheduled jobs, so `turbomode --home DIR history` shows the runs afterwards.
 
-    Example: turbomode demo --years 2
+    Example: turbomode demo --years 3 --symbols 60
     """
     from turbomode import clock, logs
     from turbomode.context import Context
@@ -35,8 +35,6 @@ def demo(
                                             else ""))
     typer.echo(f"sample market: {plan.symbols} symbols in {plan.sectors} sectors, {plan.years} years "
                f"from {plan.start}; offline")
-    typer.echo(f"training uses models.trees = {demo_task.DEMO_SETTINGS['models__trees']} (200 by default) to "
-               "keep the demo to a few minutes")
     ctx = Context.load(plan.home)
     logs.setup(ctx.logs_dir, ctx.config["general.log_level"])
     try:

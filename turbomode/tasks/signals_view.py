@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from turbomode.clock import parse_iso
+from turbomode.clock import iso, parse_iso
 from turbomode.errors import BadInput
 
 TYPES = ("BUY", "SELL")
@@ -71,7 +71,14 @@ def view(ctx, now: datetime, *, signal_type: str | None = None, sector: str | No
         v.stale = v.age_hours is None or v.age_hours > freshness
     v.sample = s["sample_rows"] > 0 or store.data_source(conn) == "sample"
     if s["total"] == 0:
-        v.notes.append("no open signals: run `turbomode scan` after `turbomode ingest`")
+        from turbomode.store.state import last_success
+
+        scanned = last_success(conn).get("scan")
+        if scanned is None:
+            v.notes.append("no open signals: run `turbomode scan` after `turbomode ingest`")
+        else:
+            v.notes.append(f"no open signals: the last scan ({iso(scanned)}) found no symbol at or above "
+                           f"signals.min_confidence = {ctx.config['signals.min_confidence']:.2f}")
     return v
 
 
