@@ -33,10 +33,23 @@ EXE = ROOT / ".venv" / ("Scripts/turbomode.exe" if os.name == "nt" else "bin/tur
 sys.path.insert(0, str(ROOT))
 
 
+def _child_cpu() -> float:
+    try:
+        import resource
+    except ImportError:  # Windows: CPU time is not reported
+        return float("nan")
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+CPU: list[float] = []  # CPU seconds (user + system) of the last tm() call
+
+
 def tm(home: Path, *args: str) -> tuple[float, str]:
-    t0 = time.perf_counter()
+    c0, t0 = _child_cpu(), time.perf_counter()
     p = subprocess.run([str(EXE), "--home", str(home), *args], capture_output=True, text=True)
     dt = time.perf_counter() - t0
+    CPU[:] = [_child_cpu() - c0]
     if p.returncode not in (0, 3):
         sys.exit(f"`turbomode {' '.join(args)}` failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
     return dt, (p.stdout.strip().splitlines() or [""])[-1]
@@ -73,18 +86,37 @@ def restore(home: Path, snap: Path) -> None:
 def time_scans(home: Path, runs: int, label: str, target: float) -> None:
     snap = home / ".bench-snapshot"
     snapshot(home, snap)
-    first, last_line = [], ""
+    first, cpu, phases, last_line = [], [], [], ""
     for _ in range(runs):
         restore(home, snap)
         dt, last_line = tm(home, "scan", "--no-deps")
         first.append(dt)
+        cpu.append(CPU[0])
+        phases.append(last_phases(home))
     again = [tm(home, "scan", "--no-deps")[0] for _ in range(max(1, runs // 2))]
     med = statistics.median(first)
     verdict = "ok" if med <= target else "OVER TARGET"
-    print(f"{label}: first scan of the session, median {med:.2f} s over {runs} runs "
-          f"({', '.join(f'{x:.2f}' for x in first)}) - target <= {target:.0f} s: {verdict}")
-    print(f"{label}: re-run of the same session, median {statistics.median(again):.2f} s")
+    load = f", load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs" if hasattr(os, "getloadavg") else ""
+    print(f"{label}: first scan of the session, median {med:.2f} s wall over {runs} runs "
+          f"({', '.join(f'{x:.2f}' for x in first)}), median CPU {statistics.median(cpu):.2f} s{load} "
+          f"- target <= {target:.0f} s: {verdict}")
+    steps = {k: statistics.median(p.get(k, 0.0) for p in phases) for k in phases[-1]}
+    print("  inside the task (median s): " + ", ".join(f"{k} {v:.2f}" for k, v in steps.items()))
+    print(f"{label}: re-run of the same session, median {statistics.median(again):.2f} s wall")
     print(f"  last output: {last_line}")
+
+
+def last_phases(home: Path) -> dict[str, float]:
+    """The step timings the scan recorded in its ledger row."""
+    import json
+    import sqlite3
+
+    conn = sqlite3.connect(home / "turbomode.db")
+    try:
+        row = conn.execute("SELECT summary FROM task_runs WHERE task = 'scan' ORDER BY id DESC LIMIT 1").fetchone()
+    finally:
+        conn.close()
+    return json.loads(row[0]).get("seconds", {}) if row and row[0] else {}
 
 
 def synthetic_universe(path: Path, n: int) -> None:
