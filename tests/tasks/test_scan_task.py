@@ -274,3 +274,18 @@ def test_on_ingested_sample_bars_the_real_features_and_label_rule_set_the_levels
     assert list(seen.index.get_level_values("date").unique().strftime("%Y-%m-%d")) == ["2026-01-22"]
     assert seen.drop(columns="sector").notna().all().all()  # every feature known at the session
     conn.close()
+
+
+def test_an_open_signal_adopted_from_the_old_system_is_closed_by_its_bars(cli, market):
+    conn, champ = market
+    champ.probs.clear()
+    # the seed's columns only: no market_date, expiry_date, model_version or data_source
+    conn.execute("INSERT INTO active_signals (symbol, signal_type, confidence, entry_price, target_price,"
+                 " stop_loss, sector, created_at, expires_at, is_active) VALUES"
+                 " ('DDD', 'SELL', 0.9356, 100.0, 97.0, 100.3, 'Utilities', '2026-01-20T18:45:45',"
+                 " '2026-02-03T18:45:45', 1)")
+    result = scan(cli)
+    assert result.exit_code == 0, result.output
+    (h,) = history(conn)
+    assert (h["symbol"], h["outcome"], h["exit_date"], h["exit_price"]) == ("DDD", "stop", DAYS[-2], 100.3)
+    assert h["realized_return"] == pytest.approx(-0.003) and active(conn) == {}
