@@ -37,12 +37,23 @@ def demo(
                f"from {plan.start}; offline")
     ctx = Context.load(plan.home)
     logs.setup(ctx.logs_dir, ctx.config["general.log_level"])
+    c = ctx.config
+    even = c["labels.stop_multiple"] / (c["labels.target_multiple"] + c["labels.stop_multiple"])
+    typer.echo(f"signals: probability >= {c['signals.min_confidence']:.2f} of reaching the target before the stop "
+               f"(break-even {even:.2f} for these targets and stops; the default threshold is "
+               f"{config_defaults()['signals.min_confidence']:.2f})")
     try:
         with _StepBars() as bars:
             demo_task.run(ctx, plan, now_fn=clock.now, report=bars.report, step_options=bars.options)
         _show(ctx, plan)
     finally:
         ctx.close()
+
+
+def config_defaults():
+    from turbomode import config
+
+    return config.defaults()
 
 
 WHAT = {"ingest": "ingesting the sample market", "train": "training 6 models per sector",
