@@ -205,3 +205,13 @@ def test_the_task_reports_progress_by_sector_and_model(market):
     assert "Energy · logistic" in labels and "Utilities · lightgbm" in labels
     assert seen[-1][0] == seen[-1][1]
     assert [d for d, _, _ in seen] == sorted(d for d, _, _ in seen)
+
+
+def test_a_one_sided_validation_signal_mix_is_a_warning_not_a_result(cli, market, monkeypatch):
+    from turbomode.ml import metrics
+
+    monkeypatch.setattr(metrics, "one_sided", lambda buys, sells, **k: "SELL")
+    result, out = train(cli)
+    assert result.exit_code == 0
+    warned = [w for w in out["summary"]["warnings"] if "validation signals are SELL" in w]
+    assert len(warned) == 2 and "warning, not a result" in warned[0]
