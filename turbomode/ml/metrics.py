@@ -176,9 +176,11 @@ def edge_vs_base(proba: Any, y: Any, dates: Any, symbols: Any, side: int, *, top
     asks for direction: a model that only foresees bigger moves (both sides' targets more likely)
     is not an edge on a random walk.
 
-    Rows are far from independent: labels of nearby days share their horizon and a stock tends to
-    stay picked for weeks. The standard error therefore treats each (symbol, ``block_days``-date
-    block) as one cluster. Returns precision, base, se, z = (precision - base) / se, n, clusters.
+    Rows are far from independent: labels of nearby days share their horizon, one date's stocks
+    share the market's and their sector's moves, and a stock tends to stay picked for weeks. The
+    standard error is therefore clustered two ways (Cameron, Gelbach and Miller): by symbol and by
+    blocks of ``block_days`` dates, V = V_symbol + V_block - V_symbol x block.
+    Returns precision, base, se, z = (precision - base) / se, n, clusters (symbol x block cells).
     """
     np = _np()
     import pandas as pd
@@ -194,14 +196,24 @@ def edge_vs_base(proba: Any, y: Any, dates: Any, symbols: Any, side: int, *, top
     quota = np.maximum(1, np.round(top_frac * by_date["score"].transform("size")))
     top = df[rank <= quota]
     n = len(top)
+    if n == 0:
+        return {"precision": float("nan"), "base": float("nan"), "se": float("nan"), "z": float("nan"),
+                "n": 0, "clusters": 0}
     diff = (top["hit"] - top["base"]).to_numpy()
-    mean = float(diff.mean()) if n else float("nan")
+    mean = float(diff.mean())
     block = pd.factorize(top["date"], sort=True)[0] // max(1, block_days)
-    cluster = pd.factorize(pd.Series(top["symbol"].astype(str).to_numpy()) + "|" + pd.Series(block).astype(str))[0]
-    g = int(cluster.max() + 1) if n else 0
-    resid = np.bincount(cluster, weights=diff - mean) if n else np.array([])
-    var = float(np.sum(resid ** 2)) / n ** 2 * (g / (g - 1)) if g > 1 else float("nan")
-    se = float(np.sqrt(var))
-    return {"precision": float(top["hit"].mean()) if n else float("nan"),
-            "base": float(top["base"].mean()) if n else float("nan"),
-            "se": se, "z": mean / se if se > 0 else float("nan"), "n": n, "clusters": g}
+    sym = pd.factorize(top["symbol"])[0]
+    cell = pd.factorize(pd.Series(sym).astype(str) + "|" + pd.Series(block).astype(str))[0]
+
+    def cluster_var(key) -> float:
+        g = int(key.max() + 1)
+        if g < 2:
+            return float("nan")
+        resid = np.bincount(key, weights=diff - mean)
+        return float(np.sum(resid ** 2)) / n ** 2 * g / (g - 1)
+
+    v_sym, v_block, v_cell = cluster_var(sym), cluster_var(block), cluster_var(cell)
+    var = max(v_sym + v_block - v_cell, v_sym, v_block)  # the two-way sum can dip below either part
+    se = float(np.sqrt(var)) if np.isfinite(var) else float("nan")
+    return {"precision": float(top["hit"].mean()), "base": float(top["base"].mean()),
+            "se": se, "z": mean / se if se > 0 else float("nan"), "n": n, "clusters": int(cell.max() + 1)}
