@@ -96,7 +96,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     target_symbols = {s for s, sec in sector_of.items() if sec in targets}
     labels = labels[labels["symbol"].isin(target_symbols)]
     written = trades_store.replace_trades(
-        conn, trade_rows(labels, sector_of, params, iso(now)), sectors=None if len(targets) > 1 else targets)
+        conn, trade_rows(labels, sector_of, params, iso(now)), sectors=targets if options.get("sector") else None)
     data = features[usable(features)].join(labels.set_index(["symbol", "date"])["label_id"], how="inner")
     del panel
     done += 1
