@@ -12,8 +12,9 @@ dates (never seen by fitting or calibration):
 * the best achievable: the generator's own planted rule (its expected next-day return, known at
   the close) choosing the same number of BUY and SELL signals among the same rows;
 * a ranking view that needs no threshold: each date's top decile by P(side) - P(other side), for
-  the models and for the planted rule, with the precision's standard error clustered by
-  (symbol, month) and z against the same dates' base rate.
+  the models and for the planted rule, with the precision's standard error clustered two ways
+  (symbol; blocks of 21 dates) and z against the same dates' base rate; "net" also subtracts the
+  opposite side's rise among the picks (volatility timing lifts both sides, direction only one).
 
 With ``--strength 0`` (a pure random walk) the last figure must stay within two standard errors
 of the base rate: no edge where none exists (tests/ml/test_train.py asserts it on a small market).
@@ -154,7 +155,8 @@ def show(r: dict) -> None:
     for name, d in r["ranking"].items():
         m, p = d["model"], d["planted"]
         print(f"  top decile {name:4s}: models {m['precision']:.3f} vs base {m['base']:.3f} "
-              f"(se {m['se']:.3f}, z {m['z']:+.2f}); planted rule {p['precision']:.3f} (z {p['z']:+.2f})")
+              f"(se {m['se']:.3f}, z {m['z']:+.2f}; net of the opposite side {m['net']:+.3f}, z {m['z_net']:+.2f})"
+              f"; planted rule {p['precision']:.3f} (z {p['z']:+.2f}, net z {p['z_net']:+.2f})")
 
 
 def main() -> None:

@@ -55,3 +55,35 @@ def test_psi_is_small_for_the_same_distribution_and_large_for_a_shifted_one():
     assert sum(bins["expected"]) == pytest.approx(1.0)
     assert metrics.psi(bins, rng.normal(size=5000)) < 0.02
     assert metrics.psi(bins, rng.normal(1.0, size=5000)) > 0.25
+
+
+def _panel_labels(seed=0, days=250, symbols=40):
+    rng = np.random.default_rng(seed)
+    dates = np.repeat(np.arange(days), symbols)
+    syms = np.tile(np.arange(symbols), days)
+    y = rng.choice(3, size=days * symbols, p=[0.3, 0.3, 0.4])
+    return rng, dates, syms, y
+
+
+def test_edge_vs_base_sees_no_edge_in_noise_and_a_large_one_in_a_leak():
+    rng, dates, syms, y = _panel_labels()
+    noise = rng.dirichlet([1, 1, 1], size=len(y))
+    for side in (0, 1):
+        e = metrics.edge_vs_base(noise, y, dates, syms, side)
+        assert abs(e["z"]) < 3 and abs(e["z_net"]) < 3
+        assert e["n"] == 250 * 4
+    leak = np.eye(3)[y] * 0.9 + 0.1 / 3
+    e = metrics.edge_vs_base(leak, y, dates, syms, 0)
+    assert e["precision"] > 0.95 and e["z"] > 10 and e["z_net"] > 10
+
+
+def test_volatility_timing_lifts_precision_but_not_the_net_edge():
+    rng, dates, syms, y = _panel_labels(1)
+    # the "model" spots the rows about to move (BUY or SELL, not HOLD) but not which way
+    moving = (y != 2).astype(float)
+    score = rng.normal(size=len(y)) * 0.1 + moving
+    proba = np.stack([0.3 + 0.05 * score, 0.3 + 0.05 * score * rng.choice([-1, 1], size=len(y)),
+                      np.full(len(y), 0.4)], axis=1)
+    e = metrics.edge_vs_base(proba, y, dates, syms, 0)
+    assert e["z"] > 3 and e["other"] > e["other_base"]
+    assert abs(e["z_net"]) < e["z"] / 2

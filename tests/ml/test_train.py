@@ -98,6 +98,7 @@ def test_on_a_pure_random_walk_held_out_precision_stays_within_two_standard_erro
     for side, e in zip(("BUY", "SELL"), _held_out_edges(0.0)):
         assert e["n"] > 300 and e["clusters"] > 50
         assert abs(e["precision"] - e["base"]) <= 2 * e["se"], (side, e)
+        assert abs(e["net"]) <= 2 * e["se_net"], (side, e)
 
 
 @pytest.mark.slow

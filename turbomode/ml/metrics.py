@@ -180,7 +180,12 @@ def edge_vs_base(proba: Any, y: Any, dates: Any, symbols: Any, side: int, *, top
     share the market's and their sector's moves, and a stock tends to stay picked for weeks. The
     standard error is therefore clustered two ways (Cameron, Gelbach and Miller): by symbol and by
     blocks of ``block_days`` dates, V = V_symbol + V_block - V_symbol x block.
-    Returns precision, base, se, z = (precision - base) / se, n, clusters (symbol x block cells).
+    Volatility timing is not direction: a model that picks stocks about to move a lot lifts the
+    hit rate of *both* sides' targets above the base, with no expected profit on a random walk.
+    ``net`` removes that: (precision - base) - (opposite side's rate among the picks - its base).
+
+    Returns precision, base, se, z = (precision - base) / se; other, other_base (the opposite
+    label's rate among the picks and on their dates); net, se_net, z_net; n; clusters.
     """
     np = _np()
     import pandas as pd
@@ -189,31 +194,41 @@ def edge_vs_base(proba: Any, y: Any, dates: Any, symbols: Any, side: int, *, top
     proba = np.asarray(proba)
     other = 1 - side
     df = pd.DataFrame({"score": proba[:, side] - proba[:, other], "hit": (y == side).astype(float),
-                       "date": np.asarray(dates), "symbol": np.asarray(symbols)})
+                       "hit_other": (y == other).astype(float), "date": np.asarray(dates),
+                       "symbol": np.asarray(symbols)})
     by_date = df.groupby("date")
     df["base"] = by_date["hit"].transform("mean")
+    df["base_other"] = by_date["hit_other"].transform("mean")
     rank = by_date["score"].rank(ascending=False, method="first")
     quota = np.maximum(1, np.round(top_frac * by_date["score"].transform("size")))
     top = df[rank <= quota]
     n = len(top)
     if n == 0:
-        return {"precision": float("nan"), "base": float("nan"), "se": float("nan"), "z": float("nan"),
-                "n": 0, "clusters": 0}
-    diff = (top["hit"] - top["base"]).to_numpy()
-    mean = float(diff.mean())
+        nan = float("nan")
+        return {"precision": nan, "base": nan, "se": nan, "z": nan, "other": nan, "other_base": nan,
+                "net": nan, "se_net": nan, "z_net": nan, "n": 0, "clusters": 0}
+    raw = (top["hit"] - top["base"]).to_numpy()
+    net = raw - (top["hit_other"] - top["base_other"]).to_numpy()
     block = pd.factorize(top["date"], sort=True)[0] // max(1, block_days)
     sym = pd.factorize(top["symbol"])[0]
     cell = pd.factorize(pd.Series(sym).astype(str) + "|" + pd.Series(block).astype(str))[0]
 
-    def cluster_var(key) -> float:
-        g = int(key.max() + 1)
-        if g < 2:
-            return float("nan")
-        resid = np.bincount(key, weights=diff - mean)
-        return float(np.sum(resid ** 2)) / n ** 2 * g / (g - 1)
+    def se_of(d) -> float:
+        def cluster_var(key) -> float:
+            g = int(key.max() + 1)
+            if g < 2:
+                return float("nan")
+            resid = np.bincount(key, weights=d - d.mean())
+            return float(np.sum(resid ** 2)) / n ** 2 * g / (g - 1)
 
-    v_sym, v_block, v_cell = cluster_var(sym), cluster_var(block), cluster_var(cell)
-    var = max(v_sym + v_block - v_cell, v_sym, v_block)  # the two-way sum can dip below either part
-    se = float(np.sqrt(var)) if np.isfinite(var) else float("nan")
+        v_sym, v_block, v_cell = cluster_var(sym), cluster_var(block), cluster_var(cell)
+        var = max(v_sym + v_block - v_cell, v_sym, v_block)  # the two-way sum can dip below either part
+        return float(np.sqrt(var)) if np.isfinite(var) else float("nan")
+
+    se, se_net = se_of(raw), se_of(net)
     return {"precision": float(top["hit"].mean()), "base": float(top["base"].mean()),
-            "se": se, "z": mean / se if se > 0 else float("nan"), "n": n, "clusters": int(cell.max() + 1)}
+            "se": se, "z": float(raw.mean()) / se if se > 0 else float("nan"),
+            "other": float(top["hit_other"].mean()), "other_base": float(top["base_other"].mean()),
+            "net": float(net.mean()), "se_net": se_net,
+            "z_net": float(net.mean()) / se_net if se_net > 0 else float("nan"),
+            "n": n, "clusters": int(cell.max() + 1)}
