@@ -193,3 +193,23 @@ def test_without_prices_it_says_to_ingest(cli, home):
     result = cli("backtest", "--no-deps")
     assert result.exit_code == 4, result.output
     assert "turbomode ingest" in result.output
+
+
+def test_progress_is_reported_per_fold_and_sector_and_the_run_is_in_the_ledger(home, random_walk_home):
+    from turbomode.context import Context
+    from turbomode.ops.runner import run_job
+
+    _use(random_walk_home, home)
+    calls: list[tuple[int, int, str]] = []
+    ctx = Context.load(home)
+    try:
+        out = run_job(ctx, "backtest", {"models": ["logistic"], "folds": 2,
+                                        "progress": lambda *a: calls.append(a)}, with_deps=False)
+        ledger = ctx.connect().execute("SELECT task, status FROM task_runs WHERE id = ?", (out.run_id,)).fetchone()
+    finally:
+        ctx.close()
+    assert out.status == "succeeded" and tuple(ledger) == ("backtest", "succeeded")
+    folds = [c for c in calls if c[2].startswith("fold")]
+    assert folds[-1][0] == folds[-1][1] == 2 * 3  # 2 folds x 3 sectors, all done
+    assert {c[2].split(" · ")[0] for c in folds} == {"fold 1/2", "fold 2/2"}
+    assert [c[0] for c in folds] == sorted(c[0] for c in folds)
