@@ -89,7 +89,7 @@ def _render(outcome: Any) -> None:
         part = [r for r in rows if r["slice_kind"] == kind or (kind == "overall" and r["slice_kind"] == "benchmark")]
         if not part:
             continue
-        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
         table.add_column("", no_wrap=True)
         for col in ("trades", "hit", "mean", "PF", "Sharpe", "maxDD", "expo", "total"):
             table.add_column(col, justify="right", no_wrap=True)
