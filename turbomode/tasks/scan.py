@@ -417,10 +417,14 @@ def _day_strings(values):
     """Dates (datetime64 or text) as YYYY-MM-DD strings."""
     import pandas as pd
 
-    s = pd.Series(values)
-    if pd.api.types.is_datetime64_any_dtype(s):
-        return s.dt.strftime("%Y-%m-%d").to_numpy()
-    return s.astype(str).str.slice(0, 10).to_numpy()
+    import numpy as np
+
+    codes, uniques = pd.factorize(pd.Series(values))  # a few hundred distinct days in a million rows
+    if pd.api.types.is_datetime64_any_dtype(uniques):
+        text = pd.DatetimeIndex(uniques).strftime("%Y-%m-%d")
+    else:
+        text = pd.Index(uniques).astype(str).str.slice(0, 10)
+    return np.asarray(text, dtype=object)[codes]
 
 
 def _candidates(panel, sector_of: dict[str, str], session: str, champions, rule: dict[str, Any]):
