@@ -100,7 +100,7 @@ def test_json_is_the_list_of_active_signals_columns(cli, stored):
     data = json.loads(result.stdout)  # banners go to stderr, stdout is only JSON
     assert len(data) == 3 and all(tuple(r) == store.ACTIVE_COLUMNS for r in data)
     assert data[0]["symbol"] == "BBB" and data[0]["stop_loss"] == 102.0
-    assert "SAMPLE DATA" in result.stderr
+    assert "SAMPLE DATA" in result.stderr and "updated 2026-01-23T04:30:00Z (7h 30m ago)" in result.stderr
 
 
 def test_csv_has_a_header_and_one_line_per_signal(cli, stored):

@@ -49,16 +49,18 @@ def _signals(tctx, signal_type, sector, symbol, min_confidence, sort, desc, limi
     v = signals_view.view(ctx, clock.now(), signal_type=signal_type, sector=sector, symbol=symbol,
                           min_confidence=min_confidence, sort=sort, descending=desc, limit=limit)
     lines = banners(v)
-    if fmt == "json":
-        for b in lines:
-            err(b)
-        print_json(v.rows)
-    elif fmt == "csv":
-        for b in lines:
-            err(b)
-        _csv(v.rows)
-    else:
+    if fmt == "table":
         _table(v, lines)
+        return
+    # csv and json keep stdout to the data; the header and banners go to stderr
+    if v.updated_at:
+        err(f"{v.total_open} open signal(s), updated {v.updated_at} ({signals_view.age_text(v.age_hours)})")
+    for b in lines:
+        err(b)
+    if fmt == "json":
+        print_json(v.rows)
+    else:
+        _csv(v.rows)
 
 
 def banners(v) -> list[str]:
