@@ -11,9 +11,9 @@ dates (never seen by fitting or calibration):
   (share that reached their target) against the base rate of their dates, per side;
 * the best achievable: the generator's own planted rule (its expected next-day return, known at
   the close) choosing the same number of BUY and SELL signals among the same rows;
-* a ranking view that needs no threshold: each date's top decile by P(side) - P(other side), for
-  the models and for the planted rule, with the precision's standard error clustered two ways
-  (symbol; blocks of 21 dates) and z against the same dates' base rate; "net" also subtracts the
+* a ranking view that needs no threshold: each sector's and date's top decile by
+  P(side) - P(other side), for the models and for the planted rule, with the precision's standard error clustered two ways
+  (symbol; blocks of 21 dates) and z against the base rate of the same sector and date; "net" also subtracts the
   opposite side's rise among the picks (volatility timing lifts both sides, direction only one).
 
 With ``--strength 0`` (a pure random walk) the last figure must stay within two standard errors
@@ -119,11 +119,12 @@ def run(years: int, symbols: int | None, strength: float, seed: int | None, n_jo
     out["one_sided"] = metrics.one_sided(emitted["BUY"]["signals"], emitted["SELL"]["signals"])
 
     ranking = {}
+    secs_of = [sectors[s] for s in syms]
     planted_score = np.where(ok, v["planted"].to_numpy(), 0.0)
     fake = np.stack([planted_score, -planted_score, np.zeros_like(planted_score)], axis=1)
     for c, name in ((0, "BUY"), (1, "SELL")):
-        ranking[name] = {"model": metrics.edge_vs_base(proba, y, dates, syms, c),
-                         "planted": metrics.edge_vs_base(fake, y, dates, syms, c)}
+        ranking[name] = {"model": metrics.edge_vs_base(proba, y, dates, syms, c, sectors=secs_of),
+                         "planted": metrics.edge_vs_base(fake, y, dates, syms, c, sectors=secs_of)}
     out["ranking"] = ranking
     return out
 

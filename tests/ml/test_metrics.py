@@ -87,3 +87,18 @@ def test_volatility_timing_lifts_precision_but_not_the_net_edge():
     e = metrics.edge_vs_base(proba, y, dates, syms, 0)
     assert e["z"] > 3 and e["other"] > e["other_base"]
     assert abs(e["z_net"]) < e["z"] / 2
+
+
+def test_a_score_that_only_knows_the_sector_has_no_edge_within_the_sector():
+    rng, dates, syms, _ = _panel_labels(2)
+    sector = np.where(syms < 20, "Utilities", "Energy")
+    # over this window Utilities end SELL more often than Energy (a year of market trend x beta)
+    p_sell = np.where(sector == "Utilities", 0.4, 0.2)
+    u = rng.random(len(syms))
+    y = np.where(u < p_sell, 1, np.where(u < p_sell + 0.3, 0, 2))
+    proba = np.stack([np.full(len(y), 0.3), np.where(sector == "Utilities", 0.35, 0.25), np.full(len(y), 0.4)],
+                     axis=1) + rng.normal(0, 1e-3, (len(y), 3))
+    across = metrics.edge_vs_base(proba, y, dates, syms, 1)
+    within = metrics.edge_vs_base(proba, y, dates, syms, 1, sectors=sector)
+    assert across["z"] > 3
+    assert abs(within["z"]) < 3

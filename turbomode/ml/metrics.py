@@ -164,8 +164,8 @@ def psi(bins: dict[str, list[float]], values: Any) -> float:
 
 # --- edge against the base rate ----------------------------------------------------------
 
-def edge_vs_base(proba: Any, y: Any, dates: Any, symbols: Any, side: int, *, top_frac: float = 0.1,
-                 block_days: int = 21) -> dict[str, float]:
+def edge_vs_base(proba: Any, y: Any, dates: Any, symbols: Any, side: int, *, sectors: Any = None,
+                 top_frac: float = 0.1, block_days: int = 21) -> dict[str, float]:
     """Do the rows a model favours for ``side`` end with that label more often than chance?
 
     Each date, the ``top_frac`` of rows with the highest ``P(side) - P(other side)`` are picked
@@ -175,6 +175,10 @@ def edge_vs_base(proba: Any, y: Any, dates: Any, symbols: Any, side: int, *, top
     together, is not mistaken for skill. Ranking by the difference of the two sides' probabilities
     asks for direction: a model that only foresees bigger moves (both sides' targets more likely)
     is not an edge on a random walk.
+
+    With ``sectors``, picks and base rates are per sector and date (each sector has its own
+    models): sectors differ in market beta, and a year in which the market trends makes low- or
+    high-beta sectors' labels lean one way, which is exposure, not foresight.
 
     Rows are far from independent: labels of nearby days share their horizon, one date's stocks
     share the market's and their sector's moves, and a stock tends to stay picked for weeks. The
@@ -196,7 +200,9 @@ def edge_vs_base(proba: Any, y: Any, dates: Any, symbols: Any, side: int, *, top
     df = pd.DataFrame({"score": proba[:, side] - proba[:, other], "hit": (y == side).astype(float),
                        "hit_other": (y == other).astype(float), "date": np.asarray(dates),
                        "symbol": np.asarray(symbols)})
-    by_date = df.groupby("date")
+    df["group"] = df["date"] if sectors is None else pd.factorize(
+        pd.Series(np.asarray(sectors)).astype(str) + "|" + df["date"].astype(str))[0]
+    by_date = df.groupby("group")
     df["base"] = by_date["hit"].transform("mean")
     df["base_other"] = by_date["hit_other"].transform("mean")
     rank = by_date["score"].rank(ascending=False, method="first")
