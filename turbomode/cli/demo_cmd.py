@@ -20,8 +20,9 @@ def demo(
 ) -> None:
     """Try TurboMode offline: sample market ingest, training, a scan, then the signals and status.
 
-    Everything happens in its own home folder (printed), with data.source = 'sample', through the
-    same run wrapper as scheduled jobs, so `turbomode --home DIR history` shows the runs afterwards.
+    Everything happens in a home folder of its own (printed), on the sample market.
+
+    The jobs go through the same run wrapper as scheduled ones: `turbomode --home DIR history` shows them.
 
     Example: turbomode demo --years 3 --symbols 60
     """

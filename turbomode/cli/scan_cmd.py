@@ -23,6 +23,7 @@ def scan(
     """Close open signals that hit their target, stop or expiry, then emit new signals from the champion models.
 
     Refuses stale prices (exit 4) unless --allow-stale, and needs trained models (`turbomode train`).
+
     Running it twice for the same session leaves the same signals.
 
     Example: turbomode scan --allow-stale --json

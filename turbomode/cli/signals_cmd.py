@@ -30,8 +30,9 @@ def signals(
 ) -> None:
     """Show the open BUY/SELL signals with their entry, target, stop and expiry.
 
-    The header says when they were last updated; STALE and SAMPLE DATA banners warn when they are old
-    (signals.freshness_hours) or come from the synthetic market.
+    The header says when they were last updated.
+
+    A STALE banner warns past signals.freshness_hours, a SAMPLE DATA banner when they come from the sample market.
 
     Example: turbomode signals --type BUY --min-confidence 0.6 --sort expires --limit 20
     """
