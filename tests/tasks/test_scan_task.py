@@ -299,3 +299,33 @@ def test_a_sector_served_by_its_previous_champion_is_a_warning(cli, market):
     assert "using the previous champion v1" in result.stderr
     run = json.loads(conn.execute("SELECT summary FROM task_runs ORDER BY id DESC").fetchone()[0])
     assert any("previous champion" in w for w in run["warnings"])
+
+
+def test_nightly_cycles_on_ingested_bars_keep_one_signal_per_symbol_and_consistent_stats(cli, home, monkeypatch):
+    """Ingest and scan on consecutive sessions with the real price path: reversals, closes, stats."""
+    from datetime import timedelta
+
+    from turbomode.store.db import connect
+
+    syms = {f"S{i}": ("Energy" if i % 2 else "Utilities") for i in range(8)}
+    d.write_home(home, sectors=syms, horizon=3, start="2024-06-03")
+    champ = d.FakeChampions({s: (0.7, 0.1, 0.2) for s in syms})
+    monkeypatch.setattr(scan_task, "_load_champions", lambda ctx: champ)
+    day = NOW
+    for n in range(6):
+        with time_machine.travel(day, tick=False):
+            assert cli("ingest").exit_code == 0
+            result = cli("scan", "--no-deps")
+            assert result.exit_code == 0, result.output
+        # flip the view every other night: open BUYs get reversed unless a barrier closed them first
+        champ.probs = {s: ((0.1, 0.7, 0.2) if n % 2 == 0 else (0.7, 0.1, 0.2)) for s in syms}
+        day += timedelta(days=1)
+    conn = connect(home / "turbomode.db")
+    per_symbol = conn.execute("SELECT symbol, COUNT(*) FROM active_signals GROUP BY symbol HAVING COUNT(*) > 1")
+    assert per_symbol.fetchall() == []
+    hist = history(conn)
+    assert hist and {h["outcome"] for h in hist} <= {"target", "stop", "expired", "reversed"}
+    assert all(h["exit_date"] > h["market_date"] for h in hist)
+    stats = conn.execute("SELECT SUM(total_signals), SUM(wins) FROM sector_stats").fetchone()
+    assert stats[0] == len(hist) and stats[1] == sum(h["realized_return"] > 0 for h in hist)
+    conn.close()
