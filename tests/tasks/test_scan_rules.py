@@ -110,3 +110,30 @@ class TestOneSided:
     ])
     def test_it_warns_when_more_than_90_percent_point_one_way(self, buy, sell, warns):
         assert (one_sided_warning(buy, sell) is not None) is warns
+
+
+class TestOneSignalRule:
+    """scan's decide, train's metrics (signal_precision) and the backtest (metrics.signals) agree."""
+
+    @pytest.mark.parametrize("threshold, pb, ps, ph, expected", [
+        (0.40, 0.41, 0.14, 0.45, None),     # above the threshold but below HOLD: no signal anywhere
+        (0.40, 0.14, 0.41, 0.45, None),
+        (0.40, 0.45, 0.10, 0.45, "BUY"),    # equal to HOLD signals
+        (0.40, 0.30, 0.45, 0.25, "SELL"),
+        (0.55, 0.50, 0.10, 0.40, None),     # below the threshold
+        (0.30, 0.35, 0.35, 0.30, "BUY"),    # a BUY/SELL tie is a BUY
+    ])
+    def test_a_probability_row_signals_the_same_side_in_scan_train_and_backtest(self, threshold, pb, ps, ph,
+                                                                                expected):
+        import numpy as np
+
+        from turbomode.ml.metrics import signal_precision, signal_side, signals
+
+        row = np.array([[pb, ps, ph]])
+        backtest = signals(row, threshold)[0]
+        train = signal_precision(row, np.array([2]), threshold)
+        scan = decide([cand("A", pb, ps, ph)], {}, "2026-01-05", threshold).emit
+        assert signal_side(pb, ps, ph, threshold) == expected
+        assert [c.direction for c in scan] == ([expected] if expected else [])
+        assert backtest == {None: -1, "BUY": 0, "SELL": 1}[expected]
+        assert (train["buy_signals"], train["sell_signals"]) == (int(expected == "BUY"), int(expected == "SELL"))

@@ -67,14 +67,22 @@ def classwise_ece(proba: Any, y: Any, classes: Sequence[int] = (0, 1), bins: int
 def signals(proba: Any, threshold: float) -> Any:
     """Which rows emit a signal and which way: 0 BUY, 1 SELL, -1 none.
 
-    A row signals the more likely of BUY/SELL when its probability reaches ``threshold`` and it is
-    not below HOLD's (the scan's rule).
+    A row signals the more likely of BUY/SELL (BUY on a tie) when its probability reaches
+    ``threshold`` and it is not below HOLD's. This is THE signal rule: scan (``signal_side``),
+    train's metrics and the backtest all call it, so they cannot disagree.
     """
     np = _np()
     side = np.where(proba[:, 0] >= proba[:, 1], 0, 1)
     p = proba[np.arange(len(proba)), side]
     emit = (p >= threshold) & (p >= proba[:, 2])
     return np.where(emit, side, -1)
+
+
+def signal_side(prob_buy: float, prob_sell: float, prob_hold: float, threshold: float) -> str | None:
+    """'BUY', 'SELL' or None for one probability row: ``signals`` applied to that row."""
+    np = _np()
+    side = int(signals(np.array([[prob_buy, prob_sell, prob_hold]], dtype=float), threshold)[0])
+    return None if side < 0 else ("BUY", "SELL")[side]
 
 
 def signal_precision(proba: Any, y: Any, threshold: float) -> dict[str, Any]:

@@ -117,6 +117,7 @@ class Candidate:
 
     @property
     def direction(self) -> str:
+        """The side ``ml.metrics.signal_side`` picks when the row signals (BUY on a tie)."""
         return "BUY" if self.prob_buy >= self.prob_sell else "SELL"
 
     @property
@@ -135,13 +136,16 @@ def decide(candidates: Iterable[Candidate], open_by_symbol: dict[str, dict[str, 
            min_confidence: float) -> Decision:
     """Which candidates become signals. At most one open signal per symbol:
 
-    below the threshold -> nothing (an open signal stays); an open signal emitted for this session
-    -> kept (a re-run changes nothing); same direction -> the old one is kept; opposite direction ->
-    the old one is closed as 'reversed' and the new one emitted.
+    no signal by the signal rule (``ml.metrics.signal_side``: BUY or SELL probability below the
+    threshold or below HOLD's) -> nothing (an open signal stays); an open signal emitted for this
+    session -> kept (a re-run changes nothing); same direction -> the old one is kept; opposite
+    direction -> the old one is closed as 'reversed' and the new one emitted.
     """
+    from turbomode.ml.metrics import signal_side
+
     out = Decision()
     for c in candidates:
-        if c.confidence < min_confidence:
+        if signal_side(c.prob_buy, c.prob_sell, c.prob_hold, min_confidence) is None:
             continue
         old = open_by_symbol.get(c.symbol)
         if old is None:
