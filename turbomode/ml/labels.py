@@ -9,7 +9,9 @@ expiries):
   SELL: target = C - target_multiple * A,  stop = C + stop_multiple * A
 * The trade is watched on the next ``horizon_days`` bars (t+1 .. t+horizon). A bar *touches* a
   level when its [low, high] range reaches it. The first bar touching the target or the stop
-  decides; a bar touching both counts as the stop. No touch by the last bar: the trade expires.
+  decides: an open beyond a barrier fills that barrier at the open (a gap through the target wins
+  even when the bar later falls to the stop); otherwise a bar touching both counts as the stop.
+  No touch by the last bar: the trade expires. ml/backtest.py and scan's closing use this rule.
 * Label: BUY when the BUY trade reaches its target, SELL when the SELL trade reaches its target,
   HOLD otherwise. With target_multiple >= stop_multiple (the default 2 and 1) the two cannot both
   win; with a nearer target they can, and the earlier target wins (the same bar: HOLD).
@@ -126,6 +128,88 @@ def _as_date(x: Any) -> _dt.date:
     return _dt.date.fromisoformat(str(x)[:10])
 
 
+def _side_exits(open_: Any, high: Any, low: Any, close: Any, codes: Any, target: Any, stop: Any, side: str,
+                horizon: int) -> dict[str, Any]:
+    """Each row's ``side`` trade watched over its symbol's next ``horizon`` bars (numpy arrays).
+
+    The exit rule (ml/backtest.py and scan's closing apply the same): at the first bar whose range
+    reaches a barrier, an open beyond a barrier fills that barrier's outcome at the open; otherwise a
+    bar reaching both counts as the stop; otherwise the barrier reached fills at its price. No touch:
+    the trade expires at the close of the last bar.
+
+    Returns arrays: bars (bars until the exit), target / stop (bool outcome), exit_idx, exit_price,
+    complete (the whole horizon is known).
+    """
+    import numpy as np
+
+    n = len(close)
+    never = horizon + 1
+    first_t = np.full(n, never, dtype=np.int16)
+    first_s = np.full(n, never, dtype=np.int16)
+    complete = np.zeros(n, dtype=bool)
+    idx0 = np.arange(n)
+    for k in range(1, horizon + 1):
+        j = idx0 + k
+        ok = j < n
+        j = np.where(ok, j, n - 1)
+        ok &= codes[j] == codes
+        if k == horizon:
+            complete = ok
+        hit_t, hit_s = touches(side, high[j], low[j], target, stop)
+        first_t[(first_t == never) & hit_t & ok] = k
+        first_s[(first_s == never) & hit_s & ok] = k
+    first = np.minimum(first_t, first_s)
+    has = first < never
+    bars = np.where(has, first, horizon).astype(np.int64)
+    exit_idx = np.minimum(idx0 + bars, n - 1)
+    opn = open_[exit_idx]
+    sign = 1.0 if side == "BUY" else -1.0
+    gap_stop, gap_target = sign * opn <= sign * stop, sign * opn >= sign * target
+    is_stop = has & (gap_stop | ((first_s == first) & ~gap_target))
+    is_target = has & ~is_stop
+    price = np.where(gap_stop | gap_target, opn, np.where(is_stop, stop, target))
+    exit_price = np.where(has, price, close[exit_idx])
+    return {"bars": bars, "target": is_target, "stop": is_stop, "exit_idx": exit_idx,
+            "exit_price": exit_price, "complete": complete}
+
+
+def _prepared(panel: "pd.DataFrame", p: LabelParams) -> dict[str, Any]:
+    import numpy as np
+    import pandas as pd
+
+    from turbomode.ml.features import atr as atr_fn, prepare_panel
+
+    panel = prepare_panel(panel)
+    a = atr_fn(panel, p.atr_days).to_numpy()
+    close = panel["close"].to_numpy()
+    arrays = {c: panel[c].to_numpy() for c in ("open", "high", "low")}
+    codes = pd.factorize(panel["symbol"])[0]
+    levels = {side: barriers(close, a, side, p) for side in SIDES}
+    exits = {side: _side_exits(arrays["open"], arrays["high"], arrays["low"], close, codes, *levels[side], side,
+                               p.horizon_days)
+             for side in SIDES}
+    keep = exits["BUY"]["complete"] & np.isfinite(a) & (a > 0)
+    return {"panel": panel, "atr": a, "close": close, "exits": exits, "keep": keep, "levels": levels}
+
+
+def barrier_exits(panel: "pd.DataFrame", cfg: Any, side: str) -> "pd.DataFrame":
+    """How each labelled day's ``side`` trade ends: symbol, date, target, stop, outcome
+    ('target' / 'stop' / 'expired'), bars, exit_date, exit_price (the rule of ``_side_exits``)."""
+    import numpy as np
+    import pandas as pd
+
+    d = _prepared(panel, LabelParams.from_config(cfg))
+    e = d["exits"][side]
+    dates = d["panel"]["date"].to_numpy()
+    target, stop = d["levels"][side]
+    out = pd.DataFrame({
+        "symbol": d["panel"]["symbol"].to_numpy(), "date": dates, "target": target, "stop": stop,
+        "outcome": np.where(e["target"], "target", np.where(e["stop"], "stop", "expired")),
+        "bars": e["bars"], "exit_date": dates[e["exit_idx"]], "exit_price": e["exit_price"],
+    })
+    return out[d["keep"]].reset_index(drop=True)
+
+
 def triple_barrier(panel: "pd.DataFrame", cfg: Any) -> "pd.DataFrame":
     """Labels for every (symbol, date) of ``panel`` whose full horizon is known.
 
@@ -136,60 +220,32 @@ def triple_barrier(panel: "pd.DataFrame", cfg: Any) -> "pd.DataFrame":
     import numpy as np
     import pandas as pd
 
-    from turbomode.ml.features import atr as atr_fn, prepare_panel
-
     p = LabelParams.from_config(cfg)
-    panel = prepare_panel(panel)
+    d = _prepared(panel, p)
+    panel, close, levels = d["panel"], d["close"], d["levels"]
     n = len(panel)
     h_ = p.horizon_days
-    close = panel["close"].to_numpy()
-    high = panel["high"].to_numpy()
-    low = panel["low"].to_numpy()
-    a = atr_fn(panel, p.atr_days).to_numpy()
-    codes = pd.factorize(panel["symbol"])[0]
     dates = panel["date"].to_numpy()
-
-    never = h_ + 1
-    first = {(side, what): np.full(n, never, dtype=np.int16) for side in SIDES for what in ("t", "s")}
-    levels = {side: barriers(close, a, side, p) for side in SIDES}
-    complete = np.zeros(n, dtype=bool)
-    idx0 = np.arange(n)
-    for k in range(1, h_ + 1):
-        j = idx0 + k
-        ok = j < n
-        j = np.where(ok, j, n - 1)
-        ok &= codes[j] == codes
-        if k == h_:
-            complete = ok
-        for side in SIDES:
-            tgt, stp = levels[side]
-            hit_t, hit_s = touches(side, high[j], low[j], tgt, stp)
-            for what, hit in (("t", hit_t), ("s", hit_s)):
-                f = first[(side, what)]
-                f[(f == never) & hit & ok] = k
-
-    keep = complete & np.isfinite(a) & (a > 0)
-    bt, bs = first[("BUY", "t")], first[("BUY", "s")]
-    st, ss = first[("SELL", "t")], first[("SELL", "s")]
-    buy_win = bt < bs  # a bar touching both counts as the stop (equal offsets lose)
-    sell_win = st < ss
+    eb, es = d["exits"]["BUY"], d["exits"]["SELL"]
+    buy_win, sell_win = eb["target"], es["target"]
+    bt, st = eb["bars"], es["bars"]
     both = buy_win & sell_win
     buy = buy_win & ~(both & (st <= bt))
     sell = sell_win & ~(both & (bt <= st))
     label_id = np.where(buy, 0, np.where(sell, 1, 2)).astype(np.int8)
 
     bars = np.where(buy, bt, np.where(sell, st, h_)).astype(np.int64)
-    exit_idx = np.minimum(idx0 + bars, n - 1)
+    exit_idx = np.minimum(np.arange(n) + bars, n - 1)
     target = np.where(sell, levels["SELL"][0], levels["BUY"][0])
     stop = np.where(sell, levels["SELL"][1], levels["BUY"][1])
-    exit_price = np.where(buy | sell, target, close[exit_idx])
+    exit_price = np.where(buy, eb["exit_price"], np.where(sell, es["exit_price"], close[exit_idx]))
     ret = np.where(sell, realised_return("SELL", close, exit_price), realised_return("BUY", close, exit_price))
 
     out = pd.DataFrame({
         "symbol": panel["symbol"].to_numpy(),
         "date": dates,
         "entry_price": close,
-        "atr": a,
+        "atr": d["atr"],
         "label_id": label_id,
         "target": target,
         "stop": stop,
@@ -197,7 +253,7 @@ def triple_barrier(panel: "pd.DataFrame", cfg: Any) -> "pd.DataFrame":
         "exit_price": exit_price,
         "return_pct": ret,
         "bars": bars,
-    })[keep]
+    })[d["keep"]]
     out.insert(4, "label", np.asarray(CLASSES, dtype=object)[out["label_id"].to_numpy()])
     return out.reset_index(drop=True)
 
