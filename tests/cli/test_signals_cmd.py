@@ -135,7 +135,11 @@ def test_no_matching_signals_is_not_an_error(cli, stored):
 
 
 def test_reading_signals_does_not_import_pandas(stored, home):
-    code = ("import sys; from typer.testing import CliRunner; from turbomode.cli.main import app; "
+    from turbomode.store.state import last_completed_session
+
+    last_completed_session(stored, NOW)  # the NYSE sessions are cached (ingest writes them)
+    code = ("import sys, time_machine; from typer.testing import CliRunner; from turbomode.cli.main import app; "
+            f"time_machine.travel({NOW.isoformat()!r}, tick=False).start(); "
             f"r = CliRunner().invoke(app, ['--home', {str(home)!r}, 'signals']); "
             "assert r.exit_code == 0, r.output; print(sorted(m for m in ('pandas', 'numpy', 'sqlite_utils') "
             "if m in sys.modules))")

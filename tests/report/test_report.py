@@ -48,10 +48,11 @@ def test_real_data_gets_no_sample_banner(ctx):
     assert 'id="sample-banner"' not in text and 'id="stale-banner"' not in text
 
 
-def test_signals_past_the_freshness_limit_are_stale(ctx):
-    seed_signals(ctx.connect(), iso(NOW - timedelta(hours=30)), source="yfinance")
+def test_signals_past_the_freshness_limit_and_before_the_last_session_are_stale(ctx):
+    # created (and for) Wednesday 2026-01-21; at NOW (Friday noon) the last completed session is Thursday
+    seed_signals(ctx.connect(), iso(NOW - timedelta(hours=54)), source="yfinance")
     text = write_report(ctx, NOW).read_text()
-    assert 'id="stale-banner"' in text and "30 h ago" in text
+    assert 'id="stale-banner"' in text and "2 days ago" in text
 
 
 def test_the_latest_backtest_is_drawn_with_both_curves(ctx):

@@ -163,6 +163,30 @@ def signal_state(conn: sqlite3.Connection) -> SignalState:
     return SignalState(int(row["n"] or 0), created, row["md"])
 
 
+@dataclass(frozen=True)
+class SignalFreshness:
+    state: SignalState
+    last_session: str | None  # the last completed NYSE session at ``now``
+    age_hours: float | None  # of the newest open signal
+    limit_hours: float
+    fresh: bool
+
+
+def signal_freshness(conn: sqlite3.Connection, now: datetime, limit_hours: float) -> SignalFreshness:
+    """THE staleness rule for signals (`status`, `turbomode signals` and the report all use it).
+
+    Fresh when the newest open signal is at most ``limit_hours`` old, or when it is already for the
+    last completed NYSE session (Friday's signals are still current on Sunday). No signals: not fresh.
+    """
+    sig = signal_state(conn)
+    session = last_completed_session(conn, now)
+    if sig.newest_created_at is None:
+        return SignalFreshness(sig, session, None, limit_hours, False)
+    age = max(0.0, (now - sig.newest_created_at).total_seconds() / 3600)
+    current = sig.newest_market_date is not None and session is not None and sig.newest_market_date >= session
+    return SignalFreshness(sig, session, age, limit_hours, age <= limit_hours or current)
+
+
 def _parse_loose(text: str) -> datetime:
     """Stored times are UTC ISO text; the old system wrote naive local-looking text, read as UTC."""
     dt = datetime.fromisoformat(text.replace("Z", "+00:00"))

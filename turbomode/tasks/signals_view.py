@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from turbomode.clock import iso, parse_iso
+from turbomode.clock import iso
 from turbomode.errors import BadInput
 
 TYPES = ("BUY", "SELL")
@@ -64,11 +64,10 @@ def view(ctx, now: datetime, *, signal_type: str | None = None, sector: str | No
     v = SignalsView(rows, s["total"], s["buy"], s["sell"], s["newest_created_at"], s["newest_market_date"],
                     freshness_hours=freshness)
     if v.updated_at:
-        try:
-            v.age_hours = max(0.0, (now - parse_iso(v.updated_at)).total_seconds() / 3600)
-        except ValueError:
-            v.age_hours = None
-        v.stale = v.age_hours is None or v.age_hours > freshness
+        from turbomode.store.state import signal_freshness
+
+        f = signal_freshness(conn, now, freshness)  # status's rule: young enough or for the last session
+        v.age_hours, v.stale = f.age_hours, not f.fresh
     v.sample = s["sample_rows"] > 0 or store.data_source(conn) == "sample"
     if s["total"] == 0:
         from turbomode.store.state import last_success

@@ -84,12 +84,9 @@ def collect(ctx: Context, now: datetime) -> dict[str, Any]:
                         f"prices end {bar} but the last completed NYSE session is {session}; run `turbomode ingest`")
 
     limit_h = cfg["signals.freshness_hours"]
-    sig = state.signal_state(conn)
-    age_h = None if sig.newest_created_at is None else round((now - sig.newest_created_at).total_seconds() / 3600, 1)
-    # Fresh when young enough, or when it is already for the last completed session (weekends).
-    sig_fresh = sig.newest_created_at is not None and (
-        age_h <= limit_h or (sig.newest_market_date is not None and session is not None
-                             and sig.newest_market_date >= session))
+    freshness = state.signal_freshness(conn, now, limit_h)  # young enough, or for the last session (weekends)
+    sig, sig_fresh = freshness.state, freshness.fresh
+    age_h = None if freshness.age_hours is None else round(freshness.age_hours, 1)
     if not sig_fresh:
         problems.append("no active signals yet; run `turbomode scan`" if sig.newest_created_at is None else
                         f"the newest signal is {age_h:.0f} h old (limit {limit_h} h); run `turbomode scan`")
