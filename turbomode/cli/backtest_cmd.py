@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-from typing import Any, Iterator
+from typing import Any
 
 import typer
 
@@ -33,30 +32,12 @@ def backtest(
         raise typer.BadParameter("must be manual or cron", param_hint="--trigger")
     options: dict[str, Any] = {"start": start, "folds": folds,
                                "models": [m.strip() for m in models.split(",") if m.strip()] if models else None}
-    with _progress(enabled=not as_json) as progress:
-        options["progress"] = progress
+    from turbomode.cli._progress import StepProgress
+
+    with StepProgress("backtest", enabled=not as_json) as bar:
+        options["progress"] = lambda done, total, description: bar(description, done, total)
         run_job_command(tctx, "backtest", options, no_deps=no_deps, trigger=trigger, as_json=as_json,
                         render=_render)
-
-
-@contextlib.contextmanager
-def _progress(enabled: bool) -> Iterator[Any]:
-    """A callback progress(done, total, description) drawing a bar on stderr (off when not a TTY)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    err = console(stderr=True)
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=err, transient=True, disable=not (enabled and err.is_terminal))
-    task_id = None
-
-    def update(done: int, total: int, description: str) -> None:
-        nonlocal task_id
-        if task_id is None:
-            task_id = bar.add_task(description, total=total)
-        bar.update(task_id, completed=done, total=total, description=description)
-
-    with bar:
-        yield update
 
 
 def _pct(v: Any, digits: int = 1) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 
 import typer
 
@@ -42,41 +41,13 @@ def ingest(
         raise BadInput(f"unknown --source {source!r}; use yfinance, csv or sample")
     options: dict = {"source": source, "symbols": symbols.split(",") if symbols is not None else None,
                      "start": start, "full": full}
-    with _progress(enabled=not as_json) as (on_total, advance):
-        options["progress_total"] = on_total
-        options["progress"] = advance
+    from turbomode.cli._progress import StepProgress
+
+    with StepProgress("fetching", enabled=not as_json) as progress:
+        options["progress_total"] = progress.set_total
+        options["progress"] = progress.advance
         run_job_command(tctx, "ingest", options, no_deps=no_deps, trigger=trigger, as_json=as_json,
                         render=_render)
-
-
-class _progress:
-    """A rich progress bar on stderr while symbols are fetched; nothing when stderr is not a TTY."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled and sys.stderr.isatty()
-        self.bar = None
-        self.task = None
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.bar = Progress(TextColumn("fetching"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                console=console(stderr=True), transient=True)
-            self.bar.start()
-        return self.on_total, self.advance
-
-    def on_total(self, total: int) -> None:
-        if self.bar is not None:
-            self.task = self.bar.add_task("fetch", total=total)
-
-    def advance(self, n: int) -> None:
-        if self.bar is not None and self.task is not None:
-            self.bar.advance(self.task, n)
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 def _render(outcome) -> None:

@@ -33,43 +33,12 @@ def scan(
     if trigger not in TRIGGERS:
         raise BadInput(f"unknown --trigger {trigger!r}; use manual or cron")
     options = {"as_of": as_of, "allow_stale": allow_stale}
-    with steps_progress(enabled=not as_json) as progress:
+    from turbomode.cli._progress import StepProgress
+
+    with StepProgress("scan", enabled=not as_json) as progress:
         options["progress"] = progress
         run_job_command(tctx, "scan", options, no_deps=no_deps, trigger=trigger, as_json=as_json,
                         render=_render)
-
-
-class steps_progress:
-    """A rich bar on stderr fed by ``progress(step, done, total)``; a no-op when stderr is not a TTY."""
-
-    def __init__(self, enabled: bool = True):
-        import sys
-
-        self.enabled = enabled and sys.stderr.isatty()
-        self._bar = None
-        self._task = None
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            from turbomode.cli._util import console
-
-            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                                 console=console(stderr=True), transient=True)
-            self._bar.start()
-        return self.update
-
-    def update(self, step: str, done: int, total: int) -> None:
-        if self._bar is None:
-            return
-        if self._task is None:
-            self._task = self._bar.add_task(step, total=total)
-        self._bar.update(self._task, description=step, completed=done, total=total)
-
-    def __exit__(self, *exc) -> None:
-        if self._bar is not None:
-            self._bar.stop()
 
 
 def _render(outcome) -> None:

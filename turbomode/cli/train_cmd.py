@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 
 import typer
 
@@ -35,39 +34,12 @@ def train(
     if trigger not in TRIGGERS:
         raise BadInput(f"unknown --trigger {trigger!r}; use manual or cron")
     options: dict = {"sector": sector, "promote": promote}
-    with _Progress(enabled=True) as progress:
-        options["progress"] = progress
+    from turbomode.cli._progress import StepProgress
+
+    with StepProgress("training") as bar:
+        options["progress"] = lambda done, total, label: bar(label, done, total)
         run_job_command(tctx, "train", options, no_deps=no_deps, trigger=trigger, as_json=as_json,
                         render=_render)
-
-
-class _Progress:
-    """A rich bar on stderr, by sector and model; nothing when stderr is not a TTY."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled and sys.stderr.isatty()
-        self.bar = None
-        self.task = None
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.bar = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                TextColumn("{task.description}"), console=console(stderr=True), transient=True)
-            self.bar.start()
-        return self
-
-    def __call__(self, completed: int, total: int, label: str) -> None:
-        if self.bar is None:
-            return
-        if self.task is None:
-            self.task = self.bar.add_task(label, total=total)
-        self.bar.update(self.task, completed=completed, total=total, description=label)
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 def _fmt(v, spec: str = ".3f") -> str:
