@@ -56,7 +56,7 @@ def make(job: str):
 
 def _side_effect(ctx, job: str, now) -> None:
     from turbomode.clock import iso
-    from turbomode.store import state
+    from turbomode.store import prices, state
     from turbomode.store.db import transaction
 
     conn = ctx.connect()
@@ -74,7 +74,7 @@ def _side_effect(ctx, job: str, now) -> None:
     elif job == "scan":
         with transaction(conn):
             conn.execute("INSERT INTO active_signals (symbol, signal_type, confidence, created_at, is_active, market_date)"
-                         " VALUES ('AAA', 'BUY', 0.6, ?, 1, ?)", (iso(now), state.latest_bar(conn)))
+                         " VALUES ('AAA', 'BUY', 0.6, ?, 1, ?)", (iso(now), prices.latest_bar_date(conn)))
 
 
 def fill_sessions(conn, start: str = "2025-12-01", end: str = "2035-12-31") -> None:

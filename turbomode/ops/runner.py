@@ -221,10 +221,10 @@ def read_states(ctx: Context, now: datetime):
 def read_facts(ctx: Context, now: datetime, job_states=None):
     """What prerequisites depend on (prices vs the last session, champion, job states)."""
     from turbomode.schedule import planner
-    from turbomode.store import state
+    from turbomode.store import prices, state
 
     conn = ctx.connect()
-    return planner.Facts(latest_bar=state.latest_bar(conn), last_session=state.last_completed_session(conn, now),
+    return planner.Facts(latest_bar=prices.latest_bar_date(conn), last_session=state.last_completed_session(conn, now),
                          champion_exists=state.champion_exists(conn),
                          states=job_states if job_states is not None else read_states(ctx, now))
 

@@ -49,14 +49,6 @@ def running(conn: sqlite3.Connection) -> dict[str, sqlite3.Row]:
     return {r["task"]: r for r in rows}
 
 
-def latest_bar(conn: sqlite3.Connection) -> str | None:
-    """The newest stored price date (YYYY-MM-DD), or None when there are no prices."""
-    if not _table_exists(conn, "price_data"):
-        return None
-    row = conn.execute("SELECT MAX(date) FROM price_data").fetchone()
-    return row[0][:10] if row and row[0] else None
-
-
 # --- the NYSE calendar --------------------------------------------------------------------------
 
 def last_completed_session(conn: sqlite3.Connection, now: datetime) -> str | None:

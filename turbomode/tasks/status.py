@@ -15,7 +15,7 @@ from turbomode.context import Context
 from turbomode.jobs import JOBS, ORDER
 from turbomode.ops import runner
 from turbomode.schedule import cron, planner
-from turbomode.store import state
+from turbomode.store import prices, state
 
 BAD_RESULTS = ("failed", "abandoned", "blocked")
 
@@ -76,7 +76,7 @@ def collect(ctx: Context, now: datetime) -> dict[str, Any]:
         if st.clock_moved_back:
             warnings.append(f"{name}: {st.reason}")
 
-    bar = state.latest_bar(conn)
+    bar = prices.latest_bar_date(conn)
     session = state.last_completed_session(conn, now)
     data_fresh = bar is not None and (session is None or bar >= session)
     if not data_fresh:
