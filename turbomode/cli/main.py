@@ -52,22 +52,22 @@ def root(
     tctx.call_on_close(tctx.obj.close)
 
 
-app.add_typer(config_cmd.app, name="config")
-app.add_typer(schedule_cmd.app, name="schedule")
-app.command("ingest")(ingest_cmd.ingest)
-app.command("maintain")(maintain_cmd.maintain)
-app.command("restore")(maintain_cmd.restore)
+# Listed in --help in this order: trying it, watching it, reading signals, the jobs, set-up.
 app.command("demo")(demo_cmd.demo)
-app.command("scan")(scan_cmd.scan)
-app.command("train")(train_cmd.train)
+app.command("status")(status_cmd.status)
+app.command("catchup")(catchup_cmd.catchup)
+app.command("history")(history_cmd.history)
 app.command("signals")(signals_cmd.signals)
 app.command("report")(report_cmd.report)
-app.command("catchup")(catchup_cmd.catchup)
-app.command("status")(status_cmd.status)
-app.command("history")(history_cmd.history)
-app.command("drift")(drift_cmd.drift)
+app.command("ingest")(ingest_cmd.ingest)
+app.command("scan")(scan_cmd.scan)
+app.command("train")(train_cmd.train)
 app.command("backtest")(backtest_cmd.backtest)
-
+app.command("drift")(drift_cmd.drift)
+app.command("maintain")(maintain_cmd.maintain)
+app.command("restore")(maintain_cmd.restore)
+app.add_typer(schedule_cmd.app, name="schedule")
+app.add_typer(config_cmd.app, name="config")
 
 def main() -> None:
     app(prog_name="turbomode")
