@@ -13,8 +13,8 @@ from turbomode.cli._util import err, handle_errors
 def demo(
     home: Path = typer.Option(None, "--home", help="Folder for the demo (new or empty, or an earlier demo's); "
                               "default: a new temporary folder, printed. Never your real home."),
-    years: int = typer.Option(None, "--years", help="Years of sample history (2-15; default 5, about a "
-                              "minute and a half on 2 cores)."),
+    years: int = typer.Option(None, "--years", help="Years of sample history (2-15; default 5, under a minute "
+                              "on 2 cores)."),
     symbols: int = typer.Option(None, "--symbols", help="Use only N symbols of the universe, spread over "
                                 "the sectors (default: all)."),
 ) -> None:
