@@ -1,32 +1,35 @@
-"""Model quality on the sample market (figures for the README):
-`uv run python benchmarks/quality.py [--years 15] [--symbols N] [--strength 0.6] [--seed S]`.
+"""Model quality on the sample market, against its oracle (figures for the README):
+`uv run python benchmarks/quality.py [--years 15] [--symbols N] [--strength 0.6 --strength 0] [--seed S]`.
 
-Trains every sector exactly as `turbomode train` does (same features, labels, windows, six
-calibrated models, mean ensemble) on the sample market, then measures on the held-out validation
-dates (never seen by fitting or calibration):
+The final year of the sample market is held out: nothing in it is fitted, calibrated, chosen or
+tuned on. The models are trained exactly as `turbomode train` trains them (same features, labels,
+windows, six calibrated models, side-symmetric calibration, mean ensemble) on the rows whose
+labels end before that year (per symbol, in bars), then predict the held-out year. Measured there
+(turbomode.ml.quality):
 
-* calibration of the ensemble: top-label ECE, BUY and SELL ECE, Brier score, log loss, pooled
-  over sectors;
-* the signals the product would emit (signals.min_confidence): how many, their precision
-  (share that reached their target) against the base rate of their dates, per side;
-* the best achievable: the generator's own planted rule (its expected next-day return, known at
-  the close) choosing the same number of BUY and SELL signals among the same rows;
-* a ranking view that needs no threshold: each sector's and date's top decile by
-  P(side) - P(other side), for the models and for the planted rule, with the precision's standard error clustered two ways
-  (symbol; blocks of 21 dates) and z against the base rate of the same sector and date; "net" also subtracts the
-  opposite side's rise among the picks (volatility timing lifts both sides, direction only one).
+* per side, at the default threshold (signals.min_confidence): signals, precision, base rate, and
+  the oracle's precision at the same number of signals — the best any model can do on this market
+  (data.sample.oracle: the probability, by Monte Carlo from the generator's own state, that the
+  trade reaches its target first under the product's fill and barrier rules). Precision above the
+  oracle's by more than 2 standard errors (clustered by date) would mean leakage; "recovered" is
+  the share of the oracle's edge over the base rate that the model found;
+* BUY share of the signals overall and per sector (sectors with >= 20 signals);
+* ECE and Brier of P(BUY) and P(SELL) one-vs-rest, with the reliability tables;
+* BUY and SELL base rates and their difference (with its clustered standard error).
 
-With ``--strength 0`` (a pure random walk) the last figure must stay within two standard errors
-of the base rate: no edge where none exists (tests/ml/test_train.py asserts it on a small market).
+With ``--strength 0`` (a pure random walk) there is nothing to find: no edge, equal base rates,
+confidence near the base rate (tests/ml/test_quality.py asserts these on a smaller market).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from datetime import date
 
 END = date(2026, 1, 9)
+HELD_OUT_DATES = 252
 
 
 def _securities(symbols: int | None):
@@ -36,14 +39,16 @@ def _securities(symbols: int | None):
     return pick_universe(load_universe(None), symbols)
 
 
-def run(years: int, symbols: int | None, strength: float, seed: int | None, n_jobs: int,
-        overrides: dict | None = None) -> dict:
+def run(years: int, symbols: int | None, strength: float, seed: int | None, *, n_jobs: int = 2,
+        overrides: dict | None = None, paths: int = 300, held_out: int = HELD_OUT_DATES, oracle: bool = True,
+        log=print) -> dict:
     import numpy as np
     import pandas as pd
 
     from turbomode import config
-    from turbomode.data.sample import generate, planted_component
-    from turbomode.ml import metrics
+    from turbomode.data import sample
+    from turbomode.ml import quality
+    from turbomode.ml.labels import LabelParams, triple_barrier
     from turbomode.ml.train import NotTrainable, build_dataset, data_dates, ensemble_proba, split_windows, train_sector
 
     cfg = config.defaults().with_overrides(models__n_jobs=n_jobs, **(overrides or {}))
@@ -51,113 +56,75 @@ def run(years: int, symbols: int | None, strength: float, seed: int | None, n_jo
     secs = _securities(symbols)
     start = date(END.year - years, END.month, END.day)
     t0 = time.perf_counter()
-    panel = generate(secs, start, END, seed=seed, strength=strength)
-    planted = planted_component(secs, start, END, seed=seed, strength=strength).set_index(["symbol", "date"])
+    panel = sample.generate(secs, start, END, seed=seed, strength=strength)
+    params = LabelParams.from_config(cfg)
+    labels = triple_barrier(panel, params)
     sectors = {s.symbol: s.sector for s in secs}
-    data = build_dataset(panel, sectors, cfg)
-    windows = split_windows(data_dates(data), cfg)
-    valid_mask = windows.masks(data_dates(data))["valid"]
+    data = build_dataset(panel, sectors, cfg, labels=labels)
+    label_dates = pd.DatetimeIndex(np.unique(data_dates(data)))
+    held_start = label_dates[-held_out]
+    held = data[data_dates(data) >= held_start]
+    fit_rows = data[data["horizon_end"] < held_start]  # no label of the fitted rows reads the held-out year
+    windows = split_windows(data_dates(fit_rows), cfg)
+    log(f"  {len(secs)} symbols x {years} years, strength {strength}; fitted on rows up to {windows.test[1]}, "
+        f"held out {held_start.date()}..{label_dates[-1].date()} ({held_out} dates)")
     parts = []
     for sector in sorted(set(sectors.values())):
-        rows = data[data["sector"] == sector]
         try:
-            fit = train_sector(rows, windows, cfg, sector=sector)
+            fit = train_sector(fit_rows[fit_rows["sector"] == sector], windows, cfg, sector=sector)
         except NotTrainable as exc:
-            print(f"  {sector}: not trained ({exc})")
+            log(f"  {sector}: not trained ({exc})")
             continue
-        valid = rows[windows.masks(data_dates(rows))["valid"]]
-        proba = ensemble_proba(fit.members, valid[fit.feature_names].to_numpy(np.float32))
-        parts.append(pd.DataFrame(proba, index=valid.index, columns=["pb", "ps", "ph"]).assign(
-            y=valid["label_id"].to_numpy()))
-        e = fit.ensemble_metrics
-        print(f"  {sector:24s} log loss {e['log_loss']:.4f}  ECE {e['ece']:.4f}  signals {e['signals']['signals']:5d}"
-              f"  precision {e['signals']['precision'] if e['signals']['precision'] is not None else float('nan'):.3f}"
-              f"  ({time.perf_counter() - t0:.0f} s)")
+        rows = held[held["sector"] == sector]
+        proba = ensemble_proba(fit.members, rows[fit.feature_names].to_numpy(np.float32))
+        parts.append(pd.DataFrame(proba, index=rows.index, columns=["pb", "ps", "ph"]).assign(
+            y=rows["label_id"].to_numpy(), sector=sector))
+        log(f"  {sector:24s} trained ({time.perf_counter() - t0:.0f} s)")
     v = pd.concat(parts)
-    v["planted"] = planted["planted_next"].reindex(v.index).to_numpy()
-    proba = v[["pb", "ps", "ph"]].to_numpy()
-    y = v["y"].to_numpy()
-    dates = v.index.get_level_values("date")
-    syms = v.index.get_level_values("symbol")
-    out = {"rows": len(v), "valid": (windows.valid[0].isoformat(), windows.valid[1].isoformat()),
-           "seconds": time.perf_counter() - t0, "strength": strength, "years": years, "symbols": len(secs)}
-    out["log_loss"] = metrics.log_loss(proba, y)
-    out["brier"] = metrics.brier(proba, y)
-    out["ece"] = metrics.top_label_ece(proba, y)
-    cw = metrics.classwise_ece(proba, y)
-    out["ece_buy"], out["ece_sell"] = cw[0], cw[1]
-    out["class_mix"] = metrics.class_mix(y)
-    out["mean_proba"] = proba.mean(axis=0).tolist()
-
-    thr = cfg["signals.min_confidence"]
-    sig = metrics.signals(proba, thr)
-    base_by_date = {c: pd.Series(y == c).groupby(np.asarray(dates)).transform("mean").to_numpy() for c in (0, 1)}
-    emitted = {}
-    ok = np.isfinite(v["planted"].to_numpy())
-    for c, name in ((0, "BUY"), (1, "SELL")):
-        m = sig == c
-        n = int(m.sum())
-        d = {"signals": n, "precision": float(np.mean(y[m] == c)) if n else None,
-             "base": float(base_by_date[c][m].mean()) if n else None,
-             "mean_confidence": float(proba[m, c].mean()) if n else None}
-        if n:  # the planted rule picks the same number of rows: the highest (BUY) or lowest (SELL) expectation
-            score = v["planted"].to_numpy() * (1 if c == 0 else -1)
-            order = np.argsort(-np.where(ok, score, -np.inf), kind="stable")[:n]
-            d["planted_precision"] = float(np.mean(y[order] == c))
-        emitted[name] = d
-    out["emitted"] = emitted
-    ladder = []
-    for t in (0.40, 0.45, 0.50, 0.55, 0.60):
-        st = metrics.signals(proba, t)
-        row = {"threshold": t}
-        for c, name in ((0, "BUY"), (1, "SELL")):
-            m = st == c
-            row[name] = (int(m.sum()), float(np.mean(y[m] == c)) if m.any() else None,
-                         float(proba[m, c].mean()) if m.any() else None)
-        ladder.append(row)
-    out["ladder"] = ladder
-    out["one_sided"] = metrics.one_sided(emitted["BUY"]["signals"], emitted["SELL"]["signals"])
-
-    ranking = {}
-    secs_of = [sectors[s] for s in syms]
-    planted_score = np.where(ok, v["planted"].to_numpy(), 0.0)
-    fake = np.stack([planted_score, -planted_score, np.zeros_like(planted_score)], axis=1)
-    for c, name in ((0, "BUY"), (1, "SELL")):
-        ranking[name] = {"model": metrics.edge_vs_base(proba, y, dates, syms, c, sectors=secs_of),
-                         "planted": metrics.edge_vs_base(fake, y, dates, syms, c, sectors=secs_of)}
-    out["ranking"] = ranking
-    return out
+    fit_seconds = time.perf_counter() - t0
+    o = None
+    if oracle:
+        t1 = time.perf_counter()
+        orc = sample.oracle(secs, start, END, seed=seed, strength=strength, label_params=params,
+                            dates=sorted(set(v.index.get_level_values("date"))), paths=paths)
+        o = orc.set_index(["symbol", "date"]).reindex(v.index)[["p_buy", "p_sell"]].to_numpy()
+        log(f"  oracle: {len(orc):,} symbol-days x {paths} paths in {time.perf_counter() - t1:.0f} s")
+    q = quality.measure(v[["pb", "ps", "ph"]].to_numpy(), v["y"].to_numpy(), v.index.get_level_values("date"),
+                        v["sector"].to_numpy(), float(cfg["signals.min_confidence"]), oracle=o,
+                        symbols=v.index.get_level_values("symbol"))
+    q.update(strength=strength, years=years, symbols=len(secs), seed=seed, seconds=round(time.perf_counter() - t0, 1),
+             fit_seconds=round(fit_seconds, 1), held_out=[str(held_start.date()), str(label_dates[-1].date())])
+    return q
 
 
-def show(r: dict) -> None:
-    print(f"\nstrength {r['strength']}: {r['symbols']} symbols x {r['years']} years; validation "
-          f"{r['valid'][0]}..{r['valid'][1]}, {r['rows']:,} held-out rows; {r['seconds']:.0f} s")
-    mix = r["class_mix"]
-    print(f"  labels BUY/SELL/HOLD {mix[0]:.3f}/{mix[1]:.3f}/{mix[2]:.3f}; mean forecast "
-          + "/".join(f"{p:.3f}" for p in r["mean_proba"]))
-    print(f"  ensemble: log loss {r['log_loss']:.4f}  Brier {r['brier']:.4f}  ECE {r['ece']:.4f} "
-          f"(BUY {r['ece_buy']:.4f}, SELL {r['ece_sell']:.4f})  target ECE <= 0.05")
-    for name, d in r["emitted"].items():
+def show(q: dict) -> None:
+    from turbomode.ml.quality import one_line
+
+    print(f"\nstrength {q['strength']}: {q['symbols']} symbols x {q['years']} years (seed {q['seed']}); held out "
+          f"{q['held_out'][0]}..{q['held_out'][1]}: {q['rows']:,} rows; threshold {q['threshold']:.2f}; "
+          f"{q['seconds']:.0f} s")
+    for name in ("BUY", "SELL"):
+        d = q[name]
+        line = f"  {name:4s}: {d['signals']:5d} signals, base rate {d['base']:.3f}"
         if d["signals"]:
-            print(f"  emitted {name:4s}: {d['signals']:6d} signals, mean confidence {d['mean_confidence']:.3f}, "
-                  f"precision {d['precision']:.3f} vs base {d['base']:.3f}; planted rule, same count: "
-                  f"{d['planted_precision']:.3f}")
-        else:
-            print(f"  emitted {name:4s}: no signal reached the threshold")
-    print("  threshold ladder (signals, precision, mean confidence):")
-    for row in r["ladder"]:
-        cells = []
-        for name in ("BUY", "SELL"):
-            n, prec, conf = row[name]
-            cells.append(f"{name} {n:6d}" + (f" {prec:.3f} @ {conf:.3f}" if n else "      -        "))
-        print(f"    >= {row['threshold']:.2f}: " + "   ".join(cells))
-    if r["one_sided"]:
-        print(f"  WARNING: more than 90% of the emitted signals are {r['one_sided']}")
-    for name, d in r["ranking"].items():
-        m, p = d["model"], d["planted"]
-        print(f"  top decile {name:4s}: models {m['precision']:.3f} vs base {m['base']:.3f} "
-              f"(se {m['se']:.3f}, z {m['z']:+.2f}; net of the opposite side {m['net']:+.3f}, z {m['z_net']:+.2f})"
-              f"; planted rule {p['precision']:.3f} (z {p['z']:+.2f}, net z {p['z_net']:+.2f})")
+            line += (f", precision {d['precision']:.3f} (se {d['se']:.3f}), mean confidence "
+                     f"{d['mean_confidence']:.3f}")
+            if "oracle_precision" in d:
+                line += (f"; oracle at the same count {d['oracle_precision']:.3f} (se {d['oracle_se']:.3f}); "
+                         f"edge recovered {d['recovered']:.2f}")
+        print(line)
+    lo_hi = q["sector_buy_share_range"]
+    print(f"  BUY share of signals {q['buy_share']:.2f}"
+          + (f"; per sector (>= 20 signals) {lo_hi[0]:.2f}..{lo_hi[1]:.2f}" if lo_hi else ""))
+    cal = q["calibration"]
+    print(f"  calibration: ECE BUY {cal['BUY']['ece']:.4f}, SELL {cal['SELL']['ece']:.4f}; "
+          f"Brier BUY {cal['BUY']['brier']:.4f}, SELL {cal['SELL']['brier']:.4f}")
+    print(f"  base rates: BUY - SELL = {q['base_rate_difference']:+.4f} (se {q['base_rate_difference_se']:.4f}); "
+          f"mean P(BUY) {q['mean_probability']['BUY']:.3f}, P(SELL) {q['mean_probability']['SELL']:.3f}")
+    for name, e in q.get("ranking", {}).items():
+        print(f"  top decile by P({name}) - P(other) per sector and date: precision {e['precision']:.3f} vs base "
+              f"{e['base']:.3f} (z {e['z']:+.2f}; net of the opposite side z {e['z_net']:+.2f})")
+    print("  " + one_line(q))
 
 
 def main() -> None:
@@ -167,15 +134,23 @@ def main() -> None:
     ap.add_argument("--strength", type=float, action="append", help="repeatable; default 0.6 and 0")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--n-jobs", type=int, default=2)
+    ap.add_argument("--paths", type=int, default=300, help="oracle Monte Carlo paths per symbol-day")
+    ap.add_argument("--json", type=str, default=None, help="also write the figures to this file")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="config override, e.g. models.calibration=sigmoid (value parsed as TOML)")
     args = ap.parse_args()
     import tomllib
 
     overrides = {k.replace(".", "__"): tomllib.loads(f"v = {v}")["v"] for k, v in (o.split("=", 1) for o in args.set)}
+    results = []
     for s in args.strength or [0.6, 0.0]:
         print(f"strength {s}:")
-        show(run(args.years, args.symbols, s, args.seed, args.n_jobs, overrides))
+        q = run(args.years, args.symbols, s, args.seed, n_jobs=args.n_jobs, overrides=overrides, paths=args.paths)
+        show(q)
+        results.append(q)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(results, fh, indent=1, default=str)
 
 
 if __name__ == "__main__":

@@ -166,7 +166,10 @@ OPTIONS: list[Option] = [
     Option("labels.stop_multiple", 1.0, _float(0.1, 20.0), "Stop = close - multiple x ATR (BUY)."),
     Option("labels.horizon_days", 10, _int(1, 250), "Trading days until a signal expires."),
     Option("labels.atr_days", 14, _int(2, 250), "Window of the average true range used for the barriers."),
-    Option("signals.min_confidence", 0.55, _float(0.0, 1.0), "Only emit signals at or above this probability."),
+    Option("signals.min_confidence", 0.40, _float(0.0, 1.0),
+           "Only emit signals whose calibrated probability of reaching the target first is at least this "
+           "(break-even of a 2:1 target/stop is 1/3 before costs and expiries; `train` prints the net "
+           "return at this threshold on its validation window)."),
     Option("signals.freshness_hours", 24, _int(1, 24 * 30), "Signals older than this are STALE."),
     Option("signals.refresh_report", False, _bool, "Rewrite <home>/report.html after every scan."),
     # models
@@ -177,10 +180,17 @@ OPTIONS: list[Option] = [
     Option("models.n_jobs", 2, _int(1, 256), "Models fitted at the same time, one thread each."),
     Option("models.trees", 100, _int(1, 5000),
            "Boosting rounds per boosted model (the forests grow half as many trees)."),
-    Option("models.valid_days", 252, _int(5, 5000),
-           "Trading days in the validation window (the most recent; capped at a fifth of the history)."),
+    Option("models.test_days", 126, _int(5, 5000),
+           "Trading days in the test window (the most recent): the champion's reported quality, never used "
+           "to fit or choose it (capped at a fifth of the history)."),
+    Option("models.valid_days", 126, _int(5, 5000),
+           "Trading days in the validation window, before test: it chooses champion or challenger "
+           "(capped at a fifth of the history)."),
     Option("models.calib_days", 252, _int(5, 5000),
            "Trading days in the calibration window, before validation (capped at a fifth of the history)."),
+    Option("models.max_signal_ece", 0.05, _float(0.0, 1.0),
+           "A challenger whose signal calibration error (ECE of P(BUY) and P(SELL) pooled) on validation "
+           "exceeds this is not promoted, unless the champion's is worse."),
     Option("models.calibration", "sigmoid", _choice("sigmoid", "isotonic", "auto"),
            "Calibration of each model on its later window: 'sigmoid' (Platt), 'isotonic', or 'auto' "
            "(isotonic with >= 1000 calibration rows, else sigmoid)."),
@@ -188,6 +198,8 @@ OPTIONS: list[Option] = [
     Option("backtest.folds", 5, _int(1, 50), "Walk-forward folds."),
     Option("backtest.commission_bps", 1.0, _float(0.0, 1000.0), "Commission per side, basis points."),
     Option("backtest.slippage_bps", 5.0, _float(0.0, 1000.0), "Slippage per side, basis points."),
+    Option("backtest.min_trades", 30, _int(1, 100000),
+           "Below this many trades no t, z, Sharpe or profit factor is shown as evidence."),
     # drift
     Option("drift.retrain", False, _bool, "Retrain the sectors with significant drift."),
     Option("drift.moderate", 0.1, _float(0.0, 10.0), "PSI at or above this is moderate drift."),

@@ -10,8 +10,7 @@ from turbomode.tasks import demo
 
 
 @pytest.mark.slow
-def test_the_demo_ingests_trains_scans_and_shows_signals_and_status_in_its_own_home(cli, home, tmp_path,
-                                                                                      monkeypatch):
+def test_the_demo_runs_a_week_of_jobs_and_ends_healthy_in_its_own_home(cli, home, tmp_path, monkeypatch):
     # fewer boosting rounds than the demo's own 100: the test proves the pipeline, not the models
     monkeypatch.setitem(demo.DEMO_SETTINGS, "models__trees", 10)
     where = tmp_path / "demo"
@@ -19,14 +18,20 @@ def test_the_demo_ingests_trains_scans_and_shows_signals_and_status_in_its_own_h
     assert result.exit_code == 0, result.output
     out = result.output
     assert f"demo home: {where}" in out and "3 symbols in 3 sectors, 3 years" in out
-    for step in ("[1/3] ingest succeeded", "[2/3] train succeeded", "[3/3] scan succeeded"):
-        assert step in out
+    jobs = ("ingest", "train", "scan", "maintain", "backtest", "drift")
+    for i, job in enumerate(jobs, start=1):
+        assert f"[{i}/6] {job} succeeded" in out or f"[{i}/6] {job} partial" in out, out
     assert "SAMPLE DATA" in out  # on the scan line, and as the banner when signals were emitted
-    assert "ingest" in out and "train" in out and "scan" in out and "next: turbomode --home" in out
+    assert "next: turbomode --home" in out and "quality (" in out and "calibration error BUY" in out
+    assert (where / "report.html").exists() and f"report: {where / 'report.html'}" in out
     conn = sqlite3.connect(where / "turbomode.db")
     runs = conn.execute("SELECT task, trigger, status FROM task_runs ORDER BY id").fetchall()
-    assert runs == [("ingest", "manual", "succeeded"), ("train", "manual", "succeeded"),
-                    ("scan", "manual", "succeeded")]
+    assert [r[0] for r in runs] == list(jobs) and {r[1] for r in runs} == {"manual"}
+    assert {r[2] for r in runs} <= {"succeeded", "partial"}
+    import json
+
+    jobs_now = json.loads(cli("--home", str(where), "status", "--json").stdout)["jobs"]
+    assert all(not j["overdue"] and j["missed"] == 0 for j in jobs_now), jobs_now  # a week of jobs: none late
     assert conn.execute("SELECT value FROM meta WHERE key = 'data_source'").fetchone()[0] == "sample"
     assert conn.execute("SELECT COUNT(DISTINCT symbol) FROM price_data").fetchone()[0] == 3
     sources = {r[0] for r in conn.execute("SELECT data_source FROM active_signals")}

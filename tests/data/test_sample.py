@@ -31,11 +31,19 @@ def test_bars_up_to_a_date_are_identical_whatever_the_end(small_universe):
     pd.testing.assert_frame_equal(short, cut)
 
 
-def test_a_symbols_bars_do_not_depend_on_the_other_symbols(small_universe):
-    alone = sample.generate(small_universe[:1], START, date(2016, 1, 1), seed=3, strength=0.6)
+def test_a_symbols_bars_depend_only_on_its_own_sector(small_universe):
+    sym, sector = small_universe[0].symbol, small_universe[0].sector
+    same_sector = [s for s in small_universe if s.sector == sector]
+    alone = sample.generate(same_sector, START, date(2016, 1, 1), seed=3, strength=0.6, symbols=[sym])
     everyone = sample.generate(small_universe, START, date(2016, 1, 1), seed=3, strength=0.6)
-    sym = small_universe[0].symbol
     pd.testing.assert_frame_equal(alone, everyone[everyone.symbol == sym].reset_index(drop=True))
+
+
+def test_asking_for_some_symbols_returns_them_from_the_whole_market(small_universe):
+    wanted = [small_universe[0].symbol, small_universe[5].symbol]
+    some = sample.generate(small_universe, START, date(2015, 6, 1), seed=3, strength=0.6, symbols=wanted)
+    everyone = sample.generate(small_universe, START, date(2015, 6, 1), seed=3, strength=0.6)
+    pd.testing.assert_frame_equal(some, everyone[everyone.symbol.isin(wanted)].reset_index(drop=True))
 
 
 def test_since_returns_only_the_later_bars_of_the_same_market(small_universe):
@@ -93,7 +101,8 @@ def test_returns_have_fat_tails_and_volatility_clustering(small_universe):
 
 def _edge(strength, universe):
     c, r = _returns(sample.generate(universe, START, date(2021, 1, 1), seed=11, strength=strength))
-    signal = sample.planted_from_closes(c.to_numpy(), 1.0)[:-1]
+    sectors = {s.symbol: s.sector for s in universe}
+    signal = sample.planted_from_closes(c.to_numpy(), 1.0, [sectors[x] for x in c.columns])[:-1]
     ok = ~np.isnan(signal).any(axis=1)
     # cross-sectional: demean per day so the common market move (one draw a day) is not counted
     # as thousands of independent samples
@@ -118,8 +127,10 @@ def test_planted_component_is_the_generators_rule_recomputed_from_stored_closes(
     df = sample.generate(small_universe, START, end, seed=4, strength=0.8)
     pc = sample.planted_component(small_universe, START, end, seed=4, strength=0.8)
     assert len(pc) == len(df) and (pc.symbol.to_numpy() == df.symbol.to_numpy()).all()
-    closes = df.pivot(index="date", columns="symbol", values="close").to_numpy()
-    from_closes = sample.planted_from_closes(closes, 0.8)
+    wide = df.pivot(index="date", columns="symbol", values="close")
+    closes = wide.to_numpy()
+    sector_of = {s.symbol: s.sector for s in small_universe}
+    from_closes = sample.planted_from_closes(closes, 0.8, [sector_of[x] for x in wide.columns])
     planted = pc.pivot(index="date", columns="symbol", values="planted_next").to_numpy()
     np.testing.assert_array_equal(np.isnan(planted), np.isnan(from_closes))
     np.testing.assert_allclose(planted, from_closes, rtol=0, atol=1e-15)
@@ -127,12 +138,52 @@ def test_planted_component_is_the_generators_rule_recomputed_from_stored_closes(
     # and it is the past-only rule: changing a future close does not change today's value
     bumped = closes.copy()
     bumped[100:] *= 1.5
-    np.testing.assert_array_equal(sample.planted_from_closes(bumped, 0.8)[:100], from_closes[:100])
+    np.testing.assert_array_equal(
+        sample.planted_from_closes(bumped, 0.8, [sector_of[x] for x in wide.columns])[:100], from_closes[:100])
 
 
-def test_strength_zero_has_no_planted_component(small_universe):
-    pc = sample.planted_component(small_universe[:2], START, date(2015, 6, 1), seed=4, strength=0.0)
-    assert (pc.planted_next.dropna() == 0).all()
+def test_the_planted_drift_is_demeaned_within_each_sector_on_every_date(small_universe):
+    pc = sample.planted_component(small_universe, START, date(2016, 1, 1), seed=4, strength=0.8).dropna()
+    sector_of = {s.symbol: s.sector for s in small_universe}
+    means = pc.assign(sector=pc.symbol.map(sector_of)).groupby(["sector", "date"]).planted_next.mean()
+    assert means.abs().max() < 1e-12
+    # and about half point each way, whatever the market did
+    assert 0.45 < (pc.planted_next > 0).mean() < 0.55
+
+
+def test_the_oracle_is_the_probability_of_the_trade_rule_under_the_generators_own_laws(small_universe):
+    from turbomode.ml.labels import LabelParams, triple_barrier
+    from turbomode.ml.quality import clustered_se
+
+    end = date(2018, 6, 30)
+    days = sample.business_days(START, end)
+    dates = days[300:900:4]
+    parts = []
+    for seed in (4, 5, 6):  # one market is one path of its market factor: pool three
+        o = sample.oracle(small_universe, START, end, seed=seed, strength=0.8, label_params=LabelParams(),
+                          dates=dates, paths=100)
+        assert len(o) == len(dates) * len(small_universe) and o[["p_buy", "p_sell"]].stack().between(0, 1).all()
+        labels = triple_barrier(sample.generate(small_universe, START, end, seed=seed, strength=0.8), LabelParams())
+        parts.append(o.merge(labels, on=["symbol", "date"]).assign(market=seed))
+    m = pd.concat(parts, ignore_index=True)
+    cluster = m.market.astype(str) + m.date.astype(str)
+    # calibrated: the chance that either side's target is hit first is the oracle's p_buy + p_sell
+    # (a market trend lifts one side and lowers the other; their sum does not care), and so is each side
+    err = (m.label != "HOLD").astype(float) - (m.p_buy + m.p_sell)
+    assert abs(err.mean()) <= 2 * clustered_se(err.to_numpy(), cluster.to_numpy())
+    for side, col in (("BUY", "p_buy"), ("SELL", "p_sell")):
+        err = (m.label == side).astype(float) - m[col]
+        assert abs(err.mean()) <= 2 * clustered_se(err.to_numpy(), cluster.to_numpy()), side
+        # and within a date it tells the stocks apart: the side it favours is hit more often
+        within = m.assign(hit=(m.label == side).astype(float)).groupby(cluster)[[col, "hit"]].transform(
+            lambda x: x - x.mean())
+        assert np.corrcoef(within[col], within["hit"])[0, 1] > 0.1, side
+    # the same call gives the same numbers (seeded from the generator's seed and the date)
+    again = sample.oracle(small_universe, START, end, seed=6, strength=0.8, label_params=LabelParams(),
+                          dates=dates[:3], paths=100)
+    first = parts[-1][["symbol", "date", "p_buy", "p_sell"]]
+    first = first[first.date.isin(pd.to_datetime(dates[:3]))].sort_values(["symbol", "date"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(again, first)
 
 
 @pytest.mark.parametrize(

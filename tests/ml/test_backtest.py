@@ -26,119 +26,65 @@ def prices(*bars_per_symbol):
 FLAT = (100, 100, 100, 100)
 
 
-def one(bars, side=1, target=110.0, stop=95.0, expiry=5, t=0):
-    p = prices([FLAT, *bars])
-    ex = bt.find_exits(p, bt.Signals.of([0], [t], [side], [target], [stop], [expiry]))
-    return int(ex.t[0]), float(ex.price[0]), bt.OUTCOMES[ex.outcome[0]], float(ex.gross[0])
+def trades(sym, t, side, exit_t, fill_t=None, fill=100.0, exit_price=100.0, outcome=bt.TARGET):
+    sym = np.atleast_1d(sym)
+    t = np.broadcast_to(np.asarray(t), sym.shape)
+    fill_t = t + 1 if fill_t is None else fill_t
+    return bt.Trades.of(sym, t, side, fill_t, fill, exit_t, exit_price, outcome)
 
 
-class TestExits:
-    def test_it_exits_at_the_target_when_the_target_is_reached_first(self):
-        assert one([(100, 105, 98, 104), (104, 111, 100, 108), (108, 108, 90, 92)]) == (2, 110.0, "target", pytest.approx(0.1))
+class TestTradesFromTheTradeRule:
+    """Every trade comes from ml.labels (tests/ml/test_exit_rule.py proves the rule); here: its use."""
 
-    def test_it_exits_at_the_stop_when_the_stop_is_reached_first(self):
-        assert one([(100, 101, 94, 96), (96, 120, 96, 118)]) == (1, 95.0, "stop", pytest.approx(-0.05))
+    def test_the_walk_forward_takes_every_trade_from_the_trade_rule(self):
+        from tests.ml.synth import make_panel
+        from turbomode.ml.labels import LabelParams, panel_trades
 
-    def test_it_counts_a_bar_reaching_both_barriers_as_the_stop(self):
-        assert one([(100, 111, 94, 100)]) == (1, 95.0, "stop", pytest.approx(-0.05))
+        panel = make_panel(days=200, seed=4)
+        tr = panel_trades(panel, LabelParams())
+        p = tr["panel"]
+        i = int(np.flatnonzero(tr["BUY"]["outcome"] == bt.TARGET)[0])
+        assert tr["BUY"]["fill_idx"][i] == i + 1 and tr["BUY"]["fill"][i] == p["open"].iloc[i + 1]
+        assert tr["BUY"]["exit_idx"][i] > i and p["symbol"].iloc[tr["BUY"]["exit_idx"][i]] == p["symbol"].iloc[i]
 
-    def test_it_expires_at_the_close_of_the_last_session(self):
-        bars = [(100, 101, 99, 100)] * 4 + [(100, 101, 99, 103), (100, 200, 1, 100)]
-        assert one(bars, expiry=5)[:3] == (5, 103.0, "expiry")
+    def test_a_signal_on_the_last_bar_is_pending_and_never_taken(self):
+        sig = bt.Trades.of([0, 0], [3, 5], 1, [4, -1], [100.0, np.nan], [4, -1], [101.0, np.nan],
+                           [bt.TARGET, bt.PENDING])
+        assert bt.one_position_per_symbol(sig).tolist() == [0]
 
-    def test_a_gap_down_through_the_stop_fills_at_the_open(self):
-        t, price, outcome, gross = one([(90, 92, 88, 91)])
-        assert (t, price, outcome) == (1, 90.0, "stop") and gross == pytest.approx(-0.10)
-
-    def test_a_gap_up_through_the_target_fills_at_the_open_even_if_the_bar_then_falls_through_the_stop(self):
-        t, price, outcome, gross = one([(115, 116, 90, 92)])
-        assert (t, price, outcome) == (1, 115.0, "target") and gross == pytest.approx(0.15)
-
-    def test_a_sell_mirrors_the_barriers(self):
-        t, price, outcome, gross = one([(100, 104, 98, 99), (99, 100, 89, 90)], side=-1, target=90, stop=105)
-        assert (t, price, outcome) == (2, 90.0, "target") and gross == pytest.approx(0.10)
-
-    def test_a_sell_stopped_on_a_gap_up_loses_from_the_open(self):
-        t, price, outcome, gross = one([(108, 109, 107, 108)], side=-1, target=90, stop=105)
-        assert (t, price, outcome) == (1, 108.0, "stop") and gross == pytest.approx(-0.08)
-
-    def test_a_trade_the_data_ends_under_is_closed_at_the_last_close(self):
-        assert one([(100, 101, 99, 102)], expiry=5)[:3] == (1, 102.0, "open")
-
-    def test_missing_bars_touch_nothing_and_expiry_uses_the_last_close(self):
-        assert one([None, (100, 101, 99, 101), None], expiry=3)[:3] == (3, 101.0, "expiry")
-
-    @pytest.mark.parametrize("field,value", [("side", 0), ("expiry", 0)])
-    def test_it_rejects_invalid_signals(self, field, value):
-        args = {"sym": [0], "t": [0], "side": [1], "target": [1.0], "stop": [1.0], "expiry": [1]}
+    @pytest.mark.parametrize("field,value", [("side", 0), ("fill_t", 0), ("exit_t", 0)])
+    def test_it_rejects_impossible_trades(self, field, value):
+        args = {"sym": [0], "t": [1], "side": [1], "fill_t": [2], "fill": [1.0], "exit_t": [3], "exit_price": [1.0],
+                "outcome": [bt.TARGET]}
         args[field] = [value]
         with pytest.raises(ValueError):
-            bt.Signals.of(**args)
-
-    def test_it_matches_a_bar_by_bar_reference_on_random_paths(self):
-        rng = np.random.default_rng(7)
-        n_sym, n_days = 5, 120
-        close = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, (n_sym, n_days)), axis=1))
-        opn = close * np.exp(rng.normal(0, 0.01, close.shape))
-        high = np.maximum(opn, close) * np.exp(np.abs(rng.normal(0, 0.01, close.shape)))
-        low = np.minimum(opn, close) * np.exp(-np.abs(rng.normal(0, 0.01, close.shape)))
-        p = bt.make_prices(opn, high, low, close)
-        n = 400
-        sym, t = rng.integers(0, n_sym, n), rng.integers(0, n_days - 1, n)
-        side = rng.choice([-1, 1], n)
-        c0 = close[sym, t]
-        width = c0 * rng.uniform(0.01, 0.05, n)
-        target, stop = c0 + side * 2 * width, c0 - side * width
-        expiry = rng.integers(1, 15, n)
-        ex = bt.find_exits(p, bt.Signals.of(sym, t, side, target, stop, expiry))
-        for i in range(n):
-            want = reference_exit(opn[sym[i]], high[sym[i]], low[sym[i]], close[sym[i]], t[i], side[i],
-                                  target[i], stop[i], expiry[i])
-            assert (ex.t[i], ex.price[i], bt.OUTCOMES[ex.outcome[i]]) == want
-
-
-def reference_exit(o, h, l, c, t, side, target, stop, expiry):
-    for d in range(t + 1, min(t + expiry, len(c) - 1) + 1):
-        if side * o[d] <= side * stop:
-            return d, o[d], "stop"
-        if side * o[d] >= side * target:
-            return d, o[d], "target"
-        up, dn = h[d] >= max(target, stop), l[d] <= min(target, stop)
-        hit_stop = dn if side > 0 else up
-        hit_target = up if side > 0 else dn
-        if hit_stop:
-            return d, stop, "stop"
-        if hit_target:
-            return d, target, "target"
-    end = min(t + expiry, len(c) - 1)
-    return end, c[end], "expiry" if t + expiry <= len(c) - 1 else "open"
+            bt.Trades.of(**args)
 
 
 class TestOnePositionPerSymbol:
     def test_a_signal_while_the_symbol_is_held_is_skipped(self):
-        exits = np.array([3, 4, 6, 9, 2])
-        sig = bt.Signals.of([0, 0, 0, 0, 1], [0, 1, 3, 5, 1], 1, 1.0, 1.0, 1)
-        assert bt.one_position_per_symbol(sig, exits).tolist() == [0, 2, 4]
+        sig = trades([0, 0, 0, 0, 1], [0, 1, 3, 5, 1], 1, [3, 4, 6, 9, 2])
+        assert bt.one_position_per_symbol(sig).tolist() == [0, 2, 4]
 
     def test_order_of_the_signals_does_not_matter(self):
-        exits = np.array([9, 2, 6, 4, 3])
-        sig = bt.Signals.of([0, 1, 0, 0, 0], [5, 1, 3, 1, 0], 1, 1.0, 1.0, 1)
-        assert bt.one_position_per_symbol(sig, exits).tolist() == [1, 2, 4]
+        sig = trades([0, 1, 0, 0, 0], [5, 1, 3, 1, 0], 1, [9, 2, 6, 4, 3])
+        assert bt.one_position_per_symbol(sig).tolist() == [1, 2, 4]
 
     def test_of_two_signals_on_one_session_the_first_listed_is_taken(self):
-        sig = bt.Signals.of([0, 0], [2, 2], [1, -1], 1.0, 1.0, 1)
-        assert bt.one_position_per_symbol(sig, np.array([4, 3])).tolist() == [0]
+        sig = trades([0, 0], [2, 2], [1, -1], [4, 3])
+        assert bt.one_position_per_symbol(sig).tolist() == [0]
 
     def test_it_accepts_no_signals(self):
-        assert bt.one_position_per_symbol(bt.Signals.of([], [], [], [], [], []), np.array([])).size == 0
+        assert bt.one_position_per_symbol(trades([], [], [], [])).size == 0
 
 
 class TestPortfolio:
-    def test_daily_returns_are_the_equal_weight_mean_of_open_positions_with_costs_on_entry_and_exit(self):
-        a = [(100, 100, 100, 100), (100, 100, 100, 110), (110, 120, 110, 121)]  # BUY, target 120 on day 2
-        b = [(50, 50, 50, 50), (50, 50, 50, 50), (50, 50, 50, 45), (45, 45, 45, 45)]  # SELL, expires day 2
+    def test_daily_returns_run_from_the_fill_with_costs_on_the_fill_day_and_the_exit_day(self):
+        a = [(100, 100, 100, 100), (100, 100, 100, 110), (110, 120, 110, 121)]  # BUY filled at 100, target 120 day 2
+        b = [(50, 50, 50, 50), (50, 50, 50, 50), (50, 50, 50, 45), (45, 45, 45, 45)]  # SELL filled at 50, expires day 2
         p = prices(a, b)
-        sig = bt.Signals.of([0, 1], [0, 0], [1, -1], [120.0, 10.0], [90.0, 60.0], [5, 2])
+        sig = bt.Trades.of([0, 1], [0, 0], [1, -1], [1, 1], [100.0, 50.0], [2, 2], [120.0, 45.0],
+                           [bt.TARGET, bt.EXPIRY])
         res = bt.simulate(p, sig, cost_bps=10.0, start=0, end=3)
         c = 0.001
         assert res.portfolio.returns.tolist() == pytest.approx([0, (0.1 - c + 0 - c) / 2,
@@ -148,9 +94,15 @@ class TestPortfolio:
         assert res.metrics["trades"] == 2 and res.metrics["hit_rate"] == 0.5
         assert res.metrics["exposure"] == pytest.approx(2 / 3)
 
+    def test_a_fill_away_from_the_previous_close_counts_from_the_fill(self):
+        p = prices([FLAT, (110, 112, 108, 111), (111, 111, 111, 111)])  # a gap up to a 110 fill
+        sig = bt.Trades.of([0], [0], [1], [1], [110.0], [2], [111.0], [bt.EXPIRY])
+        res = bt.simulate(p, sig, cost_bps=0.0, start=0, end=2)
+        assert res.portfolio.returns.tolist() == pytest.approx([0, 111 / 110 - 1, 0])
+
     def test_a_day_without_positions_earns_nothing(self):
         p = prices([FLAT, (100, 100, 100, 200), (200, 200, 200, 400)])
-        res = bt.simulate(p, bt.Signals.of([], [], [], [], [], []), cost_bps=5, start=0, end=2)
+        res = bt.simulate(p, trades([], [], [], []), cost_bps=5, start=0, end=2)
         assert res.portfolio.returns.tolist() == [0, 0, 0] and res.metrics["total_return"] == 0
         assert res.metrics["trades"] == 0 and math.isnan(res.metrics["hit_rate"])
 
@@ -178,6 +130,14 @@ class TestMetrics:
     def test_a_flat_series_has_no_sharpe_and_no_drawdown(self):
         m = bt.series_metrics(np.zeros(5), np.zeros(5))
         assert math.isnan(m["sharpe"]) and m["max_drawdown"] == 0
+
+    def test_below_the_minimum_trades_no_sharpe_or_profit_factor_is_given_as_evidence(self):
+        p = prices([FLAT, (100, 110, 100, 110), (110, 110, 110, 110)])
+        sig = bt.Trades.of([0], [0], [1], [1], [100.0], [1], [110.0], [bt.TARGET])
+        m = bt.simulate(p, sig, cost_bps=0.0, start=0, end=2, min_trades=30).metrics
+        assert m["too_few_trades"] and math.isnan(m["sharpe"]) and math.isnan(m["profit_factor"])
+        assert m["trades"] == 1 and m["hit_rate"] == 1.0  # counts and rates stay: they are descriptions
+        assert not bt.simulate(p, sig, cost_bps=0.0, start=0, end=2, min_trades=1).metrics["too_few_trades"]
 
     def test_clean_turns_undefined_numbers_into_none(self):
         assert bt.clean({"a": math.nan, "b": [math.inf, np.float64(2.5)], "c": np.int64(3)}) == \

@@ -47,20 +47,49 @@ def test_rows_inside_the_warm_up_have_no_features():
     assert usable(later).all()
 
 
-def test_sector_relative_strength_is_measured_against_the_same_day_sector_mean():
+def test_directional_features_are_relative_to_the_same_days_sector_mean():
+    from turbomode.ml.features import DIRECTIONAL
+
     f = compute_features(PANEL, SECTORS2)
     ok = f[usable(f)]
-    sums = ok.groupby([ok["sector"], ok.index.get_level_values("date")])["sector_rel_1"].sum()
-    assert np.abs(sums).max() < 1e-6
-    # one stock's jump moves its own relative strength up and its sector peers' down, same day only
-    bumped = PANEL.copy()
+    sums = ok.groupby([ok["sector"], ok.index.get_level_values("date")])[list(DIRECTIONAL)].sum()
+    assert np.abs(sums.to_numpy()).max() < 1e-4
+    # a rally of the whole sector changes no log-linear directional feature (returns, distances from
+    # means, MACD); volatility stays absolute
+    linear = [n for n in DIRECTIONAL if n.startswith(("ret_", "ma_", "macd")) or n in ("gap", "intraday")]
+    rally = PANEL.copy()
     day = PANEL["date"].drop_duplicates().sort_values().iloc[WARMUP_BARS + 30]
+    energy = rally["symbol"].isin([s for s, sec in SECTORS2.items() if sec == "Energy"]) & (rally["date"] >= day)
+    rally.loc[energy, ["open", "high", "low", "close", "adj_close"]] *= 1.10
+    g = compute_features(rally, SECTORS2)
+    np.testing.assert_allclose(g.loc[("AAA", day), linear].astype(float), f.loc[("AAA", day), linear].astype(float),
+                               atol=1e-5)
+    assert g.loc[("AAA", day), "vol_10"] > f.loc[("AAA", day), "vol_10"]
+    # one stock's jump moves its own relative return up and its sector peers' down, same day only
+    bumped = PANEL.copy()
     m = (bumped["symbol"] == "AAA") & (bumped["date"] >= day)
     bumped.loc[m, ["open", "high", "low", "close", "adj_close"]] *= 1.10
-    g = compute_features(bumped, SECTORS2)
-    assert g.loc[("AAA", day), "sector_rel_1"] > f.loc[("AAA", day), "sector_rel_1"] + 0.05
-    assert g.loc[("BBB", day), "sector_rel_1"] < f.loc[("BBB", day), "sector_rel_1"] - 0.02
-    assert g.loc[("DDD", day), "sector_rel_1"] == pytest.approx(f.loc[("DDD", day), "sector_rel_1"])
+    h = compute_features(bumped, SECTORS2)
+    assert h.loc[("AAA", day), "ret_1"] > f.loc[("AAA", day), "ret_1"] + 0.05
+    assert h.loc[("BBB", day), "ret_1"] < f.loc[("BBB", day), "ret_1"] - 0.02
+    assert h.loc[("DDD", day), "ret_1"] == pytest.approx(f.loc[("DDD", day), "ret_1"])
+
+
+def test_the_mirror_image_market_negates_exactly_the_directional_features():
+    from turbomode.ml.features import DIRECTIONAL, mirror
+
+    mirrored = PANEL.copy()
+    # every log move negated: prices become 1/price (scaled), highs and lows swap
+    for c in ("open", "close", "adj_close"):
+        mirrored[c] = 1e4 / PANEL[c]
+    mirrored["high"], mirrored["low"] = 1e4 / PANEL["low"], 1e4 / PANEL["high"]
+    f, g = compute_features(PANEL, SECTORS2), compute_features(mirrored, SECTORS2)
+    ok = usable(f)
+    names = list(FEATURE_NAMES)
+    want = mirror(f.loc[ok, names].to_numpy(np.float64), names)
+    got = g.loc[ok, names].to_numpy(np.float64)
+    np.testing.assert_allclose(got, want, atol=2e-4, rtol=2e-3)  # every feature: negated or unchanged
+    assert set(DIRECTIONAL) < set(names)
 
 
 def test_symbols_without_a_sector_are_left_out_and_the_index_is_symbol_date():

@@ -108,7 +108,7 @@ def test_a_scan_rewrites_the_report_when_configured(cli, home, monkeypatch):
     toml.write_text(toml.read_text().replace("[signals]\n", "[signals]\nrefresh_report = true\n"))
     monkeypatch.setattr(scan_task, "_load_champions", lambda ctx: d.FakeChampions({"AAA": (0.7, 0.1, 0.2)}))
     monkeypatch.setattr(scan_task, "_compute_features", d.fake_features)
-    monkeypatch.setattr(scan_task, "_atr_last", d.fake_atr)
+    monkeypatch.setattr(scan_task, "_vol_last", d.fake_vol)
     conn = connect(home / "turbomode.db")
     d.add_bars(conn, "AAA", DAYS)
     d.add_sessions(conn, DAYS + FUTURE)

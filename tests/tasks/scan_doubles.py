@@ -73,5 +73,16 @@ def fake_features(panel: pd.DataFrame, sectors) -> pd.DataFrame:
     return p.set_index(["symbol", "date"])[["f1"]]
 
 
-def fake_atr(panel: pd.DataFrame, days: int) -> pd.Series:
-    return pd.Series(2.0, index=sorted(panel["symbol"].unique()))
+SIGMA = 0.02  # the trade rule's volatility every symbol gets from ``fake_vol``
+
+
+def fake_vol(panel: pd.DataFrame, days: int) -> dict[str, tuple[float, float]]:
+    """symbol -> (price ATR, sigma): 2.0 and 0.02 for every symbol."""
+    return {s: (2.0, SIGMA) for s in sorted(panel["symbol"].unique())}
+
+
+def register_version(conn, version: str, sector: str, data_end: str, status: str = "champion") -> None:
+    """A model_metadata ensemble row (no files): enough for the point-in-time choice of versions."""
+    conn.execute("INSERT INTO model_metadata (version, sector, model_type, path, sha256, status, created_at,"
+                 " data_end) VALUES (?, ?, 'ensemble', ?, 'x', ?, 't', ?)",
+                 (version, sector, f"{version}/x/ensemble.json", status, data_end))

@@ -1,8 +1,8 @@
 """`turbomode backtest` end to end on a small sample market written straight into the database.
 
 Small on purpose: 3 sectors x 6 symbols x 5 years, two fast model types with few trees, 3 folds.
-The signal threshold is lowered so that a market without an edge still produces a few hundred
-trades: the statistical checks then have something to measure.
+The signal threshold is lowered to 0.26 (near the base rate) so that the planted market produces
+plenty of trades for the statistics; on the random walk, signals stay too rare to claim anything.
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ source = "sample"
 trees = 30
 valid_days = 126
 calib_days = 126
+test_days = 60
 min_train_rows = 200
 [signals]
-min_confidence = 0.35
+min_confidence = 0.26
 """
 
 
@@ -89,14 +90,18 @@ def _sessions(conn) -> list[str]:
 
 
 class TestNoEdgeWhereNoneExists:
-    def test_a_random_walk_market_shows_no_edge_after_costs(self, cli, home, random_walk_home):
+    def test_a_random_walk_market_gives_almost_no_signals_and_no_statistic_claims_an_edge(self, cli, home,
+                                                                                          random_walk_home):
+        # Calibrated probabilities of a random walk stay near the base rate (about 0.27), below HOLD's:
+        # the signal rule emits almost nothing, and below backtest.min_trades no z, t, Sharpe or
+        # profit factor is reported as evidence.
         _use(random_walk_home, home)
-        m = _backtest(cli)["summary"]["metrics"]
-        assert m["trades"] >= 150, "too few trades for the check to mean anything"
-        # hit rate within two standard errors of the base rate of the same trades taken at random
-        assert abs(m["hit_rate"] - m["base_rate"]) <= 2 * m["hit_rate_se"], m
-        # mean net return per trade not significantly above zero
-        assert m["mean_return_t"] < 2.0, m
+        out = _backtest(cli)["summary"]
+        m = out["metrics"]
+        assert m["trades"] < 30 and m["too_few_trades"] is True, m
+        assert m["hit_rate_z"] is None and m["mean_return_t"] is None
+        overall = next(r for r in out["results"] if r["slice_kind"] == "overall")
+        assert overall["sharpe"] is None and overall["profit_factor"] is None
 
     def test_a_planted_edge_is_found_by_the_same_measures(self, cli, home, planted_home):
         _use(planted_home, home)

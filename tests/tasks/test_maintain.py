@@ -10,9 +10,14 @@ import pytest
 
 from tests.conftest import NOW
 from turbomode.clock import iso
+from turbomode.config import defaults
 from turbomode.store import backup as backup_store
 from turbomode.store import maintenance as store
 from turbomode.tasks import maintain
+
+
+CFG = defaults()
+COST = 2 * (CFG["backtest.commission_bps"] + CFG["backtest.slippage_bps"]) / 1e4
 
 
 def add_signal(conn, symbol, signal_type="BUY", *, expires_at, entry=100.0, sector="Energy", active=1):
@@ -46,25 +51,33 @@ def test_signals_past_expiry_are_closed_by_the_scan_rule_and_archived(fresh_db):
     noprice = add_signal(fresh_db, "NOPX", "BUY", expires_at="2026-01-16T21:00:00Z")
     live = add_signal(fresh_db, "LIVE", "BUY", expires_at="2026-01-30T21:00:00Z")
 
-    closed = maintain.expire_signals(fresh_db, NOW, horizon=10)
+    closed = maintain.expire_signals(fresh_db, NOW, CFG)
 
     assert sorted(c.signal_id for c in closed) == sorted([hit, flat, short, noprice])
     assert [r[0] for r in fresh_db.execute("SELECT id FROM active_signals")] == [live]
     hist = {r["symbol"]: r for r in fresh_db.execute("SELECT * FROM signal_history")}
     assert (hist["HIT"]["outcome"], hist["HIT"]["exit_price"]) == ("target", pytest.approx(110.0))
     assert (hist["FLAT"]["outcome"], hist["FLAT"]["exit_date"]) == ("expired", "2026-01-09")
-    assert hist["FLAT"]["realized_return"] == pytest.approx(0.03)
-    assert hist["SHORT"]["realized_return"] == pytest.approx(0.03)  # a SELL gains when the price falls
-    assert (hist["NOPX"]["outcome"], hist["NOPX"]["realized_return"]) == ("expired", 0.0)
+    assert hist["FLAT"]["realized_return"] == pytest.approx(0.03 - COST)  # net of the round trip
+    assert hist["SHORT"]["realized_return"] == pytest.approx(0.03 - COST)  # a SELL gains when the price falls
+    assert (hist["NOPX"]["outcome"], hist["NOPX"]["exit_price"]) == ("expired", 100.0)
     assert all(r["closed_at"] == iso(NOW) for r in hist.values())
     stats = {(r["sector"], r["signal_type"]): r["total_signals"] for r in fresh_db.execute("SELECT * FROM sector_stats")}
     assert stats == {("Energy", "BUY"): 3, ("Utilities", "SELL"): 1}
 
 
+def test_a_signal_never_filled_before_its_expiry_ends_unfilled_with_no_return(fresh_db):
+    sid = add_signal(fresh_db, "GONE", "BUY", expires_at="2026-01-16T21:00:00Z")
+    fresh_db.execute("UPDATE active_signals SET price_basis = 'close', reference_price = 100.0, sigma = 0.02"
+                     " WHERE id = ?", (sid,))
+    (closed,) = maintain.expire_signals(fresh_db, NOW, CFG)
+    assert (closed.outcome, closed.realized_return) == ("unfilled", 0.0)
+
+
 def test_expiring_twice_archives_nothing_twice(fresh_db):
     add_signal(fresh_db, "AAA", "BUY", expires_at="2026-01-16T21:00:00Z")
-    assert len(maintain.expire_signals(fresh_db, NOW, horizon=10)) == 1
-    assert maintain.expire_signals(fresh_db, NOW, horizon=10) == []
+    assert len(maintain.expire_signals(fresh_db, NOW, CFG)) == 1
+    assert maintain.expire_signals(fresh_db, NOW, CFG) == []
     assert fresh_db.execute("SELECT COUNT(*) FROM signal_history").fetchone()[0] == 1
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import math
 from datetime import date, datetime, timezone
 
 import pytest
@@ -27,7 +28,8 @@ def market(home, monkeypatch):
                              "NEW": (0.90, 0.05, 0.05)})
     monkeypatch.setattr(scan_task, "_load_champions", lambda ctx: champ)
     monkeypatch.setattr(scan_task, "_compute_features", d.fake_features)
-    monkeypatch.setattr(scan_task, "_atr_last", d.fake_atr)
+    monkeypatch.setattr(scan_task, "_vol_last", d.fake_vol)
+    monkeypatch.setattr(scan_task, "_load_point_in_time", lambda ctx, session: champ)
     from turbomode.store.db import connect
 
     conn = connect(home / "turbomode.db")
@@ -54,16 +56,25 @@ def history(conn):
     return [dict(r) for r in conn.execute("SELECT * FROM signal_history ORDER BY id")]
 
 
-def test_it_emits_the_sessions_signals_with_entry_target_stop_and_expiry(cli, market):
+def lvl(k, base=100.0):
+    return base * math.exp(k * d.SIGMA)
+
+
+COST = 2 * (1.0 + 5.0) / 1e4  # the default commission and slippage, both sides
+
+
+def test_it_emits_the_sessions_signals_with_the_reference_close_target_stop_and_expiry(cli, market):
     conn, _ = market
     result = scan(cli)
     assert result.exit_code == 0, result.output
     sig = active(conn)
     assert set(sig) == {"AAA", "BBB"}  # CCC is below 0.55, DDD holds, NEW lacks history
     a, b = sig["AAA"], sig["BBB"]
-    assert (a["signal_type"], a["confidence"], a["entry_price"], a["target_price"], a["stop_loss"]) == \
-        ("BUY", 0.7, 100.0, 104.0, 98.0)  # barriers at 2 and 1 ATR (ATR 2)
-    assert (b["signal_type"], b["target_price"], b["stop_loss"]) == ("SELL", 96.0, 102.0)
+    # not filled yet: the reference close, and the levels it would have if filled there
+    assert (a["signal_type"], a["confidence"], a["entry_price"], a["price_basis"], a["fill_date"]) == \
+        ("BUY", 0.7, 100.0, "close", None)
+    assert (a["target_price"], a["stop_loss"], a["sigma"]) == pytest.approx((lvl(2), lvl(-1), 0.02))
+    assert b["signal_type"] == "SELL" and (b["target_price"], b["stop_loss"]) == pytest.approx((lvl(-2), lvl(1)))
     assert a["market_date"] == S and a["expiry_date"] == FUTURE[4]  # 5 sessions later
     assert a["expires_at"] == f"{FUTURE[4]}T21:00:00Z"
     assert (a["sector"], a["model_version"], a["data_source"], a["is_active"]) == ("Energy", "test-v1", "sample", 1)
@@ -94,11 +105,25 @@ def test_an_identical_re_run_leaves_identical_rows(cli, market):
 
 
 def next_day(conn, day, **bars):
-    """Append ``day``'s bar for every symbol: default flat at 100, or (low, high, close) given."""
+    """Append ``day``'s bar for every symbol: default flat at 100, or (low, high, close[, open]) given."""
     for sym in ("AAA", "BBB", "CCC", "DDD", "NEW"):
-        low, high, close = bars.get(sym, (99.5, 100.5, 100.0))
+        low, high, close, *opn = bars.get(sym, (99.5, 100.5, 100.0))
         conn.execute("INSERT INTO price_data (symbol, date, open, high, low, close, adj_close, volume)"
-                     " VALUES (?, ?, ?, ?, ?, ?, ?, 1e6)", (sym, day, 100.0, high, low, close, close))
+                     " VALUES (?, ?, ?, ?, ?, ?, ?, 1e6)", (sym, day, opn[0] if opn else 100.0, high, low, close,
+                                                             close))
+
+
+def test_the_next_sessions_open_fills_a_signal_and_its_levels_follow_the_fill(cli, market):
+    conn, champ = market
+    scan(cli)
+    champ.probs.clear()
+    next_day(conn, FUTURE[0], AAA=(100.5, 101.5, 101.0, 101.0))  # opens 1% above the reference close
+    result = scan(cli, at=datetime(2026, 1, 24, 12, tzinfo=timezone.utc))
+    assert result.exit_code == 0, result.output
+    a = active(conn)["AAA"]
+    assert (a["price_basis"], a["fill_date"], a["entry_price"], a["reference_price"]) == ("fill", FUTURE[0], 101.0, 100.0)
+    assert (a["target_price"], a["stop_loss"]) == pytest.approx((lvl(2, 101.0), lvl(-1, 101.0)))
+    assert "filled: 2" in result.output
 
 
 def test_signals_that_touch_target_or_stop_move_to_history_and_update_sector_stats(cli, market):
@@ -110,10 +135,12 @@ def test_signals_that_touch_target_or_stop_move_to_history_and_update_sector_sta
     result = scan(cli, at=later)
     assert result.exit_code == 0, result.output
     h = {r["symbol"]: r for r in history(conn)}
-    assert (h["AAA"]["outcome"], h["AAA"]["exit_price"], h["AAA"]["exit_date"]) == ("target", 104.0, FUTURE[0])
-    assert h["AAA"]["realized_return"] == pytest.approx(0.04)
-    assert (h["BBB"]["outcome"], h["BBB"]["exit_price"]) == ("stop", 102.0)
-    assert h["BBB"]["realized_return"] == pytest.approx(-0.02)  # a SELL loses when the price rises
+    assert (h["AAA"]["outcome"], h["AAA"]["exit_date"]) == ("target", FUTURE[0])
+    assert (h["AAA"]["exit_price"], h["AAA"]["entry_price"], h["AAA"]["price_basis"]) == pytest.approx(
+        (lvl(2), 100.0, "fill"))
+    assert h["AAA"]["realized_return"] == pytest.approx(math.exp(0.04) - 1 - COST)  # net of the round trip
+    assert (h["BBB"]["outcome"], h["BBB"]["exit_price"]) == pytest.approx(("stop", lvl(1)))
+    assert h["BBB"]["realized_return"] == pytest.approx(1 - math.exp(0.02) - COST)  # a SELL loses on a rise
     assert active(conn) == {}
     stats = {(r[0], r[1]): r[2:] for r in conn.execute(
         "SELECT sector, signal_type, total_signals, wins, losses, hit_rate FROM sector_stats")}
@@ -131,19 +158,20 @@ def test_a_signal_expires_after_its_horizon_at_the_last_close(cli, market):
     assert result.exit_code == 0, result.output
     h = {r["symbol"]: r for r in history(conn)}
     assert (h["AAA"]["outcome"], h["AAA"]["exit_date"], h["AAA"]["exit_price"]) == ("expired", FUTURE[4], 100.4)
+    assert h["AAA"]["realized_return"] == pytest.approx(0.004 - COST)
 
 
-def test_an_opposite_signal_reverses_the_open_one(cli, market):
+def test_an_opposite_view_leaves_the_open_position_alone_as_the_backtest_does(cli, market):
     conn, champ = market
     scan(cli)
     next_day(conn, FUTURE[0], AAA=(99.0, 101.0, 101.0))
     champ.probs["AAA"] = (0.1, 0.8, 0.1)
-    result = scan(cli, at=datetime(2026, 1, 24, 12, tzinfo=timezone.utc))
+    result = scan(cli, "--json", at=datetime(2026, 1, 24, 12, tzinfo=timezone.utc))
     assert result.exit_code == 0, result.output
-    (h,) = [r for r in history(conn) if r["symbol"] == "AAA"]
-    assert (h["outcome"], h["exit_price"], h["exit_date"]) == ("reversed", 101.0, FUTURE[0])
-    assert h["realized_return"] == pytest.approx(0.01)
-    assert active(conn)["AAA"]["signal_type"] == "SELL" and active(conn)["AAA"]["market_date"] == FUTURE[0]
+    assert json.loads(result.stdout)["summary"]["held"] == ["AAA"]
+    assert [r for r in history(conn) if r["symbol"] == "AAA"] == []
+    a = active(conn)["AAA"]
+    assert (a["signal_type"], a["market_date"], a["price_basis"]) == ("BUY", S, "fill")
 
 
 def test_a_same_direction_view_keeps_the_old_signal(cli, market):
@@ -152,7 +180,9 @@ def test_a_same_direction_view_keeps_the_old_signal(cli, market):
     old = active(conn)["AAA"]
     next_day(conn, FUTURE[0])
     scan(cli, at=datetime(2026, 1, 24, 12, tzinfo=timezone.utc))
-    assert active(conn)["AAA"] == old
+    now = active(conn)["AAA"]
+    assert (now["id"], now["market_date"], now["confidence"]) == (old["id"], old["market_date"], old["confidence"])
+    assert conn.execute("SELECT COUNT(*) FROM active_signals WHERE symbol = 'AAA'").fetchone()[0] == 1
 
 
 def test_stale_prices_are_refused_with_exit_4_unless_allowed(cli, market):
@@ -199,6 +229,7 @@ def test_an_as_of_date_without_prices_is_a_clear_error(cli, market, as_of, code,
 
 def test_as_of_scans_a_past_session_and_may_not_go_back_behind_emitted_signals(cli, market):
     conn, _ = market
+    d.register_version(conn, "v1", "Energy", data_end=DAYS[-30])
     result = scan(cli, "--as-of", DAYS[-3])
     assert result.exit_code == 0, result.output
     assert {s["market_date"] for s in active(conn).values()} == {DAYS[-3]}
@@ -246,9 +277,37 @@ def test_closing_and_emitting_are_one_transaction(cli, market, monkeypatch):
     assert active(conn) == before and history(conn) == []  # AAA's target close was rolled back too
 
 
+def test_as_of_refuses_with_exit_4_when_every_kept_version_had_seen_that_date(cli, market):
+    conn, _ = market
+    d.register_version(conn, "v2", "Energy", data_end=DAYS[-10])
+    d.register_version(conn, "v1", "Energy", data_end=DAYS[-40], status="retired")
+    result = scan(cli, "--as-of", DAYS[-45])
+    assert result.exit_code == 4, result.output
+    assert f"fitted on data up to {DAYS[-40]}" in result.output and "Traceback" not in result.output
+    assert active(conn) == {}
+    assert conn.execute("SELECT COUNT(*) FROM task_runs").fetchone()[0] <= 1
+
+
+def test_as_of_picks_per_sector_the_newest_former_champion_fitted_before_the_date(market):
+    from turbomode.store.models import earliest_point_in_time, point_in_time_files
+
+    conn, _ = market
+    d.register_version(conn, "v3", "Energy", data_end="2026-01-10")
+    d.register_version(conn, "v2", "Energy", data_end="2025-12-01", status="retired")
+    d.register_version(conn, "v1", "Energy", data_end="2025-06-01", status="retired")
+    d.register_version(conn, "v9", "Energy", data_end="2025-01-01", status="challenger")  # never a champion
+    d.register_version(conn, "u1", "Utilities", data_end="2025-11-01")
+    pick = lambda day: {s: v for s, (v, _) in point_in_time_files(conn, day).items()}  # noqa: E731
+    assert pick("2026-01-20") == {"Energy": "v3", "Utilities": "u1"}
+    assert pick("2026-01-10") == {"Energy": "v2", "Utilities": "u1"}  # v3 had seen Jan 10 itself
+    assert pick("2025-11-01") == {"Energy": "v1"}
+    assert pick("2025-06-01") == {}
+    assert earliest_point_in_time(conn) == "2025-06-01"
+
+
 def test_on_ingested_sample_bars_the_real_features_and_label_rule_set_the_levels(cli, home, monkeypatch):
-    """Real ingest, features, ATR and barriers; only the champion is a double."""
-    from turbomode.ml.features import atr, prepare_panel
+    """Real ingest, features, volatility and levels; only the champion is a double."""
+    from turbomode.ml.features import atr, log_atr, prepare_panel
     from turbomode.store.db import connect
     from turbomode.store.prices import read_panel
 
@@ -264,12 +323,14 @@ def test_on_ingested_sample_bars_the_real_features_and_label_rule_set_the_levels
     sig = active(conn)
     assert set(sig) == {"AAA", "BBB"} and sig["AAA"]["market_date"] == "2026-01-22"
     panel = prepare_panel(read_panel(conn, ["AAA", "BBB"]))
-    last = panel.assign(a=atr(panel, 14).to_numpy()).groupby("symbol").tail(1).set_index("symbol")
+    last = panel.assign(a=atr(panel, 14).to_numpy(), g=log_atr(panel, 14).to_numpy())
+    last = last.groupby("symbol").tail(1).set_index("symbol")
     for sym, (t, s) in {"AAA": (2.0, -1.0), "BBB": (-2.0, 1.0)}.items():
-        close, a = last.loc[sym, "close"], last.loc[sym, "a"]
+        close, a, g = last.loc[sym, "close"], last.loc[sym, "a"], last.loc[sym, "g"]
         assert sig[sym]["entry_price"] == pytest.approx(close) and sig[sym]["atr"] == pytest.approx(a)
-        assert sig[sym]["target_price"] == pytest.approx(close + t * a)
-        assert sig[sym]["stop_loss"] == pytest.approx(close + s * a)
+        assert sig[sym]["sigma"] == pytest.approx(g)
+        assert sig[sym]["target_price"] == pytest.approx(close * math.exp(t * g))
+        assert sig[sym]["stop_loss"] == pytest.approx(close * math.exp(s * g))
     seen = champ.seen[-1]
     assert list(seen.index.get_level_values("date").unique().strftime("%Y-%m-%d")) == ["2026-01-22"]
     assert seen.drop(columns="sector").notna().all().all()  # every feature known at the session
@@ -288,7 +349,7 @@ def test_an_open_signal_adopted_from_the_old_system_is_closed_by_its_bars(cli, m
     assert result.exit_code == 0, result.output
     (h,) = history(conn)
     assert (h["symbol"], h["outcome"], h["exit_date"], h["exit_price"]) == ("DDD", "stop", DAYS[-2], 100.3)
-    assert h["realized_return"] == pytest.approx(-0.003) and active(conn) == {}
+    assert h["realized_return"] == pytest.approx(-0.003 - COST) and active(conn) == {}
 
 
 def test_a_sector_served_by_its_previous_champion_is_a_warning(cli, market):
@@ -302,7 +363,7 @@ def test_a_sector_served_by_its_previous_champion_is_a_warning(cli, market):
 
 
 def test_nightly_cycles_on_ingested_bars_keep_one_signal_per_symbol_and_consistent_stats(cli, home, monkeypatch):
-    """Ingest and scan on consecutive sessions with the real price path: reversals, closes, stats."""
+    """Ingest and scan on consecutive sessions with the real price path: fills, holds, closes, stats."""
     from datetime import timedelta
 
     from turbomode.store.db import connect
@@ -317,15 +378,15 @@ def test_nightly_cycles_on_ingested_bars_keep_one_signal_per_symbol_and_consiste
             assert cli("ingest").exit_code == 0
             result = cli("scan", "--no-deps")
             assert result.exit_code == 0, result.output
-        # flip the view every other night: open BUYs get reversed unless a barrier closed them first
+        # flip the view every other night: an open signal stays until its own rule closes it
         champ.probs = {s: ((0.1, 0.7, 0.2) if n % 2 == 0 else (0.7, 0.1, 0.2)) for s in syms}
         day += timedelta(days=1)
     conn = connect(home / "turbomode.db")
     per_symbol = conn.execute("SELECT symbol, COUNT(*) FROM active_signals GROUP BY symbol HAVING COUNT(*) > 1")
     assert per_symbol.fetchall() == []
     hist = history(conn)
-    assert hist and {h["outcome"] for h in hist} <= {"target", "stop", "expired", "reversed"}
-    assert all(h["exit_date"] > h["market_date"] for h in hist)
+    assert hist and {h["outcome"] for h in hist} <= {"target", "stop", "expired"}
+    assert all(h["exit_date"] > h["market_date"] and h["fill_date"] > h["market_date"] for h in hist)
     stats = conn.execute("SELECT SUM(total_signals), SUM(wins) FROM sector_stats").fetchone()
     assert stats[0] == len(hist) and stats[1] == sum(h["realized_return"] > 0 for h in hist)
     conn.close()

@@ -74,13 +74,19 @@ def _render(outcome: Any) -> None:
         table.add_column("", no_wrap=True)
         for col in ("trades", "hit", "mean", "PF", "Sharpe", "maxDD", "expo", "total"):
             table.add_column(col, justify="right", no_wrap=True)
+        floor = int((summary.get("metrics") or {}).get("min_trades") or 0)
         for r in part:
+            few = r["slice_kind"] != "benchmark" and (r["trades"] or 0) < floor
+            pf, sharpe = ("too few", f"trades ({r['trades'] or 0})") if few else \
+                (_num(r["profit_factor"]), _num(r["sharpe"]))
             table.add_row(r["slice"], _num(r["trades"], "{:d}"), _pct(r["hit_rate"]), _pct(r["mean_return"], 2),
-                          _num(r["profit_factor"]), _num(r["sharpe"]), _pct(r["max_drawdown"]),
-                          _pct(r["exposure"], 0), _pct(r["total_return"]))
+                          pf, sharpe, _pct(r["max_drawdown"]), _pct(r["exposure"], 0), _pct(r["total_return"]))
         out.print(table)
     m = summary.get("metrics") or {}
-    if m.get("trades"):
+    if m.get("too_few_trades"):
+        out.print(f"Ensemble: too few trades ({m.get('trades', 0)}, fewer than backtest.min_trades = "
+                  f"{m.get('min_trades')}) for a z, t, Sharpe or profit factor to mean anything.", soft_wrap=True)
+    elif m.get("trades"):
         out.print(f"Ensemble hit rate {_pct(m.get('hit_rate'))} against a base rate of {_pct(m.get('base_rate'))} "
                   f"(z = {_num(m.get('hit_rate_z'))}); mean net return per trade {_pct(m.get('mean_return'), 3)} "
                   f"(t = {_num(m.get('mean_return_t'))}); costs {summary.get('cost_bps_per_side')} bps per side.",

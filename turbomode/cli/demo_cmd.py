@@ -13,14 +13,14 @@ from turbomode.cli._util import err, handle_errors
 def demo(
     home: Path = typer.Option(None, "--home", help="Folder for the demo (new or empty, or an earlier demo's); "
                               "default: a new temporary folder, printed. Never your real home."),
-    years: int = typer.Option(None, "--years", help="Years of sample history (2-15; default 5, under a minute "
-                              "on 2 cores)."),
+    years: int = typer.Option(None, "--years", help="Years of sample history (2-15; default 5, about two and a "
+                              "half minutes on 2 cores)."),
     symbols: int = typer.Option(None, "--symbols", help="Use only N symbols of the universe, spread over "
                                 "the sectors (default: all)."),
 ) -> None:
-    """Try TurboMode offline: sample market ingest, training, a scan, then the signals and status.
+    """Try TurboMode offline: a week of jobs on the sample market, then the signals, their quality and status.
 
-    Everything happens in a home folder of its own (printed), on the sample market.
+    Ingest, train, scan, maintain, a short backtest and drift run in a home folder of its own (printed), then the report is written and the champions are measured on their test window against the sample market's oracle (the best any model could do there).
 
     The jobs go through the same run wrapper as scheduled ones: `turbomode --home DIR history` shows them.
 
@@ -41,24 +41,21 @@ def demo(
     c = ctx.config
     even = c["labels.stop_multiple"] / (c["labels.target_multiple"] + c["labels.stop_multiple"])
     typer.echo(f"signals: probability >= {c['signals.min_confidence']:.2f} of reaching the target before the stop "
-               f"(break-even {even:.2f} for these targets and stops; the default threshold is "
-               f"{config_defaults()['signals.min_confidence']:.2f})")
+               f"(break-even {even:.2f} for these targets and stops, before costs and expiries)")
     try:
         with _StepBars() as bars:
-            demo_task.run(ctx, plan, now_fn=clock.now, report=bars.report, step_options=bars.options)
-        _show(ctx, plan)
+            steps = demo_task.run(ctx, plan, now_fn=clock.now, report=bars.report, step_options=bars.options)
+        from turbomode.report import write_report
+
+        page = write_report(ctx, clock.now())
+        _show(ctx, plan, steps, page)
     finally:
         ctx.close()
 
 
-def config_defaults():
-    from turbomode import config
-
-    return config.defaults()
-
-
 WHAT = {"ingest": "ingesting the sample market", "train": "training 6 models per sector",
-        "scan": "scanning the latest session"}
+        "scan": "scanning the latest session", "maintain": "maintenance (expiry, backup, integrity)",
+        "backtest": "a short walk-forward backtest (2 folds, logistic regression)", "drift": "checking for drift"}
 
 
 class _StepBars:
@@ -93,7 +90,9 @@ class _StepBars:
             err(text)
 
     def report(self, job: str, index: int, step) -> None:
-        n = 3
+        from turbomode.tasks.demo import STEPS
+
+        n = len(STEPS)
         if step is None:
             self._say(f"[{index}/{n}] {WHAT.get(job, job)} ...")
             if self.bar is not None:
@@ -116,17 +115,19 @@ class _StepBars:
         if job == "ingest":
             return {"progress_total": lambda total: self._update(total=total),
                     "progress": lambda n: self._update(advance=n)}
-        if job == "train":
+        if job in ("train", "backtest"):
             return {"progress": lambda done, total, label: self._update(completed=done, total=total,
-                                                                          description=f"training: {label}")}
+                                                                          description=f"{job}: {label}")}
         return {"progress": lambda step, done, total: self._update(completed=done, total=total,
-                                                                   description=f"scan: {step}")}
+                                                                   description=f"{job}: {step}")}
 
 
-def _show(ctx, plan) -> None:
+def _show(ctx, plan, steps, page) -> None:
     from turbomode import clock
     from turbomode.cli._util import console
     from turbomode.cli.signals_cmd import banners, render_table
+    from turbomode.ml.quality import one_line
+    from turbomode.tasks import demo as demo_task
     from turbomode.tasks import signals_view
 
     out = console()
@@ -135,10 +136,43 @@ def _show(ctx, plan) -> None:
     render_table(v, banners(v), out)
     out.print()
     _status(ctx, out)
-    out.print("(backtest, drift and maintain are weekly jobs the demo does not run: `turbomode catchup` "
-              "would run them)")
     out.print()
-    out.print(f"next: turbomode --home {plan.home} signals --type BUY   (or history, status, report)")
+    train = next((s for s in steps if s.job == "train"), None)
+    if train is not None:
+        net = _validation_net(ctx)
+        if net is not None:
+            out.print(f"threshold {ctx.config['signals.min_confidence']:.2f} on the champions' validation window: "
+                      f"signals averaged {net * 100:+.2f}% per trade after costs and expiries "
+                      f"({'clears' if net > 0 else 'does not clear'} break-even)", soft_wrap=True)
+    q = demo_task.quality(ctx, plan)
+    if q is not None:
+        out.print(f"quality ({q['window'][0]}..{q['window'][1]}, SAMPLE DATA): " + one_line(q), soft_wrap=True)
+    out.print(f"report: {page}", soft_wrap=True)
+    out.print()
+    out.print(f"next: {_hint(ctx, plan)}   (also: history, status, report --open)", soft_wrap=True)
+
+
+def _validation_net(ctx) -> float | None:
+    """The latest training run's mean net return per validation signal, over its sectors (weighted)."""
+    from turbomode.store import models as store
+
+    run = store.latest_training_run(ctx.connect())
+    sectors = ((run or {}).get("metrics") or {}).get("sectors") or {}
+    pairs = [(d.get("mean_net_return"), d.get("signals") or 0) for d in sectors.values()]
+    pairs = [(r, n) for r, n in pairs if r is not None and n]
+    total = sum(n for _, n in pairs)
+    return sum(r * n for r, n in pairs) / total if total else None
+
+
+def _hint(ctx, plan) -> str:
+    """A next command that shows something: the signals of the side that has some, else the report."""
+    from turbomode.store import signals as store
+
+    s = store.summary(ctx.connect())
+    side = "BUY" if s["buy"] else ("SELL" if s["sell"] else None)
+    if side:
+        return f"turbomode --home {plan.home} signals --type {side}"
+    return f"turbomode --home {plan.home} report --open"
 
 
 def _status(ctx, out) -> None:

@@ -116,7 +116,8 @@ def render_table(v, lines, console) -> None:
         return
     from rich import box
 
-    cells = [[_cell(f, r.get(col)) for _, col, f in TABLE_COLUMNS] for r in v.rows]
+    cells = [[_cell(f, r.get(col)) + (" ref" if col == "entry_price" and r.get("price_basis") == "close" else "")
+              for _, col, f in TABLE_COLUMNS] for r in v.rows]
     t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for i, (header, _, _) in enumerate(TABLE_COLUMNS):
         if header == "Sector":  # the one column shortened on a narrow terminal
@@ -128,6 +129,9 @@ def render_table(v, lines, console) -> None:
     for c in cells:
         t.add_row(*c)
     console.print(t)
+    if any(r.get("price_basis") == "close" for r in v.rows):
+        console.print("ref = the signal session's close: the signal fills at the next open, and its target and "
+                      "stop then follow from the fill", style="dim")
     if len(v.rows) < v.total_open:
         console.print(f"{len(v.rows)} of {v.total_open} shown")
 

@@ -1,23 +1,24 @@
-"""Trade simulation and portfolio metrics for the walk-forward backtest: pure, vectorised numpy.
+"""Portfolio simulation and metrics for the walk-forward backtest: pure, vectorised numpy.
 
-Prices are (symbols x sessions) arrays; a signal is (symbol row, entry session index, side, target,
-stop, expiry in sessions). Rules, in the order they are applied:
+Prices are (symbols x sessions) arrays. A trade is (symbol row, signal session t, side, fill session,
+fill price, exit session, exit price, outcome): the walk-forward takes every trade from the trade
+rule (ml/labels.py ``panel_trades``), the one rule labels and live signals follow too:
 
-* Entry at the close of the signal's session (scan's entry = last close).
-* Exit on the first session after entry, up to ``expiry`` sessions later, whose bar reaches a barrier:
-  - the open is the first print of the day, so an open beyond a barrier fills that barrier at the open
-    (a gap through the stop fills worse than the stop, a gap through the target better);
-  - otherwise a bar whose range reaches both barriers counts as the stop (as the labels do);
-  - otherwise the barrier reached fills at its price.
-  With no barrier reached the trade expires at the close of session ``entry + expiry``; a trade the
-  data ends under is closed at the last close (outcome ``open``).
+* a signal formed at the close of session t is filled at the open of the symbol's next bar;
+* target and stop follow from the fill (symmetric in log price); the first bar touching one
+  decides (a gap through a level from the second bar on fills at the open; a bar touching both is
+  the stop); no touch: the horizon's last close (outcome ``expired``); a trade the data ends under
+  is marked at the last close (outcome ``open``); a signal on the last session has no fill yet
+  (``pending``) and is not traded.
 * Costs: ``cost_bps`` (commission + slippage) per side, charged as return: net = gross - 2 x cost.
 * One position per symbol: a signal while that symbol's previous accepted trade is still open is
   skipped (a position that exits on session k frees the symbol for a signal at the close of k).
-* Daily portfolio: equal weight across the positions open that day, rebalanced daily (no charge for
-  rebalancing), fully invested when any position is open and in cash (0 return) otherwise. A
-  position's return on a held day is side x close-to-close change (the exit price on its exit day);
-  its entry cost is charged on its first held day and its exit cost on its exit day.
+  Live scans apply the same rule (tasks/scan_rules.decide).
+* Daily portfolio: equal weight across the positions held that day, rebalanced daily (no charge for
+  rebalancing), fully invested when any position is held and in cash (0 return) otherwise. A
+  position's return on its fill day runs from the fill to the close, then side x close-to-close
+  change, and on its exit day to the exit price; its entry cost is charged on its fill day and its
+  exit cost on its exit day.
 * Buy-and-hold: equal weight across the universe's symbols that trade on both days, rebalanced daily.
 
 Metrics: trades, hit rate (fraction of trades exiting at their target), mean net trade return,
@@ -25,7 +26,8 @@ profit factor (sum of winning / |sum of losing| net returns), Sharpe of the dail
 (annualised with sqrt(252), every session in the window counts, cash days included), max drawdown
 (most negative equity / running peak - 1, so a negative number), exposure (fraction of sessions with at
 least one position), total return of the equity curve. Undefined values are NaN (``clean`` makes them
-None for JSON and SQL).
+None for JSON and SQL). ``with_floor`` withholds the statistics that pretend to be evidence (profit
+factor, Sharpe) below a minimum number of trades.
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ from typing import Any
 import numpy as np
 
 TRADING_DAYS = 252
-OUTCOMES = ("expiry", "target", "stop", "open")  # outcome codes 0..3
-EXPIRY, TARGET, STOP, OPEN = 0, 1, 2, 3
-_BLOCK = 131_072  # signals per vectorised block: bounds memory at ~block x horizon x 8 bytes per array
+# Outcome codes: ml.labels' (PENDING, OPEN, TARGET, STOP, EXPIRED).
+PENDING, OPEN, TARGET, STOP, EXPIRY = range(5)
+OUTCOMES = ("pending", "open", "target", "stop", "expiry")
+EVIDENCE = ("profit_factor", "sharpe")  # withheld below the minimum number of trades
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class Prices:
     """OHLC as (symbols x sessions) float arrays; NaN where a symbol has no bar.
 
     ``close_ff`` is the close carried forward over missing bars (NaN before a symbol's first bar),
-    used for expiry fills and daily marks.
+    used for daily marks.
     """
 
     open: np.ndarray
@@ -81,117 +84,65 @@ def _ffill(a: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Signals:
-    """Parallel arrays, one element per signal. ``side`` is +1 (BUY) or -1 (SELL)."""
+class Trades:
+    """Parallel arrays, one element per signal and its trade under the trade rule.
+
+    ``side`` is +1 (BUY) or -1 (SELL); ``t`` the signal's session; ``fill_t``/``exit_t`` sessions
+    (-1 while pending); ``outcome`` one of the codes above."""
 
     sym: np.ndarray
     t: np.ndarray
     side: np.ndarray
-    target: np.ndarray
-    stop: np.ndarray
-    expiry: np.ndarray
+    fill_t: np.ndarray
+    fill: np.ndarray
+    exit_t: np.ndarray
+    exit_price: np.ndarray
+    outcome: np.ndarray
 
     @classmethod
-    def of(cls, sym: Any, t: Any, side: Any, target: Any, stop: Any, expiry: Any) -> "Signals":
+    def of(cls, sym: Any, t: Any, side: Any, fill_t: Any, fill: Any, exit_t: Any, exit_price: Any,
+           outcome: Any) -> "Trades":
         n = len(np.atleast_1d(sym))
 
         def arr(v: Any, dtype: Any) -> np.ndarray:
             return np.broadcast_to(np.asarray(v, dtype=dtype), (n,)).copy()
 
-        out = cls(arr(sym, np.int64), arr(t, np.int64), arr(side, np.int8), arr(target, np.float64),
-                  arr(stop, np.float64), arr(expiry, np.int64))
+        out = cls(arr(sym, np.int64), arr(t, np.int64), arr(side, np.int8), arr(fill_t, np.int64),
+                  arr(fill, np.float64), arr(exit_t, np.int64), arr(exit_price, np.float64), arr(outcome, np.int8))
         if n and not np.isin(out.side, (-1, 1)).all():
             raise ValueError("side must be +1 (BUY) or -1 (SELL)")
-        if n and (out.expiry < 1).any():
-            raise ValueError("expiry must be at least one session")
+        filled = out.outcome != PENDING
+        if n and ((out.fill_t[filled] <= out.t[filled]).any() or (out.exit_t[filled] < out.fill_t[filled]).any()):
+            raise ValueError("a fill comes after its signal's session and an exit not before its fill")
         return out
 
     def __len__(self) -> int:
         return len(self.sym)
 
-    def take(self, idx: Any) -> "Signals":
-        return Signals(self.sym[idx], self.t[idx], self.side[idx], self.target[idx], self.stop[idx],
-                       self.expiry[idx])
+    def take(self, idx: Any) -> "Trades":
+        return Trades(*(getattr(self, f)[idx] for f in ("sym", "t", "side", "fill_t", "fill", "exit_t",
+                                                         "exit_price", "outcome")))
+
+    @property
+    def gross(self) -> np.ndarray:
+        """Side-adjusted return from the fill to the exit (NaN while pending)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.side * (self.exit_price / self.fill - 1.0)
 
 
-@dataclass(frozen=True)
-class Exits:
-    """Per signal: exit session index, exit price, outcome code, gross return (side-adjusted)."""
+def one_position_per_symbol(sig: "Trades") -> np.ndarray:
+    """Indices (into ``sig``) of the trades taken when a symbol holds at most one position.
 
-    t: np.ndarray
-    price: np.ndarray
-    outcome: np.ndarray
-    gross: np.ndarray
-    entry: np.ndarray
-
-
-def find_exits(prices: Prices, sig: Signals) -> Exits:
-    """The exit of every signal, as if each were taken (no one-position rule here)."""
-    n = len(sig)
-    out_t = np.empty(n, dtype=np.int64)
-    out_p = np.empty(n, dtype=np.float64)
-    out_o = np.empty(n, dtype=np.int8)
-    entry = prices.close_ff.ravel()[sig.sym * prices.shape[1] + sig.t] if n else np.empty(0)
-    for lo in range(0, n, _BLOCK):
-        hi = min(n, lo + _BLOCK)
-        s = slice(lo, hi)
-        out_t[s], out_p[s], out_o[s] = _exits_block(prices, sig.sym[s], sig.t[s], sig.side[s],
-                                                    sig.target[s], sig.stop[s], sig.expiry[s])
-    gross = sig.side * (out_p / entry - 1.0) if n else np.empty(0)
-    return Exits(out_t, out_p, out_o, gross, entry)
-
-
-def _exits_block(p: Prices, sym, t, side, target, stop, expiry):
-    n_syms, n_days = p.shape
-    horizon = int(expiry.max())
-    k = np.arange(1, horizon + 1, dtype=np.int64)
-    day = t[:, None] + k[None, :]
-    valid = (k[None, :] <= expiry[:, None]) & (day < n_days)
-    flat = sym[:, None] * n_days + np.minimum(day, n_days - 1)
-    hi = p.high.ravel()[flat]
-    lo = p.low.ravel()[flat]
-    buy = side > 0
-    # Upper barrier = target for a BUY, stop for a SELL; lower barrier the other one.
-    upper = np.where(buy, target, stop)[:, None]
-    lower = np.where(buy, stop, target)[:, None]
-    up = (hi >= upper) & valid
-    dn = (lo <= lower) & valid
-    hit_stop = np.where(buy[:, None], dn, up)
-    hit_any = up | dn
-    has = hit_any.any(axis=1)
-    first = hit_any.argmax(axis=1)
-    rows = np.arange(len(t))
-    first_day = t + 1 + first
-    opn = p.open.ravel()[sym * n_days + np.minimum(first_day, n_days - 1)]
-    sgn = side.astype(np.float64)
-    gap_stop = sgn * opn <= sgn * stop
-    gap_target = sgn * opn >= sgn * target
-    at_stop = hit_stop[rows, first]
-    is_stop = gap_stop | (at_stop & ~gap_target)
-    hit_price = np.where(gap_stop | gap_target, opn, np.where(is_stop, stop, target))
-    hit_outcome = np.where(is_stop, STOP, TARGET)
-    # No barrier: close of the expiry session, or the last session when the data ends first.
-    end_day = t + expiry
-    truncated = end_day > n_days - 1
-    end_day = np.minimum(end_day, n_days - 1)
-    end_price = p.close_ff.ravel()[sym * n_days + end_day]
-    exit_t = np.where(has, first_day, end_day)
-    exit_p = np.where(has, hit_price, end_price)
-    exit_o = np.where(has, hit_outcome, np.where(truncated, OPEN, EXPIRY)).astype(np.int8)
-    return exit_t, exit_p, exit_o
-
-
-def one_position_per_symbol(sig: Signals, exit_t: np.ndarray) -> np.ndarray:
-    """Indices (into ``sig``) of the signals taken when a symbol holds at most one position.
-
-    Per symbol, in entry order, a signal is taken when the previous taken trade has exited by its
-    entry session. Two signals for one symbol on one session: the first listed is taken.
+    Per symbol, in signal order, a trade is taken when the previous taken trade has exited by its
+    signal's session. Two signals for one symbol on one session: the first listed is taken. A
+    pending trade (no fill bar yet) is never taken.
     """
-    n = len(sig)
+    live = np.flatnonzero(sig.outcome != PENDING)
+    n = len(live)
     if n == 0:
         return np.empty(0, dtype=np.int64)
-    order = np.lexsort((np.arange(n), sig.t, sig.sym))
-    sym, t, ex = sig.sym[order], sig.t[order], exit_t[order]
+    order = live[np.lexsort((live, sig.t[live], sig.sym[live]))]
+    sym, t, ex = sig.sym[order], sig.t[order], sig.exit_t[order]
     span = int(max(t.max(), ex.max())) + 2
     key = sym * span + t
     # The next candidate after taking i: the first signal of the same symbol entering at or after
@@ -226,24 +177,24 @@ class Portfolio:
         return np.cumprod(1.0 + self.returns)
 
 
-def daily_portfolio(prices: Prices, sig: Signals, ex: Exits, taken: np.ndarray, cost: float,
-                    start: int, end: int) -> Portfolio:
+def daily_portfolio(prices: Prices, sig: "Trades", taken: np.ndarray, cost: float, start: int,
+                    end: int) -> Portfolio:
     """Daily returns of the equal-weight portfolio of the taken trades (``cost`` per side, as return)."""
     n_days = end - start + 1
     sums = np.zeros(n_days)
     counts = np.zeros(n_days)
     if len(taken):
-        sym, t, side = sig.sym[taken], sig.t[taken], sig.side[taken].astype(np.float64)
-        xt, xp = ex.t[taken], ex.price[taken]
-        held = np.maximum(xt - t, 0)
+        sym, side = sig.sym[taken], sig.side[taken].astype(np.float64)
+        ft, fp, xt, xp = sig.fill_t[taken], sig.fill[taken], sig.exit_t[taken], sig.exit_price[taken]
+        held = xt - ft + 1  # the fill day through the exit day
         total = int(held.sum())
         pos = np.repeat(np.arange(len(taken)), held)
         offset = np.arange(total) - np.repeat(np.cumsum(held) - held, held)
-        day = t[pos] + 1 + offset
+        day = ft[pos] + offset
         n_cols = prices.shape[1]
         base = sym[pos] * n_cols
         now = prices.close_ff.ravel()[base + day]
-        prev = prices.close_ff.ravel()[base + day - 1]
+        prev = np.where(offset == 0, fp[pos], prices.close_ff.ravel()[base + np.maximum(day - 1, 0)])
         last = day == xt[pos]
         now = np.where(last, xp[pos], now)
         r = side[pos] * (now / prev - 1.0)
@@ -298,35 +249,40 @@ def series_metrics(returns: np.ndarray, n_open: np.ndarray | None = None) -> dic
     }
 
 
+def with_floor(metrics: dict[str, float], min_trades: int) -> dict[str, Any]:
+    """``metrics`` with the statistics that read as evidence (profit factor, Sharpe) withheld (NaN)
+    when there are fewer than ``min_trades`` trades; ``too_few_trades`` says so."""
+    out: dict[str, Any] = dict(metrics)
+    few = int(metrics.get("trades") or 0) < min_trades
+    out["too_few_trades"] = few
+    if few:
+        for k in EVIDENCE:
+            out[k] = math.nan
+    return out
+
+
 @dataclass
 class SimResult:
-    taken: np.ndarray  # indices into the signals
-    exits: Exits
+    taken: np.ndarray  # indices into the trades
+    trades: "Trades"
     net: np.ndarray  # net return per taken trade
     portfolio: Portfolio
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-def simulate(prices: Prices, sig: Signals, *, cost_bps: float, start: int, end: int,
-             exits: Exits | None = None) -> SimResult:
-    """Exits, the one-position rule, costs, the daily portfolio over ``start..end`` and its metrics.
+def simulate(prices: Prices, sig: "Trades", *, cost_bps: float, start: int, end: int,
+             min_trades: int = 0) -> SimResult:
+    """The one-position rule, costs, the daily portfolio over ``start..end`` and its metrics.
 
-    ``cost_bps`` is commission + slippage per side in basis points. ``exits`` may be passed when
-    already computed for these signals (find_exits is the expensive step).
+    ``cost_bps`` is commission + slippage per side in basis points; below ``min_trades`` trades the
+    evidence statistics are withheld (``with_floor``).
     """
-    ex = exits if exits is not None else find_exits(prices, sig)
-    taken = one_position_per_symbol(sig, ex.t)
+    taken = one_position_per_symbol(sig)
     cost = cost_bps / 1e4
-    net = ex.gross[taken] - 2.0 * cost
-    port = daily_portfolio(prices, sig, ex, taken, cost, start, end)
-    metrics = trade_metrics(net, ex.outcome[taken]) | series_metrics(port.returns, port.n_open)
-    return SimResult(taken, ex, net, port, metrics)
-
-
-def base_hit_rate(prices: Prices, sig: Signals) -> float:
-    """Fraction of the signals whose trade would exit at the target, taking every one (no filter)."""
-    ex = find_exits(prices, sig)
-    return float((ex.outcome == TARGET).mean()) if len(sig) else math.nan
+    net = sig.gross[taken] - 2.0 * cost
+    port = daily_portfolio(prices, sig, taken, cost, start, end)
+    metrics = trade_metrics(net, sig.outcome[taken]) | series_metrics(port.returns, port.n_open)
+    return SimResult(taken, sig, net, port, with_floor(metrics, min_trades))
 
 
 def clean(value: Any) -> Any:

@@ -2,8 +2,17 @@
 
 Everything is vectorised over the whole long panel: per-symbol windows use pandas' grouped
 rolling/ewm (which restart at every symbol, so appending bars to one symbol changes nothing for
-another), and the sector-relative features compare a stock with its sector's mean on the same
-date only. A row whose longest window is not yet full has NaN features; training drops it.
+another). A row whose longest window is not yet full has NaN features; training drops it.
+
+Directional features are relative to the sector: every feature that says which way a stock has
+been going (returns, moving-average distances, RSI, MACD, range position, gaps) is reported as the
+stock's value minus the mean of its sector's stocks on the same date. A sector model then sees
+*which* stocks of its sector stand out, not where the sector or the market as a whole went: what a
+whole sector shares on a date is one draw, and a model fitted on years of such draws learns the
+trend of its training years and points every stock of the sector the same way (the old system's
+"95% SELL"). Volatility and volume features stay absolute: they say how far a stock may move, not
+which way, and they move both sides' chances alike. ``FEATURE_SET`` changes whenever the meaning of
+a feature does, so a model trained on another set is refused rather than fed numbers it never saw.
 """
 
 from __future__ import annotations
@@ -15,9 +24,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 PANEL_COLUMNS = ("symbol", "date", "open", "high", "low", "close", "volume")
 
+FEATURE_SET = 2  # 1: absolute directional features (before sector-relative ones)
 RETURN_HORIZONS = (1, 5, 10, 21, 63, 126, 252)
 VOL_WINDOWS = (10, 21, 63)
-MA_WINDOWS = (10, 50, 200)
+MA_WINDOWS = (10, 20, 50, 200)
+BOLLINGER_DAYS = 20
 RSI_DAYS = 14
 FEATURE_ATR_DAYS = 14
 YEAR = 252
@@ -40,16 +51,15 @@ FEATURE_NAMES: tuple[str, ...] = (
     "macd_hist",
     *(f"ma_dist_{w}" for w in MA_WINDOWS),
     "ma_50_200",
+    f"bollinger_z_{BOLLINGER_DAYS}",
     "volume_surprise",
     "volume_trend",
     "range_pos_52w",
-    "dist_high_52w",
-    "sector_rel_1",
-    "sector_rel_5",
-    "sector_rel_21",
-    "sector_rel_63",
-    "market_rel_21",
-    "sector_breadth_21",
+)
+# Which-way features, reported relative to the sector's mean on the same date (see above).
+DIRECTIONAL: tuple[str, ...] = (
+    *(f"ret_{h}" for h in RETURN_HORIZONS), "gap", "intraday", f"rsi_{RSI_DAYS}", "macd", "macd_hist",
+    *(f"ma_dist_{w}" for w in MA_WINDOWS), "ma_50_200", f"bollinger_z_{BOLLINGER_DAYS}", "range_pos_52w",
 )
 
 
@@ -98,6 +108,23 @@ def true_range(p: "pd.DataFrame") -> "pd.Series":
     return tr  # first bar of a symbol: high - low (fmax ignores the NaN)
 
 
+def log_atr(panel: "pd.DataFrame", days: int) -> "pd.Series":
+    """The average true range in log terms over ``days`` bars ending at each bar: the mean of
+    max(log(high/low), |log(high/previous close)|, |log(low/previous close)|), per symbol.
+
+    The trade rule's volatility (labels.sigma): in log terms a day's range means the same after
+    a rise as after a fall. (An ATR in price units divided by today's close is smaller after a
+    rise and larger after a fall, which made targets after a rise easier to reach.)
+    """
+    import numpy as np
+
+    prev = _shift(panel["close"], panel["symbol"], 1)
+    lh, ll = np.log(panel["high"]), np.log(panel["low"])
+    lp = np.log(prev)
+    tr = np.fmax(lh - ll, np.fmax((lh - lp).abs(), (ll - lp).abs()))
+    return _roll(tr, panel["symbol"], days, "mean")
+
+
 def atr(panel: "pd.DataFrame", days: int) -> "pd.Series":
     """Average true range over ``days`` bars ending at each bar (simple mean), aligned to a prepared panel.
 
@@ -129,29 +156,32 @@ def compute_features(panel: "pd.DataFrame", sectors: Mapping[str, str]) -> "pd.D
     for w in VOL_WINDOWS:
         f[f"vol_{w}"] = _roll(r1, sym, w, "std")
     f["vol_ratio_10_63"] = f["vol_10"] / f["vol_63"]
-    a = atr(p, FEATURE_ATR_DAYS)
-    f["atr_pct"] = a / close
-    f["range_pct"] = (high - low) / close
+    f["atr_pct"] = log_atr(p, FEATURE_ATR_DAYS)  # in log terms, like every feature here: a mirrored
+    f["range_pct"] = np.log(high / low)  # market (every log move negated) has the same volatility
     prev_close = _shift(close, sym, 1)
     f["gap"] = np.log(opn / prev_close)
     f["intraday"] = np.log(close / opn)
 
-    # RSI with Wilder's smoothing (an EWM with alpha = 1/n), per symbol.
-    diff = close - prev_close
+    # RSI with Wilder's smoothing (an EWM with alpha = 1/n), per symbol, on log closes: a mirrored
+    # path (every log move negated) then has RSI 100 - RSI, as every directional feature here is
+    # exactly odd under that mirror (see ``mirror``).
+    diff = logc - _shift(logc, sym, 1)
     gain = _ewm(diff.clip(lower=0), sym, alpha=1.0 / RSI_DAYS)
     loss = _ewm((-diff).clip(lower=0), sym, alpha=1.0 / RSI_DAYS)
     with np.errstate(divide="ignore", invalid="ignore"):
         f[f"rsi_{RSI_DAYS}"] = 100.0 - 100.0 / (1.0 + gain / loss)  # no losses at all: 100
 
-    macd = _ewm(close, sym, span=12) - _ewm(close, sym, span=26)
+    macd = _ewm(logc, sym, span=12) - _ewm(logc, sym, span=26)  # in log terms: a share of the price
     signal = _ewm(macd, sym, span=9)
-    f["macd"] = macd / close
-    f["macd_hist"] = (macd - signal) / close
+    f["macd"] = macd
+    f["macd_hist"] = macd - signal
 
-    smas = {w: _roll(close, sym, w, "mean") for w in MA_WINDOWS}
-    for w, sma in smas.items():
-        f[f"ma_dist_{w}"] = close / sma - 1.0
-    f["ma_50_200"] = smas[50] / smas[200] - 1.0
+    means = {w: _roll(logc, sym, w, "mean") for w in MA_WINDOWS}
+    for w, mean in means.items():
+        f[f"ma_dist_{w}"] = logc - mean
+    f["ma_50_200"] = means[50] - means[200]
+    sd = _roll(logc, sym, BOLLINGER_DAYS, "std")
+    f[f"bollinger_z_{BOLLINGER_DAYS}"] = (logc - means[BOLLINGER_DAYS]) / sd.replace(0.0, np.nan)
 
     # Volume surprise: today's volume against the mean of the 20 bars before it (log ratio).
     logv = np.log1p(vol.clip(lower=0))
@@ -159,29 +189,37 @@ def compute_features(panel: "pd.DataFrame", sectors: Mapping[str, str]) -> "pd.D
     f["volume_surprise"] = logv - prior_mean
     f["volume_trend"] = _roll(logv, sym, 5, "mean") - _roll(logv, sym, 63, "mean")
 
-    hi52 = _roll(high, sym, YEAR, "max")
-    lo52 = _roll(low, sym, YEAR, "min")
-    f["range_pos_52w"] = (close - lo52) / (hi52 - lo52).replace(0.0, np.nan)
-    f["dist_high_52w"] = close / hi52 - 1.0
-
-    # Relative strength: the stock's return minus its sector's (or the market's) mean return over
-    # the same horizon on the same date. Only same-date values enter each mean.
-    sector = sym.map(dict(sectors))
-    date = p["date"]
-    for h in (1, 5, 21, 63):
-        r = f[f"ret_{h}"]
-        f[f"sector_rel_{h}"] = r - r.groupby([sector, date], sort=False).transform("mean")
-    f["market_rel_21"] = f["ret_21"] - f["ret_21"].groupby(date, sort=False).transform("mean")
-    up = (f["ret_21"] > 0).astype("float64").where(f["ret_21"].notna())
-    f["sector_breadth_21"] = up.groupby([sector, date], sort=False).transform("mean")
+    hi52 = np.log(_roll(high, sym, YEAR, "max"))
+    lo52 = np.log(_roll(low, sym, YEAR, "min"))
+    f["range_pos_52w"] = (logc - lo52) / (hi52 - lo52).replace(0.0, np.nan) - 0.5
 
     out = pd.DataFrame({name: f[name] for name in FEATURE_NAMES})
-    out = out.replace([np.inf, -np.inf], np.nan).astype("float32")
-    # The warm-up: a row is usable only once the longest window is full.
+    out = out.replace([np.inf, -np.inf], np.nan)
+    # The warm-up: a row is usable only once the longest window is full (before the sector means,
+    # so a stock still warming up does not pull its sector's mean).
     n_before = sym.groupby(sym, sort=False).cumcount()
     out.loc[(n_before < WARMUP_BARS).to_numpy(), :] = np.nan
+    sector = sym.map(dict(sectors))
+    keys = [sector.to_numpy(), p["date"].to_numpy()]
+    directional = list(DIRECTIONAL)
+    out[directional] = out[directional] - out[directional].groupby(keys, sort=False).transform("mean")
+    out = out.astype("float32")
     out["sector"] = sector.to_numpy()
-    out.index = pd.MultiIndex.from_arrays([sym.to_numpy(), date.to_numpy()], names=["symbol", "date"])
+    out.index = pd.MultiIndex.from_arrays([sym.to_numpy(), p["date"].to_numpy()], names=["symbol", "date"])
+    return out
+
+
+def mirror(X: "np.ndarray", names: "list[str] | tuple[str, ...]") -> "np.ndarray":
+    """The feature rows of the mirror-image market (every log move negated): directional features
+    change sign (each is odd under the mirror: log returns and distances, RSI - 50 and the 52-week
+    position after the sector mean is taken out), the others (volatility, volume) stay. A BUY in
+    the mirror is a SELL here, which is how the models are kept free of a side prior
+    (ml/calibration.py)."""
+    import numpy as np
+
+    out = np.array(X, copy=True)
+    cols = [i for i, n in enumerate(names) if n in DIRECTIONAL]
+    out[:, cols] = -out[:, cols]
     return out
 
 

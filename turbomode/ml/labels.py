@@ -1,28 +1,34 @@
-"""The triple-barrier label rule, shared by training labels and live signals.
+"""The trade rule: how a signal is entered, where its target and stop sit, and how it ends.
 
-The rule (one definition, used by `train` for labels and by `scan` for live targets, stops and
-expiries):
+One rule, used by training labels, the live signals `scan` opens and closes, the walk-forward
+backtest and the sample market's oracle (``trade_outcomes`` is the only place it is written):
 
-* From a day's close C with average true range A (``features.atr`` over labels.atr_days bars,
-  known at that close), each side is a trade with a target and a stop:
-  BUY:  target = C + target_multiple * A,  stop = C - stop_multiple * A
-  SELL: target = C - target_multiple * A,  stop = C + stop_multiple * A
-* The trade is watched on the next ``horizon_days`` bars (t+1 .. t+horizon). A bar *touches* a
-  level when its [low, high] range reaches it. The first bar touching the target or the stop
-  decides: an open beyond a barrier fills that barrier at the open (a gap through the target wins
-  even when the bar later falls to the stop); otherwise a bar touching both counts as the stop.
-  No touch by the last bar: the trade expires. ml/backtest.py and scan's closing use this rule.
-* Label: BUY when the BUY trade reaches its target, SELL when the SELL trade reaches its target,
-  HOLD otherwise. With target_multiple >= stop_multiple (the default 2 and 1) the two cannot both
-  win; with a nearer target they can, and the earlier target wins (the same bar: HOLD).
+* A signal is formed at the close of session D (the nightly scan runs after it). The earliest real
+  fill is the **open of the next bar** (D+1): that open is the entry.
+* Volatility is known at D: ``sigma`` is the average true range in log terms over ``atr_days``
+  bars ending at D (``features.log_atr``): a relative distance that means the same after a rise
+  as after a fall.
+* Target and stop follow from the fill and are **symmetric in log price**:
+  BUY:  target = fill x exp(+target_multiple x sigma), stop = fill x exp(-stop_multiple x sigma)
+  SELL: target = fill x exp(-target_multiple x sigma), stop = fill x exp(+stop_multiple x sigma)
+  so on a random walk in log price a BUY and a SELL have the same chance (fixed price distances,
+  close +- k x ATR, put the upper level nearer in log terms: a built-in BUY tilt).
+* The trade is watched on ``horizon_days`` bars, the fill bar D+1 included. A bar *touches* a level
+  when its [low, high] range reaches it. The first bar touching the target or the stop decides:
+  from D+2 on, an open beyond a level fills that level's outcome at the open (a gap; on D+1 the
+  open is the fill itself, so the levels move with a gap); otherwise a bar touching both counts as
+  the stop (the order within a day is unknown); otherwise the level touched fills at its price.
+  No touch by the last bar: the trade expires at that bar's close.
+* Label of session D: BUY when the BUY trade reaches its target, SELL when the SELL trade does, HOLD
+  otherwise. With target_multiple >= stop_multiple the two cannot both win; with a nearer target
+  they can, and the earlier target wins (the same bar: HOLD). So a live signal's outcome (target /
+  stop / expired) is exactly its label, and its confidence is the probability it hits its target.
+* Costs (commission + slippage per side) are charged on returns by the backtest and by scan's
+  realised returns; labels are about the path and carry none.
 
-Why the mirrored sides rather than "BUY if the upper level is touched first, SELL if the lower":
-with asymmetric multiples that rule makes SELL twice as likely as BUY on a pure random walk, so
-a calibrated model would emit almost only SELL signals — the old system's failure. Mirrored
-sides keep BUY and SELL symmetric, and a live signal's outcome (target / stop / expired) is
-exactly its label, so a signal's confidence is the probability that it hits its target.
-
-Only days whose whole horizon is known are labelled.
+Bars, not sessions: a symbol's horizon is its next ``horizon_days`` bars; a symbol with a missing
+session simply takes longer. Only rows whose whole horizon is known are labelled; ``horizon_end``
+(the date of the last bar the label could read) lets training embargo per symbol.
 """
 
 from __future__ import annotations
@@ -37,6 +43,11 @@ if TYPE_CHECKING:  # pragma: no cover
 CLASSES: tuple[str, ...] = ("BUY", "SELL", "HOLD")
 CLASS_INDEX = {c: i for i, c in enumerate(CLASSES)}
 SIDES = ("BUY", "SELL")
+
+# Outcome codes of ``trade_outcomes``.
+PENDING, OPEN, TARGET, STOP, EXPIRED = range(5)
+OUTCOMES = ("pending", "open", "target", "stop", "expired")
+_BLOCK = 65_536  # rows per vectorised block when labelling a long panel
 
 
 @dataclass(frozen=True)
@@ -55,32 +66,110 @@ class LabelParams:
 
     def as_dict(self) -> dict[str, Any]:
         return {"target_multiple": self.target_multiple, "stop_multiple": self.stop_multiple,
-                "horizon_days": self.horizon_days, "atr_days": self.atr_days}
+                "horizon_days": self.horizon_days, "atr_days": self.atr_days, "fill": "next open",
+                "levels": "fill x exp(+-multiple x ATR/close)"}
 
 
-def barriers(close: Any, atr: Any, side: str, cfg: Any) -> tuple[Any, Any]:
-    """(target, stop) of a ``side`` ('BUY' or 'SELL') trade entered at ``close``.
-
-    ``close`` and ``atr`` may be numbers or arrays; ``cfg`` is a Config or LabelParams.
-    """
-    p = LabelParams.from_config(cfg)
+def _sign(side: str) -> float:
     if side == "BUY":
-        return close + p.target_multiple * atr, close - p.stop_multiple * atr
+        return 1.0
     if side == "SELL":
-        return close - p.target_multiple * atr, close + p.stop_multiple * atr
+        return -1.0
     raise ValueError(f"side must be BUY or SELL, not {side!r}")
 
 
-def touches(side: str, high: Any, low: Any, target: Any, stop: Any) -> tuple[Any, Any]:
-    """(target touched, stop touched) on a bar with ``high``/``low``; both true means a stop."""
-    if side == "BUY":
-        return high >= target, low <= stop
-    return low <= target, high >= stop
+def levels(fill: Any, sigma: Any, side: str, cfg: Any) -> tuple[Any, Any]:
+    """(target, stop) of a ``side`` trade filled at ``fill`` with relative volatility ``sigma``.
+
+    Numbers or arrays; ``cfg`` is a Config or LabelParams. Symmetric in log price.
+    """
+    import numpy as np
+
+    p = LabelParams.from_config(cfg)
+    s = _sign(side)
+    return fill * np.exp(s * p.target_multiple * sigma), fill * np.exp(-s * p.stop_multiple * sigma)
 
 
 def realised_return(side: str, entry: Any, exit_price: Any) -> Any:
-    """Return of the trade: long gains when the price rises, short when it falls."""
+    """Gross return of the trade: long gains when the price rises, short when it falls."""
     return exit_price / entry - 1.0 if side == "BUY" else 1.0 - exit_price / entry
+
+
+def relative_vol(high: Any, low: Any, close: Any, days: int) -> Any:
+    """The trade rule's sigma along axis 0 of (sessions, ...) arrays with no missing bars (the
+    oracle's grid): the same numbers as ``features.log_atr`` of such a panel; NaN until ``days``
+    bars are known.
+    """
+    import numpy as np
+
+    lh, ll, lc = (np.log(np.asarray(a, dtype=float)) for a in (high, low, close))
+    lp = np.concatenate([np.full((1, *lc.shape[1:]), np.nan), lc[:-1]], axis=0)
+    tr = np.fmax(lh - ll, np.fmax(np.abs(lh - lp), np.abs(ll - lp)))
+    csum = np.cumsum(np.concatenate([np.zeros((1, *tr.shape[1:])), tr], axis=0), axis=0)
+    out = np.full(tr.shape, np.nan)
+    if len(tr) >= days:
+        out[days - 1:] = (csum[days:] - csum[:-days]) / days
+    return out
+
+
+def trade_outcomes(open_: Any, high: Any, low: Any, close: Any, sigma: Any, side: str, cfg: Any, *,
+                   entered: Any = None) -> dict[str, Any]:
+    """THE trade rule, vectorised: how a ``side`` trade signalled at a close ends.
+
+    ``open_``, ``high``, ``low``, ``close``: (horizon, ...) arrays of the bars after the signal's
+    session, row 0 being the fill bar; NaN where a bar is not known (yet). ``sigma``: (...) the
+    volatility at the signal's close. Returns arrays over the trailing axes: ``filled`` (the fill
+    bar is known), ``fill``, ``target``, ``stop``, ``outcome`` (PENDING, OPEN, TARGET, STOP,
+    EXPIRED), ``exit_k`` (row of the exit bar, or of the last known bar while open; -1 while
+    pending) and ``exit_price`` (the close of that bar while open: a mark).
+
+    ``entered``: (fill, target, stop) of a trade that was already entered before row 0 (signals
+    adopted from the old system, entered at their signal's close with fixed levels): the same
+    touches, gaps from row 0 on, the same expiry.
+    """
+    import numpy as np
+
+    p = LabelParams.from_config(cfg)
+    o, h, lo, c = (np.asarray(a, dtype=float) for a in (open_, high, low, close))
+    if o.shape[0] != p.horizon_days:
+        raise ValueError(f"expected {p.horizon_days} bars (the horizon), got {o.shape[0]}")
+    s = _sign(side)
+    if entered is None:
+        fill = o[0]
+        target, stop = levels(fill, np.asarray(sigma, dtype=float), side, p)
+    else:
+        fill, target, stop = (np.broadcast_to(np.asarray(a, dtype=float), o.shape[1:]) for a in entered)
+    filled = np.isfinite(fill)
+    best, worst = (h, lo) if s > 0 else (lo, h)
+    with np.errstate(invalid="ignore"):
+        hit_t = s * best >= s * target
+        hit_s = s * worst <= s * stop
+        gap_t = s * o >= s * target
+        gap_s = s * o <= s * stop
+    if entered is None:
+        gap_t[0] = False  # the fill bar opens at the fill: levels are set from it
+        gap_s[0] = False
+    touched = hit_t | hit_s | gap_t | gap_s
+    has = touched.any(axis=0) & filled
+    first = touched.argmax(axis=0)
+    take = lambda a: np.take_along_axis(a, first[None], axis=0)[0]  # noqa: E731
+    g_s, g_t, h_s = take(gap_s), take(gap_t), take(hit_s)
+    is_stop = has & (g_s | (~g_t & h_s))
+    is_target = has & ~is_stop
+    hit_price = np.where(g_s | g_t, take(o), np.where(is_stop, stop, target))
+
+    known = np.isfinite(c)
+    last_known = np.maximum(known.sum(axis=0) - 1, 0)
+    complete = known[-1]
+    mark = np.take_along_axis(c, last_known[None], axis=0)[0]
+    if entered is not None:  # entered earlier: nothing is pending, a first bar may still be missing
+        mark = np.where(known.any(axis=0), mark, fill)
+    outcome = np.where(~filled, PENDING, np.where(is_target, TARGET, np.where(is_stop, STOP,
+                       np.where(complete, EXPIRED, OPEN)))).astype(np.int8)
+    exit_k = np.where(~filled, -1, np.where(has, first, np.where(complete, p.horizon_days - 1, last_known)))
+    exit_price = np.where(has, hit_price, np.where(filled, mark, np.nan))
+    return {"filled": filled, "fill": fill, "target": target, "stop": stop, "outcome": outcome,
+            "exit_k": exit_k.astype(np.int64), "exit_price": exit_price}
 
 
 def atr_last(panel: "pd.DataFrame", days: int) -> "pd.Series":
@@ -94,7 +183,7 @@ def atr_last(panel: "pd.DataFrame", days: int) -> "pd.Series":
 
 
 def expiry_session(entry: _dt.date | str, cfg: Any, sessions: Sequence[Any] | None = None) -> _dt.date:
-    """The last session a trade entered at the close of ``entry`` is open: ``horizon_days`` sessions later.
+    """The last session of a trade signalled at the close of ``entry``: ``horizon_days`` sessions later.
 
     ``sessions``: the market's sorted session dates (dates, ISO strings or Timestamps), e.g. the
     dates of the price panel. When they do not reach far enough, the NYSE calendar
@@ -128,153 +217,157 @@ def _as_date(x: Any) -> _dt.date:
     return _dt.date.fromisoformat(str(x)[:10])
 
 
-def _side_exits(open_: Any, high: Any, low: Any, close: Any, codes: Any, target: Any, stop: Any, side: str,
-                horizon: int) -> dict[str, Any]:
-    """Each row's ``side`` trade watched over its symbol's next ``horizon`` bars (numpy arrays).
+def panel_trades(panel: "pd.DataFrame", cfg: Any) -> dict[str, Any]:
+    """Both sides' trades from every row of a long price panel, by ``trade_outcomes``.
 
-    The exit rule (ml/backtest.py and scan's closing apply the same): at the first bar whose range
-    reaches a barrier, an open beyond a barrier fills that barrier's outcome at the open; otherwise a
-    bar reaching both counts as the stop; otherwise the barrier reached fills at its price. No touch:
-    the trade expires at the close of the last bar.
-
-    Returns arrays: bars (bars until the exit), target / stop (bool outcome), exit_idx, exit_price,
-    complete (the whole horizon is known).
+    Returns the prepared ``panel`` (sorted by symbol, date), ``sigma`` per row, and per side a dict
+    of row arrays: outcome, target, stop, fill, fill_idx (panel row of the fill bar), exit_idx
+    (panel row of the exit bar; -1 while pending), exit_price; plus ``horizon_idx`` (panel row of
+    the horizon's last bar, -1 when not yet known).
     """
-    import numpy as np
-
-    n = len(close)
-    never = horizon + 1
-    first_t = np.full(n, never, dtype=np.int16)
-    first_s = np.full(n, never, dtype=np.int16)
-    complete = np.zeros(n, dtype=bool)
-    idx0 = np.arange(n)
-    for k in range(1, horizon + 1):
-        j = idx0 + k
-        ok = j < n
-        j = np.where(ok, j, n - 1)
-        ok &= codes[j] == codes
-        if k == horizon:
-            complete = ok
-        hit_t, hit_s = touches(side, high[j], low[j], target, stop)
-        first_t[(first_t == never) & hit_t & ok] = k
-        first_s[(first_s == never) & hit_s & ok] = k
-    first = np.minimum(first_t, first_s)
-    has = first < never
-    bars = np.where(has, first, horizon).astype(np.int64)
-    exit_idx = np.minimum(idx0 + bars, n - 1)
-    opn = open_[exit_idx]
-    sign = 1.0 if side == "BUY" else -1.0
-    gap_stop, gap_target = sign * opn <= sign * stop, sign * opn >= sign * target
-    is_stop = has & (gap_stop | ((first_s == first) & ~gap_target))
-    is_target = has & ~is_stop
-    price = np.where(gap_stop | gap_target, opn, np.where(is_stop, stop, target))
-    exit_price = np.where(has, price, close[exit_idx])
-    return {"bars": bars, "target": is_target, "stop": is_stop, "exit_idx": exit_idx,
-            "exit_price": exit_price, "complete": complete}
-
-
-def _prepared(panel: "pd.DataFrame", p: LabelParams) -> dict[str, Any]:
     import numpy as np
     import pandas as pd
 
-    from turbomode.ml.features import atr as atr_fn, prepare_panel
+    from turbomode.ml.features import log_atr, prepare_panel
 
+    p = LabelParams.from_config(cfg)
     panel = prepare_panel(panel)
-    a = atr_fn(panel, p.atr_days).to_numpy()
-    close = panel["close"].to_numpy()
-    arrays = {c: panel[c].to_numpy() for c in ("open", "high", "low")}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sigma = log_atr(panel, p.atr_days).to_numpy()
+    sigma = np.where(np.isfinite(sigma) & (sigma > 0), sigma, np.nan)
+    cols = {c: panel[c].to_numpy() for c in ("open", "high", "low", "close")}
     codes = pd.factorize(panel["symbol"])[0]
-    levels = {side: barriers(close, a, side, p) for side in SIDES}
-    exits = {side: _side_exits(arrays["open"], arrays["high"], arrays["low"], close, codes, *levels[side], side,
-                               p.horizon_days)
-             for side in SIDES}
-    keep = exits["BUY"]["complete"] & np.isfinite(a) & (a > 0)
-    return {"panel": panel, "atr": a, "close": close, "exits": exits, "keep": keep, "levels": levels}
+    n, hz = len(panel), p.horizon_days
+    out: dict[str, Any] = {"panel": panel, "sigma": sigma}
+    side_out = {side: {k: np.empty(n, dtype=dt) for k, dt in
+                       (("outcome", np.int8), ("target", float), ("stop", float), ("fill", float),
+                        ("fill_idx", np.int64), ("exit_idx", np.int64), ("exit_price", float))}
+                for side in SIDES}
+    horizon_idx = np.full(n, -1, dtype=np.int64)
+    k = np.arange(1, hz + 1)
+    for lo in range(0, n, _BLOCK):
+        rows = np.arange(lo, min(n, lo + _BLOCK))
+        j = rows[None, :] + k[:, None]  # (horizon, rows)
+        ok = j < n
+        j = np.minimum(j, n - 1)
+        ok &= codes[j] == codes[rows][None, :]
+        bars = {c: np.where(ok, a[j], np.nan) for c, a in cols.items()}
+        horizon_idx[rows] = np.where(ok[-1], j[-1], -1)
+        for side in SIDES:
+            r = trade_outcomes(bars["open"], bars["high"], bars["low"], bars["close"], sigma[rows], side, p)
+            d = side_out[side]
+            d["outcome"][rows] = r["outcome"]
+            d["target"][rows], d["stop"][rows], d["fill"][rows] = r["target"], r["stop"], r["fill"]
+            d["fill_idx"][rows] = np.where(r["filled"], rows + 1, -1)
+            d["exit_idx"][rows] = np.where(r["exit_k"] >= 0, rows + 1 + r["exit_k"], -1)
+            d["exit_price"][rows] = r["exit_price"]
+    out.update(side_out)
+    out["horizon_idx"] = horizon_idx
+    return out
 
 
 def barrier_exits(panel: "pd.DataFrame", cfg: Any, side: str) -> "pd.DataFrame":
-    """How each labelled day's ``side`` trade ends: symbol, date, target, stop, outcome
-    ('target' / 'stop' / 'expired'), bars, exit_date, exit_price (the rule of ``_side_exits``)."""
+    """How each labelled day's ``side`` trade ends: symbol, date, fill_date, fill, target, stop,
+    outcome ('target' / 'stop' / 'expired'), bars (held, the fill bar being 1), exit_date, exit_price."""
     import numpy as np
     import pandas as pd
 
-    d = _prepared(panel, LabelParams.from_config(cfg))
-    e = d["exits"][side]
-    dates = d["panel"]["date"].to_numpy()
-    target, stop = d["levels"][side]
+    t = panel_trades(panel, cfg)
+    d, dates = t[side], t["panel"]["date"].to_numpy()
+    keep = _complete(t)
     out = pd.DataFrame({
-        "symbol": d["panel"]["symbol"].to_numpy(), "date": dates, "target": target, "stop": stop,
-        "outcome": np.where(e["target"], "target", np.where(e["stop"], "stop", "expired")),
-        "bars": e["bars"], "exit_date": dates[e["exit_idx"]], "exit_price": e["exit_price"],
+        "symbol": t["panel"]["symbol"].to_numpy(), "date": dates,
+        "fill_date": dates[np.maximum(d["fill_idx"], 0)], "fill": d["fill"], "target": d["target"],
+        "stop": d["stop"], "outcome": np.asarray(OUTCOMES, dtype=object)[d["outcome"]],
+        "bars": d["exit_idx"] - np.arange(len(dates)), "exit_date": dates[np.maximum(d["exit_idx"], 0)],
+        "exit_price": d["exit_price"],
     })
-    return out[d["keep"]].reset_index(drop=True)
+    return out[keep].reset_index(drop=True)
 
 
-def triple_barrier(panel: "pd.DataFrame", cfg: Any) -> "pd.DataFrame":
+def _complete(t: dict[str, Any]) -> Any:
+    """Rows whose both sides are decided over a fully known horizon and whose sigma is known."""
+    import numpy as np
+
+    done = lambda side: np.isin(t[side]["outcome"], (TARGET, STOP, EXPIRED))  # noqa: E731
+    return (t["horizon_idx"] >= 0) & done("BUY") & done("SELL") & np.isfinite(t["sigma"])
+
+
+def triple_barrier(panel: "pd.DataFrame", cfg: Any, trades: dict[str, Any] | None = None) -> "pd.DataFrame":
     """Labels for every (symbol, date) of ``panel`` whose full horizon is known.
 
-    Returns columns: symbol, date, entry_price, atr, label (BUY/SELL/HOLD), label_id (0/1/2),
-    target, stop (of the labelled side; HOLD rows carry the BUY side's), exit_date, exit_price,
-    return_pct, bars (bars until the exit). Vectorised over the horizon offsets with numpy.
+    Columns: symbol, date, close (the signal session's close), entry_price (the fill), sigma,
+    label (BUY/SELL/HOLD), label_id (0/1/2), target, stop (of the labelled side; HOLD rows carry
+    the BUY side's), fill_date, exit_date, exit_price (HOLD: the horizon's last close),
+    return_pct (gross, from the fill; HOLD: as a BUY held to that close), ret_buy
+    and ret_sell (the gross return of each side's trade, whatever the label), bars (held, the
+    fill bar being 1), horizon_end (the horizon's last bar). ``trades``: ``panel_trades`` of the
+    same panel, when already computed.
     """
     import numpy as np
     import pandas as pd
 
     p = LabelParams.from_config(cfg)
-    d = _prepared(panel, p)
-    panel, close, levels = d["panel"], d["close"], d["levels"]
+    t = trades if trades is not None else panel_trades(panel, p)
+    panel = t["panel"]
     n = len(panel)
-    h_ = p.horizon_days
-    dates = panel["date"].to_numpy()
-    eb, es = d["exits"]["BUY"], d["exits"]["SELL"]
-    buy_win, sell_win = eb["target"], es["target"]
-    bt, st = eb["bars"], es["bars"]
+    rows = np.arange(n)
+    b, s = t["BUY"], t["SELL"]
+    buy_win, sell_win = b["outcome"] == TARGET, s["outcome"] == TARGET
+    bt_, st_ = b["exit_idx"], s["exit_idx"]
     both = buy_win & sell_win
-    buy = buy_win & ~(both & (st <= bt))
-    sell = sell_win & ~(both & (bt <= st))
+    buy = buy_win & ~(both & (st_ <= bt_))
+    sell = sell_win & ~(both & (bt_ <= st_))
     label_id = np.where(buy, 0, np.where(sell, 1, 2)).astype(np.int8)
-
-    bars = np.where(buy, bt, np.where(sell, st, h_)).astype(np.int64)
-    exit_idx = np.minimum(np.arange(n) + bars, n - 1)
-    target = np.where(sell, levels["SELL"][0], levels["BUY"][0])
-    stop = np.where(sell, levels["SELL"][1], levels["BUY"][1])
-    exit_price = np.where(buy, eb["exit_price"], np.where(sell, es["exit_price"], close[exit_idx]))
-    ret = np.where(sell, realised_return("SELL", close, exit_price), realised_return("BUY", close, exit_price))
-
+    pick = lambda key: np.where(sell, s[key], b[key])  # noqa: E731  (HOLD rows: the BUY side's levels)
+    hold = ~(buy | sell)
+    horizon_idx = t["horizon_idx"]
+    exit_idx = np.where(hold, horizon_idx, pick("exit_idx"))  # HOLD: the horizon's last close
+    exit_price = np.where(hold, panel["close"].to_numpy()[np.maximum(horizon_idx, 0)], pick("exit_price"))
+    fill = b["fill"]
+    ret = np.where(sell, realised_return("SELL", fill, exit_price), realised_return("BUY", fill, exit_price))
+    dates = panel["date"].to_numpy()
+    safe = lambda idx: dates[np.maximum(idx, 0)]  # noqa: E731
     out = pd.DataFrame({
         "symbol": panel["symbol"].to_numpy(),
         "date": dates,
-        "entry_price": close,
-        "atr": d["atr"],
+        "close": panel["close"].to_numpy(),
+        "entry_price": fill,
+        "sigma": t["sigma"],
         "label_id": label_id,
-        "target": target,
-        "stop": stop,
-        "exit_date": dates[exit_idx],
+        "target": pick("target"),
+        "stop": pick("stop"),
+        "fill_date": safe(b["fill_idx"]),
+        "exit_date": safe(exit_idx),
         "exit_price": exit_price,
         "return_pct": ret,
-        "bars": bars,
-    })[d["keep"]]
-    out.insert(4, "label", np.asarray(CLASSES, dtype=object)[out["label_id"].to_numpy()])
+        "ret_buy": realised_return("BUY", fill, b["exit_price"]),
+        "ret_sell": realised_return("SELL", fill, s["exit_price"]),
+        "bars": exit_idx - rows,
+        "horizon_end": safe(t["horizon_idx"]),
+    })[_complete(t)]
+    out.insert(5, "label", np.asarray(CLASSES, dtype=object)[out["label_id"].to_numpy()])
     return out.reset_index(drop=True)
 
 
 def trade_rows(labels: "pd.DataFrame", sectors: dict[str, str], cfg: Any, created_at: str):
     """Rows for the ``trades`` table (store.trades.COLUMNS order) from ``triple_barrier`` output.
 
-    label_params holds the rule's knobs compactly: {"tm": target multiple, "sm": stop multiple,
-    "h": horizon, "atr": ATR days}.
+    entry_date is the fill's session (the signal's session + 1 bar), signal_date the session the
+    label belongs to. label_params holds the rule's knobs compactly: {"tm": target multiple,
+    "sm": stop multiple, "h": horizon, "atr": ATR days, "fill": "open"}.
     """
     import json
 
     import pandas as pd
 
     p = LabelParams.from_config(cfg)
-    params = json.dumps({"tm": p.target_multiple, "sm": p.stop_multiple, "h": p.horizon_days, "atr": p.atr_days},
-                        separators=(",", ":"))
+    params = json.dumps({"tm": p.target_multiple, "sm": p.stop_multiple, "h": p.horizon_days, "atr": p.atr_days,
+                         "fill": "open"}, separators=(",", ":"))
     out = pd.DataFrame({
         "symbol": labels["symbol"],
         "sector": labels["symbol"].map(sectors),
-        "entry_date": labels["date"].dt.strftime("%Y-%m-%d"),
+        "entry_date": labels["fill_date"].dt.strftime("%Y-%m-%d"),
         "entry_price": labels["entry_price"].astype(float),
         "target_price": labels["target"].astype(float),
         "stop_price": labels["stop"].astype(float),
@@ -285,5 +378,6 @@ def trade_rows(labels: "pd.DataFrame", sectors: dict[str, str], cfg: Any, create
         "return_pct": labels["return_pct"].astype(float),
         "label_params": params,
         "created_at": created_at,
+        "signal_date": labels["date"].dt.strftime("%Y-%m-%d"),
     })
     return out.itertuples(index=False, name=None)

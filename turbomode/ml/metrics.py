@@ -53,6 +53,58 @@ def ece(confidence: Any, correct: Any, bins: int = 10) -> float:
     return float(total / len(confidence))
 
 
+def reliability(confidence: Any, correct: Any, bins: int = 10) -> list[dict[str, float]]:
+    """The reliability table of a probability: per equal-width bin with rows, the bin's range, the mean
+    predicted probability, the observed frequency and the count (what a reliability diagram draws)."""
+    np = _np()
+    confidence = np.asarray(confidence, dtype=float)
+    correct = np.asarray(correct, dtype=float)
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    out = []
+    for b in range(bins):
+        m = which == b
+        if m.any():
+            out.append({"lo": b / bins, "hi": (b + 1) / bins, "predicted": float(confidence[m].mean()),
+                        "observed": float(correct[m].mean()), "count": int(m.sum())})
+    return out
+
+
+def side_calibration(proba: Any, y: Any, bins: int = 10) -> dict[str, dict[str, Any]]:
+    """Calibration of the probabilities that become signals, one-vs-rest: for BUY and SELL the ECE,
+    the Brier score and the reliability table of P(side) against 'the side's target was hit'."""
+    np = _np()
+    y = np.asarray(y)
+    out = {}
+    for c, name in ((0, "BUY"), (1, "SELL")):
+        p, hit = np.asarray(proba)[:, c], (y == c).astype(float)
+        out[name] = {"ece": ece(p, hit, bins) if len(p) else float("nan"),
+                     "brier": float(np.mean((p - hit) ** 2)) if len(p) else float("nan"),
+                     "reliability": reliability(p, hit, bins)}
+    return out
+
+
+def pooled_side_ece(proba: Any, y: Any, bins: int = 10) -> float:
+    """ECE of a signal's confidence whatever its side: the rows stacked once as (P(BUY), BUY target hit)
+    and once as (P(SELL), SELL target hit) — the calibration the shared side calibrator fits.
+
+    A window in which the market trended lifts the BUY rate and lowers the SELL rate by the same
+    amount; no model can foresee that, and it shows in the per-side ECEs (reported too) but cancels
+    here, so this is the one a challenger is judged on (models.max_signal_ece)."""
+    np = _np()
+    proba, y = np.asarray(proba), np.asarray(y)
+    return ece(np.concatenate([proba[:, 0], proba[:, 1]]), np.concatenate([y == 0, y == 1]), bins)
+
+
+def signal_ece(metrics: dict[str, Any]) -> float | None:
+    """The signal calibration error of an ``evaluate`` result: the pooled side ECE (older results:
+    the worse of the BUY and SELL ECE); None when absent."""
+    if metrics.get("ece_signal") is not None:
+        return metrics["ece_signal"]
+    vals = [metrics.get("ece_buy"), metrics.get("ece_sell")]
+    vals = [v for v in vals if v is not None and v == v]
+    return max(vals) if vals else None
+
+
 def top_label_ece(proba: Any, y: Any, bins: int = 10) -> float:
     """ECE of the most likely class's probability."""
     np = _np()
@@ -103,6 +155,20 @@ def signal_precision(proba: Any, y: Any, threshold: float) -> dict[str, Any]:
     return out
 
 
+def signal_returns(proba: Any, threshold: float, ret_buy: Any, ret_sell: Any, cost: float) -> dict[str, Any]:
+    """What the signals at ``threshold`` earned: mean net return per signal (each side's gross trade
+    return minus ``cost``, the round trip), overall and per side, and whether that clears zero."""
+    np = _np()
+    s = signals(proba, threshold)
+    gross = np.where(s == 0, np.asarray(ret_buy, dtype=float), np.asarray(ret_sell, dtype=float))
+    out: dict[str, Any] = {"cost": cost}
+    for c, name in ((None, "mean_net_return"), (0, "buy_mean_net_return"), (1, "sell_mean_net_return")):
+        m = (s >= 0) if c is None else (s == c)
+        out[name] = float(np.mean(gross[m]) - cost) if m.any() else None
+    out["clears_break_even"] = None if out["mean_net_return"] is None else out["mean_net_return"] > 0
+    return out
+
+
 def one_sided(buys: int, sells: int, *, minimum: int = 10) -> str | None:
     """'BUY' or 'SELL' when more than 90% of at least ``minimum`` signals point that way."""
     n = buys + sells
@@ -125,15 +191,19 @@ def evaluate(proba: Any, y: Any, threshold: float) -> dict[str, Any]:
     """Everything recorded per model on a window (JSON-able)."""
     np = _np()
     y = np.asarray(y, dtype=int)
-    cw = classwise_ece(proba, y)
+    sides = side_calibration(proba, y)
     return {
         "rows": int(len(y)),
         "log_loss": log_loss(proba, y),
         "brier": brier(proba, y),
         "accuracy": accuracy(proba, y),
         "ece": top_label_ece(proba, y),
-        "ece_buy": cw[0],
-        "ece_sell": cw[1],
+        "ece_buy": sides["BUY"]["ece"],
+        "ece_sell": sides["SELL"]["ece"],
+        "ece_signal": pooled_side_ece(proba, y),
+        "brier_buy": sides["BUY"]["brier"],
+        "brier_sell": sides["SELL"]["brier"],
+        "reliability": {k: v["reliability"] for k, v in sides.items()},
         "class_mix": dict(zip(("BUY", "SELL", "HOLD"), class_mix(y))),
         "mean_proba": dict(zip(("BUY", "SELL", "HOLD"), (float(v) for v in proba.mean(axis=0)))),
         "signals": signal_precision(proba, y, threshold),

@@ -55,3 +55,13 @@ def make_model(kind: str, *, trees: int = 100, n_jobs: int = 1, seed: int = 0) -
                                               min_samples_leaf=100, l2_regularization=5.0, max_bins=63,
                                               early_stopping=False, random_state=seed)
     raise ValueError(f"unknown model type {kind!r}; choose from {', '.join(MODEL_TYPES)}")
+
+
+def fit_weighted(model: Any, X: Any, y: Any, weights: Any = None) -> Any:
+    """``model.fit`` with per-row ``weights`` (a Pipeline routes them to its last step)."""
+    if weights is None:
+        return model.fit(X, y)
+    steps = getattr(model, "steps", None)
+    if steps:
+        return model.fit(X, y, **{f"{steps[-1][0]}__sample_weight": weights})
+    return model.fit(X, y, sample_weight=weights)

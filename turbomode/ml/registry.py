@@ -48,8 +48,11 @@ class FileRecord:
 
 
 def ensemble_document(fit: "SectorFit", version: str) -> dict[str, Any]:
+    from turbomode.ml.features import FEATURE_SET
+
     return {
         "format": FORMAT,
+        "feature_set": FEATURE_SET,
         "version": version,
         "sector": fit.sector,
         "classes": ["BUY", "SELL", "HOLD"],
@@ -57,9 +60,10 @@ def ensemble_document(fit: "SectorFit", version: str) -> dict[str, Any]:
         "members": list(fit.members),
         "calibration": fit.calibration,
         "feature_names": fit.feature_names,
-        "windows": fit.windows.as_dict(),
+        "windows": {**fit.windows.as_dict(), "data_end": fit.data_end},
         "rows": fit.rows,
         "metrics": fit.ensemble_metrics,
+        "test_metrics": fit.test_metrics,
         "psi": fit.psi,
     }
 
@@ -154,6 +158,11 @@ def load_sector(models_dir: Path, sector: str, version: str, files: Iterable[dic
         raise CorruptModel(f"version {version} has no ensemble record for {sector}")
     ens = by_type.pop("ensemble")
     doc = json.loads(read_verified(models_dir, ens["path"], ens["sha256"]))
+    from turbomode.ml.features import FEATURE_SET
+
+    if doc.get("feature_set", 1) != FEATURE_SET:
+        raise CorruptModel(f"version {version} was trained on feature set {doc.get('feature_set', 1)} and this "
+                           f"TurboMode computes set {FEATURE_SET}; retrain it")
     members: dict[str, Any] = {}
     for kind in doc["members"]:
         if kind not in by_type:

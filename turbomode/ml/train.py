@@ -24,7 +24,7 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from turbomode.ml.features import FEATURE_NAMES
+from turbomode.ml.features import DIRECTIONAL, FEATURE_NAMES
 from turbomode.ml.labels import CLASSES, LabelParams
 from turbomode.ml.models import MODEL_TYPES, make_model
 
@@ -44,30 +44,48 @@ class NotTrainable(Exception):
     """A sector (or the whole data set) cannot be trained; the message says why."""
 
 
+WINDOWS = ("train", "calib", "valid", "test")
+
+
 @dataclass(frozen=True)
 class Windows:
+    """Chronological windows: train | calib | valid (chooses the champion) | test (reports its quality).
+
+    ``embargo_days`` dates separate them; on top of that a row belongs to a window only when its
+    label's horizon (``horizon_end``: the last bar the label read, per symbol, in bars) ends before
+    the next window starts, so no label looks into a later window even where a symbol skipped
+    sessions.
+    """
+
     train: tuple[_dt.date, _dt.date]
     calib: tuple[_dt.date, _dt.date]
     valid: tuple[_dt.date, _dt.date]
+    test: tuple[_dt.date, _dt.date]
     embargo_days: int
 
     def as_dict(self) -> dict[str, str | int]:
         out: dict[str, str | int] = {}
-        for name in ("train", "calib", "valid"):
+        for name in WINDOWS:
             a, b = getattr(self, name)
             out[f"{name}_start"], out[f"{name}_end"] = a.isoformat(), b.isoformat()
         out["embargo_days"] = self.embargo_days
         return out
 
-    def masks(self, dates: "pd.Series | pd.Index") -> dict[str, "np.ndarray"]:
+    def masks(self, dates: "pd.Series | pd.Index", horizon_end: Any = None) -> dict[str, "np.ndarray"]:
+        """Row masks per window; with ``horizon_end`` (one date per row) a row whose label reaches
+        into the next window's first date is left out of its window."""
         import numpy as np
         import pandas as pd
 
         d = pd.DatetimeIndex(dates)
+        ends = None if horizon_end is None else pd.DatetimeIndex(horizon_end)
         out = {}
-        for name in ("train", "calib", "valid"):
+        for i, name in enumerate(WINDOWS):
             a, b = getattr(self, name)
-            out[name] = np.asarray((d >= pd.Timestamp(a)) & (d <= pd.Timestamp(b)))
+            m = (d >= pd.Timestamp(a)) & (d <= pd.Timestamp(b))
+            if ends is not None and i + 1 < len(WINDOWS):
+                m &= ends < pd.Timestamp(getattr(self, WINDOWS[i + 1])[0])
+            out[name] = np.asarray(m)
         return out
 
 
@@ -79,11 +97,12 @@ def _cfg(cfg: Any, key: str, default: Any) -> Any:
 
 
 def split_windows(dates: Sequence[Any], cfg: Any) -> Windows:
-    """Chronological train / calibration / validation windows over the labelled ``dates``.
+    """Chronological train / calibration / validation / test windows over the labelled ``dates``.
 
-    Validation is the last ``models.valid_days`` dates and calibration the ``models.calib_days``
-    before it, each capped at a fifth of the history so short histories still leave most for
-    training; ``labels.horizon_days`` dates are skipped before each of them (the embargo).
+    Test is the last ``models.test_days`` dates, validation the ``models.valid_days`` before it and
+    calibration the ``models.calib_days`` before that, each capped at a fifth of the history so
+    short histories still leave most for training; ``labels.horizon_days`` dates are skipped before
+    each of them (the embargo).
     """
     import pandas as pd
 
@@ -91,39 +110,95 @@ def split_windows(dates: Sequence[Any], cfg: Any) -> Windows:
     n = len(days)
     embargo = int(_cfg(cfg, "labels.horizon_days", 10))
     cap = n // 5
-    v = min(int(_cfg(cfg, "models.valid_days", 252)), cap)
+    t = min(int(_cfg(cfg, "models.test_days", 126)), cap)
+    v = min(int(_cfg(cfg, "models.valid_days", 126)), cap)
     c = min(int(_cfg(cfg, "models.calib_days", 252)), cap)
-    train_n = n - v - c - 2 * embargo
-    if v < 5 or c < 5 or train_n < max(20, n // 3):
-        raise NotTrainable(f"only {n} labelled dates: too few for train, calibration and validation windows "
-                           f"with a {embargo}-day embargo")
-    valid = (days[n - v], days[n - 1])
-    calib = (days[n - v - embargo - c], days[n - v - embargo - 1])
+    train_n = n - t - v - c - 3 * embargo
+    if t < 5 or v < 5 or c < 5 or train_n < max(20, n // 3):
+        raise NotTrainable(f"only {n} labelled dates: too few for train, calibration, validation and test "
+                           f"windows with a {embargo}-day embargo")
+    test = (days[n - t], days[n - 1])
+    valid_end = n - t - embargo
+    valid = (days[valid_end - v], days[valid_end - 1])
+    calib_end = valid_end - v - embargo
+    calib = (days[calib_end - c], days[calib_end - 1])
     train = (days[0], days[train_n - 1])
     as_d = lambda pair: (pair[0].date(), pair[1].date())  # noqa: E731
-    return Windows(as_d(train), as_d(calib), as_d(valid), embargo)
+    return Windows(as_d(train), as_d(calib), as_d(valid), as_d(test), embargo)
 
 
 def build_dataset(panel: "pd.DataFrame", sectors: Mapping[str, str], cfg: Any,
-                  features: "pd.DataFrame | None" = None) -> "pd.DataFrame":
-    """Usable feature rows joined with their labels: index (symbol, date), FEATURE_NAMES, sector, label_id.
+                  features: "pd.DataFrame | None" = None, labels: "pd.DataFrame | None" = None) -> "pd.DataFrame":
+    """Usable feature rows joined with their labels: index (symbol, date), FEATURE_NAMES, sector,
+    label_id, horizon_end (the last bar the label read: the per-symbol embargo needs it), ret_buy
+    and ret_sell (each side's gross trade return: what a signal there would have earned).
 
-    ``features`` may be passed when already computed for the same panel.
+    ``features`` and ``labels`` (``triple_barrier`` output) may be passed when already computed.
     """
     from turbomode.ml.features import compute_features, usable
     from turbomode.ml.labels import triple_barrier
 
     if features is None:
         features = compute_features(panel, sectors)
-    labels = triple_barrier(panel, LabelParams.from_config(cfg))
-    labels = labels.set_index(["symbol", "date"])["label_id"]
-    f = features[usable(features)]
-    data = f.join(labels, how="inner")
-    return data
+    if labels is None:
+        labels = triple_barrier(panel, LabelParams.from_config(cfg))
+    lab = labels.set_index(["symbol", "date"])[["label_id", "horizon_end", "ret_buy", "ret_sell"]]
+    return features[usable(features)].join(lab, how="inner")
 
 
 def data_dates(data: "pd.DataFrame") -> "pd.Index":
     return data.index.get_level_values("date")
+
+
+def window_masks(data: "pd.DataFrame", windows: Windows) -> dict[str, "np.ndarray"]:
+    """``windows.masks`` of a data set's rows, with its per-row horizon ends when it has them."""
+    ends = data["horizon_end"] if "horizon_end" in data.columns else None
+    return windows.masks(data_dates(data), ends)
+
+
+MAX_BALANCE_WEIGHT = 4.0
+
+
+def side_balanced_weights(y: "np.ndarray", groups: "np.ndarray") -> "np.ndarray":
+    """Training weights that give BUY and SELL labels equal weight within each group (a date),
+    and equal weight overall.
+
+    On one date a sector's stocks share the market's and the sector's move: in a rally most of
+    them end as BUY, and a model fitted on such days learns "BUY is likelier" from whatever
+    feature identifies those weeks — and, over the whole window, learns its years' trend as a
+    prior. Each date's BUY and SELL labels are weighted to equal totals (the pair's combined
+    weight unchanged; a one-sided date's labels count half; HOLD untouched), weights are capped
+    at MAX_BALANCE_WEIGHT so a lone opposite label cannot dominate, and finally the two sides are
+    scaled to equal totals. What is left to learn is what tells stocks apart on the same date, and
+    how likely a move of either kind is.
+    """
+    import numpy as np
+    import pandas as pd
+
+    y = np.asarray(y)
+    g = pd.factorize(np.asarray(groups))[0]
+    n_g = int(g.max()) + 1 if len(g) else 0
+    nb = np.bincount(g, weights=(y == 0), minlength=n_g)
+    ns = np.bincount(g, weights=(y == 1), minlength=n_g)
+    pair = nb + ns
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wb = np.where(nb > 0, pair / (2 * np.maximum(nb, 1)), 0.0)
+        ws = np.where(ns > 0, pair / (2 * np.maximum(ns, 1)), 0.0)
+    w = np.ones(len(y))
+    buy, sell = y == 0, y == 1
+    w[buy] = np.minimum(wb[g[buy]], MAX_BALANCE_WEIGHT)
+    w[sell] = np.minimum(ws[g[sell]], MAX_BALANCE_WEIGHT)
+    tb, ts = w[buy].sum(), w[sell].sum()
+    if tb > 0 and ts > 0:
+        mean = (tb + ts) / 2
+        w[buy] *= mean / tb
+        w[sell] *= mean / ts
+    return w
+
+
+def _cost_per_side(cfg: Any) -> float:
+    """Commission + slippage per side as a fraction (backtest.*_bps): what a fill costs."""
+    return (float(_cfg(cfg, "backtest.commission_bps", 1.0)) + float(_cfg(cfg, "backtest.slippage_bps", 5.0))) / 1e4
 
 
 def _xy(data: "pd.DataFrame", names: Sequence[str]) -> tuple["np.ndarray", "np.ndarray"]:
@@ -147,17 +222,21 @@ def calibration_method(rows: int, cfg: Any = None) -> str:
 
 
 def fit_member(kind: str, X_train: "np.ndarray", y_train: "np.ndarray", X_cal: "np.ndarray",
-               y_cal: "np.ndarray", cfg: Any = None, *, method: str | None = None, seed: int = 0) -> Any:
-    """One model fitted on the training window and calibrated on the (later) calibration window."""
-    from sklearn.calibration import CalibratedClassifierCV
-    from sklearn.frozen import FrozenEstimator
+               y_cal: "np.ndarray", cfg: Any = None, *, method: str | None = None, seed: int = 0,
+               weights: "np.ndarray | None" = None, odd_columns: Sequence[int] | None = None) -> Any:
+    """One model fitted on the training window (``weights``: see side_balanced_weights) and
+    calibrated on the (later) calibration window, with one map shared by P(BUY) and P(SELL)
+    (ml/calibration.py says why). ``odd_columns``: the directional features' columns, whose sign
+    the market's mirror image flips (features.mirror); the model is then side-symmetric."""
+    from turbomode.ml.calibration import SignalCalibrated, fit_side_calibrator
+    from turbomode.ml.models import fit_weighted
 
     model = make_model(kind, trees=int(_cfg(cfg, "models.trees", 100)), n_jobs=1, seed=seed)
-    model.fit(X_train, y_train)
+    fit_weighted(model, X_train, y_train, weights)
     method = method or calibration_method(len(y_cal), cfg)
-    calibrated = CalibratedClassifierCV(FrozenEstimator(model), method=method)
-    calibrated.fit(X_cal, y_cal)
-    return calibrated
+    odd = list(odd_columns or [])
+    raw = SignalCalibrated(model, None, odd).raw_proba(X_cal)
+    return SignalCalibrated(model, fit_side_calibrator(raw, y_cal, method), odd)
 
 
 def member_proba(model: Any, X: "np.ndarray") -> "np.ndarray":
@@ -200,14 +279,19 @@ class SectorFit:
     windows: Windows
     feature_names: list[str]
     members: dict[str, Any]
-    member_metrics: dict[str, dict[str, Any]]
-    ensemble_metrics: dict[str, Any]
+    member_metrics: dict[str, dict[str, Any]]  # on the validation window
+    ensemble_metrics: dict[str, Any]  # on the validation window (chooses the champion)
     rows: dict[str, int]
     calibration: str
     psi: dict[str, dict[str, list[float]]]
+    test_metrics: dict[str, Any] = field(default_factory=dict)  # on the test window (reported quality)
+    data_end: str | None = None  # the last price date any fitted parameter read
     # validation rows, kept in memory to re-score the champion on the same window
     X_valid: Any = field(default=None, repr=False)
     y_valid: Any = field(default=None, repr=False)
+    # the test window's ensemble probabilities and labels (pooled over sectors by `train`)
+    test_proba: Any = field(default=None, repr=False)
+    y_test: Any = field(default=None, repr=False)
 
 
 def train_sector(data: "pd.DataFrame", windows: Windows, cfg: Any, *, sector: str = "",
@@ -219,11 +303,13 @@ def train_sector(data: "pd.DataFrame", windows: Windows, cfg: Any, *, sector: st
     ``models.min_train_rows`` rows, or a class is (almost) absent from a window.
     ``progress(model_type)`` is called after each model.
     """
+    import numpy as np
+
     from turbomode.ml import metrics
 
     types = list(types or _cfg(cfg, "models.types", MODEL_TYPES))
     names = list(feature_names)
-    m = windows.masks(data_dates(data))
+    m = window_masks(data, windows)
     parts = {k: _xy(data[v], names) for k, v in m.items()}
     rows = {k: int(len(v[1])) for k, v in parts.items()}
     min_rows = int(_cfg(cfg, "models.min_train_rows", 500))
@@ -231,11 +317,11 @@ def train_sector(data: "pd.DataFrame", windows: Windows, cfg: Any, *, sector: st
         raise NotTrainable(f"{rows['train']} training rows, fewer than models.min_train_rows = {min_rows}")
     if rows["calib"] == 0 or rows["valid"] == 0:
         raise NotTrainable("no rows in the calibration or validation window")
-    (X_tr, y_tr), (X_ca, y_ca), (X_va, y_va) = parts["train"], parts["calib"], parts["valid"]
+    (X_tr, y_tr), (X_ca, y_ca), (X_va, y_va), (X_te, y_te) = (parts[k] for k in WINDOWS)
     check_classes(y_tr, "training")
     check_classes(y_ca, "calibration")
     method = calibration_method(len(y_ca), cfg)
-    threshold = float(_cfg(cfg, "signals.min_confidence", 0.55))
+    threshold = float(_cfg(cfg, "signals.min_confidence", 0.40))
 
     # Models are fitted models.n_jobs at a time, each on one thread. Threads inside one model
     # (OpenMP in the boosters) synchronise hundreds of times per fit and collapse when the cores
@@ -245,8 +331,11 @@ def train_sector(data: "pd.DataFrame", windows: Windows, cfg: Any, *, sector: st
 
     from threadpoolctl import threadpool_limits
 
+    w_tr = side_balanced_weights(y_tr, data_dates(data[m["train"]]))
+    odd = [i for i, n in enumerate(names) if n in DIRECTIONAL]
+
     def fit_and_score(kind: str):
-        model = fit_member(kind, X_tr, y_tr, X_ca, y_ca, cfg, method=method)
+        model = fit_member(kind, X_tr, y_tr, X_ca, y_ca, cfg, method=method, weights=w_tr, odd_columns=odd)
         return kind, model, metrics.evaluate(member_proba(model, X_va), y_va, threshold)
 
     done: dict[str, tuple[Any, dict[str, Any]]] = {}
@@ -263,6 +352,23 @@ def train_sector(data: "pd.DataFrame", windows: Windows, cfg: Any, *, sector: st
                 progress(kind)
     members = {k: done[k][0] for k in types}
     member_metrics = {k: done[k][1] for k in types}
-    ens = metrics.evaluate(ensemble_proba(members, X_va), y_va, threshold)
+    cost = 2 * _cost_per_side(cfg)
+
+    def scored(window: str, X: "np.ndarray", y: "np.ndarray") -> tuple[dict[str, Any], "np.ndarray"]:
+        proba = ensemble_proba(members, X)
+        out = metrics.evaluate(proba, y, threshold)
+        rows_ = data[m[window]]
+        if "ret_buy" in rows_.columns:
+            out["signals"].update(metrics.signal_returns(proba, threshold, rows_["ret_buy"].to_numpy(),
+                                                         rows_["ret_sell"].to_numpy(), cost))
+        return out, proba
+
+    ens, _ = scored("valid", X_va, y_va)
+    test, test_proba = scored("test", X_te, y_te) if len(y_te) else ({}, None)
     psi = {n: metrics.psi_bins(X_tr[:, i]) for i, n in enumerate(names)}
-    return SectorFit(sector, windows, names, members, member_metrics, ens, rows, method, psi, X_va, y_va)
+    fitted = m["train"] | m["calib"]
+    data_end = None
+    if "horizon_end" in data.columns and fitted.any():
+        data_end = str(np.asarray(data["horizon_end"].to_numpy()[fitted]).max())[:10]
+    return SectorFit(sector, windows, names, members, member_metrics, ens, rows, method, psi, test, data_end,
+                     X_va, y_va, test_proba, y_te)

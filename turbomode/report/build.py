@@ -153,8 +153,11 @@ def signal_rows(signals: list[dict[str, Any]]) -> str:
         ]
         for key in ("entry_price", "target_price", "stop_loss"):
             v = s.get(key)
+            # before the fill bar exists the entry is the session's close (the fill follows at the next open)
+            tag = (' <small class="muted" title="reference close: fills at the next open">ref</small>'
+                   if key == "entry_price" and s.get("price_basis") == "close" else "")
             cells.append(f'<td class="num" data-key="{key}" data-num data-v="{v if _finite(v) else ""}">'
-                         f'{fmt_num(v)}</td>')
+                         f'{fmt_num(v)}{tag}</td>')
         cells += [
             f'<td data-key="sector">{e(s.get("sector"))}</td>',
             f'<td data-key="market_date">{e(session)}</td>',
@@ -276,12 +279,20 @@ def backtest_html(d: ReportData) -> str:
             + (' · <strong>sample data</strong>' if (bt.get("data_source") or "") == "sample" else ""))
     chart = equity_svg(bt.get("equity") or [])
     results = sorted(bt.get("results") or [], key=lambda r: (SLICE_ORDER.get(r["slice_kind"], 9), r["slice"]))
+    floor = int(((bt.get("metrics") or {}).get("min_trades")) or 0)
+
+    def evidence(r: dict[str, Any]) -> str:
+        """Profit factor and Sharpe, or why there are none: below backtest.min_trades they are not evidence."""
+        if r["slice_kind"] != "benchmark" and (r["trades"] or 0) < floor:
+            return f'<td class="num muted" colspan="2">too few trades ({e(r["trades"] or 0)})</td>'
+        return f'<td class="num">{fmt_num(r["profit_factor"])}</td><td class="num">{fmt_num(r["sharpe"])}</td>'
+
     if results:
         rows = "\n".join(
             f'<tr><td class="muted">{e(r["slice_kind"])}</td><td><strong>{e(r["slice"])}</strong></td>'
             f'<td class="num">{e(r["trades"])}</td><td class="num">{fmt_pct(r["hit_rate"])}</td>'
-            f'<td class="num">{fmt_pct(r["mean_return"], 2)}</td><td class="num">{fmt_num(r["profit_factor"])}</td>'
-            f'<td class="num">{fmt_num(r["sharpe"])}</td><td class="num">{fmt_pct(r["max_drawdown"])}</td>'
+            f'<td class="num">{fmt_pct(r["mean_return"], 2)}</td>{evidence(r)}'
+            f'<td class="num">{fmt_pct(r["max_drawdown"])}</td>'
             f'<td class="num">{fmt_pct(r["exposure"], 0)}</td><td class="num">{fmt_pct(r["total_return"])}</td></tr>'
             for r in results)
         table = ('<div class="scroll"><table id="backtest-metrics"><thead><tr><th>Slice</th><th></th>'

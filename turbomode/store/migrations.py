@@ -314,3 +314,22 @@ def m004_run_process_start(db: Database) -> None:
     for table in ("task_runs", "locks"):
         if "proc_started" not in _table_columns(db, table):
             db.execute(f"ALTER TABLE [{table}] ADD COLUMN proc_started REAL")
+
+
+@migrations(name=MIGRATION_NAMES[4])
+def m005_next_open_fills_and_windows(db: Database) -> None:
+    # Signals are filled at the next session's open (ml/labels.py): a signal shows its reference
+    # close until the fill bar exists, then its fill; price_basis says which ('close' | 'fill').
+    # sigma is the trade rule's volatility (log ATR) its target and stop are set from.
+    for table in ("active_signals", "signal_history"):
+        for col, typ in (("reference_price", "REAL"), ("fill_date", "TEXT"), ("price_basis", "TEXT"),
+                         ("sigma", "REAL")):
+            if col not in _table_columns(db, table):
+                db.execute(f"ALTER TABLE [{table}] ADD COLUMN [{col}] {typ}")
+    if "signal_date" not in _table_columns(db, "trades"):
+        db.execute("ALTER TABLE trades ADD COLUMN signal_date TEXT")
+    # The test window reports a champion's quality; data_end is the last price date any fitted
+    # parameter read (scan --as-of picks a version whose data_end is before the date).
+    for col in ("test_start", "test_end", "data_end"):
+        if col not in _table_columns(db, "model_metadata"):
+            db.execute(f"ALTER TABLE model_metadata ADD COLUMN [{col}] TEXT")

@@ -15,16 +15,18 @@ from typing import Any, Iterable, Mapping
 from turbomode.clock import iso
 from turbomode.store.db import transaction
 
-_FILE_COLUMNS = ("version", "sector", "model_type", "path", "sha256", "status", "created_at", "train_start",
-                 "train_end", "calib_start", "calib_end", "valid_start", "valid_end", "metrics", "feature_names")
+_WINDOW_COLUMNS = ("train_start", "train_end", "calib_start", "calib_end", "valid_start", "valid_end", "test_start",
+                   "test_end", "data_end")
+_FILE_COLUMNS = ("version", "sector", "model_type", "path", "sha256", "status", "created_at", *_WINDOW_COLUMNS,
+                 "metrics", "feature_names")
 
 
 def record_version(conn: sqlite3.Connection, *, version: str, now: datetime, files: Iterable[Mapping[str, Any]],
                    promoted: Iterable[str], run: Mapping[str, Any]) -> None:
     """Register a version's files and its training run, and promote sectors, in one transaction.
 
-    ``files``: dicts with sector, model_type, path, sha256, windows (train_start … valid_end),
-    metrics (dict), feature_names (list). A sector in ``promoted`` becomes champion: its previous
+    ``files``: dicts with sector, model_type, path, sha256, windows (train_start … test_end and
+    data_end, the last price date a fitted parameter read), metrics (dict), feature_names (list). A sector in ``promoted`` becomes champion: its previous
     champion rows are retired. Other sectors' rows are challengers.
     """
     promoted = set(promoted)
@@ -34,8 +36,7 @@ def record_version(conn: sqlite3.Connection, *, version: str, now: datetime, fil
         w = f.get("windows", {})
         rows.append((version, f["sector"], f["model_type"], f["path"], f["sha256"],
                      "champion" if f["sector"] in promoted else "challenger", created,
-                     w.get("train_start"), w.get("train_end"), w.get("calib_start"), w.get("calib_end"),
-                     w.get("valid_start"), w.get("valid_end"), json.dumps(f.get("metrics"), default=str),
+                     *(w.get(c) for c in _WINDOW_COLUMNS), json.dumps(f.get("metrics"), default=str),
                      json.dumps(f.get("feature_names"))))
     with transaction(conn):
         for sector in promoted:
@@ -79,6 +80,31 @@ def former_champions(conn: sqlite3.Connection, sector: str) -> list[tuple[str, l
     for r in rows:
         by_version.setdefault(r["version"], []).append(r)
     return sorted(by_version.items(), key=lambda kv: kv[0], reverse=True)
+
+
+# A version from before data_end was recorded: its calibration labels read up to about the start of
+# its validation window (the embargo then was one horizon in dates).
+_DATA_END = "COALESCE(data_end, valid_start, valid_end)"
+
+
+def point_in_time_files(conn: sqlite3.Connection, as_of: str) -> dict[str, tuple[str, list[dict[str, Any]]]]:
+    """sector -> (version, file rows) of the newest champion or former champion whose fitted data
+    ends before ``as_of`` (what `scan --as-of` may use: nothing it learned had seen that date)."""
+    cur = conn.execute(
+        f"SELECT sector, MAX(version) FROM model_metadata WHERE model_type = 'ensemble'"
+        f" AND status IN ('champion', 'retired') AND {_DATA_END} < ? GROUP BY sector", (as_of,))
+    out = {}
+    for sector, version in cur.fetchall():
+        out[sector] = (version, version_files(conn, version, sector))
+    return out
+
+
+def earliest_point_in_time(conn: sqlite3.Connection) -> str | None:
+    """The first date some kept champion or former champion may serve a point-in-time scan from
+    (the day after the earliest fitted data end), or None when no version is kept."""
+    row = conn.execute(f"SELECT MIN({_DATA_END}) FROM model_metadata WHERE model_type = 'ensemble'"
+                       " AND status IN ('champion', 'retired')").fetchone()
+    return row[0] if row and row[0] else None
 
 
 def version_files(conn: sqlite3.Connection, version: str, sector: str) -> list[dict[str, Any]]:

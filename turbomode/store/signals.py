@@ -17,19 +17,21 @@ from typing import Any, Iterable
 ACTIVE_COLUMNS = (
     "id", "symbol", "signal_type", "confidence", "entry_price", "target_price", "stop_loss", "sector",
     "created_at", "expires_at", "is_active", "market_date", "expiry_date", "model_version", "data_source",
-    "prob_buy", "prob_sell", "prob_hold", "atr",
+    "prob_buy", "prob_sell", "prob_hold", "atr", "reference_price", "fill_date", "price_basis", "sigma",
 )
 
 HISTORY_COLUMNS = (
     "id", "signal_id", "symbol", "signal_type", "confidence", "entry_price", "target_price", "stop_loss",
     "sector", "created_at", "expires_at", "market_date", "closed_at", "exit_date", "exit_price", "outcome",
-    "realized_return", "model_version", "data_source",
+    "realized_return", "model_version", "data_source", "reference_price", "fill_date", "price_basis", "sigma",
 )
 
 STATS_COLUMNS = ("sector", "signal_type", "total_signals", "wins", "losses", "hit_rate", "avg_return",
                  "updated_at")
 
-OUTCOMES = ("target", "stop", "expired", "reversed")
+# 'unfilled': the symbol never traded again before the signal expired; 'reversed': closed by an
+# opposite signal (older versions did that; now a symbol keeps its open signal until it ends).
+OUTCOMES = ("target", "stop", "expired", "unfilled", "reversed")
 
 # --sort key -> ORDER BY expression and its natural direction (True = descending)
 SORT_KEYS: dict[str, tuple[str, bool]] = {
@@ -41,6 +43,17 @@ SORT_KEYS: dict[str, tuple[str, bool]] = {
 }
 
 _ACTIVE = "COALESCE(is_active, 1) = 1"  # rows adopted from the seed may carry NULL
+
+
+@dataclass(frozen=True)
+class Fill:
+    """An open signal's entry at the open after its session: the price and the levels set from it."""
+
+    signal_id: int
+    fill_date: str
+    entry_price: float
+    target_price: float
+    stop_loss: float
 
 
 @dataclass(frozen=True)
@@ -127,6 +140,14 @@ def insert_signals(conn: sqlite3.Connection, rows: Iterable[dict[str, Any]]) -> 
     conn.executemany(
         f"INSERT INTO active_signals ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", data
     )
+    return len(data)
+
+
+def record_fills(conn: sqlite3.Connection, fills: Iterable[Fill]) -> int:
+    """Set each filled signal's entry, target and stop from its fill; price_basis becomes 'fill'."""
+    data = [(f.entry_price, f.target_price, f.stop_loss, f.fill_date, f.signal_id) for f in fills]
+    conn.executemany("UPDATE active_signals SET entry_price = ?, target_price = ?, stop_loss = ?, fill_date = ?,"
+                     f" price_basis = 'fill' WHERE id = ? AND {_ACTIVE}", data)
     return len(data)
 
 

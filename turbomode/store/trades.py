@@ -12,7 +12,7 @@ from typing import Any, Iterable, Sequence
 from turbomode.store.db import transaction
 
 COLUMNS = ("symbol", "sector", "entry_date", "entry_price", "target_price", "stop_price", "horizon_days",
-           "exit_date", "exit_price", "outcome", "return_pct", "label_params", "created_at")
+           "exit_date", "exit_price", "outcome", "return_pct", "label_params", "created_at", "signal_date")
 
 
 def replace_trades(conn: sqlite3.Connection, rows: Iterable[Sequence[Any]],

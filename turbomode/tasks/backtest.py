@@ -46,7 +46,7 @@ Progress = Callable[[int, int, str], None]
 
 @dataclass
 class WalkForward:
-    """Everything the walk-forward produced before simulation: price arrays, folds and signals."""
+    """Everything the walk-forward produced before simulation: price arrays, folds and trades."""
 
     sessions: "np.ndarray"  # datetime64[D], every session of the panel
     symbols: list[str]
@@ -54,9 +54,9 @@ class WalkForward:
     prices: "bt.Prices"
     folds: list["bt.Fold"]
     windows: list[dict[str, Any]]  # per fold: the dates actually trained on and tested
-    signals: dict[str, "bt.Signals"]  # per model type and ENSEMBLE
+    signals: dict[str, "bt.Trades"]  # per model type and ENSEMBLE: the signals and their trades
     signal_fold: dict[str, "np.ndarray"]  # fold number of each signal
-    candidates: "bt.Signals"  # every test row as a BUY and as a SELL (for the base rate)
+    candidates: "bt.Trades"  # every test row as a BUY and as a SELL (for the base rate)
     skipped: list[str] = field(default_factory=list)
 
 
@@ -102,36 +102,43 @@ def price_arrays(panel: "pd.DataFrame", symbols: Sequence[str]) -> tuple["np.nda
 
 
 def walk_forward(panel: "pd.DataFrame", sectors: Mapping[str, str], cfg: Any, *, models: Sequence[str],
-                 n_folds: int, start: Date | None = None, labels: "pd.DataFrame | None" = None,
+                 n_folds: int, start: Date | None = None, trades: dict[str, Any] | None = None,
                  progress: Progress | None = None) -> WalkForward:
-    """Retrain per fold on the expanding window, predict the fold, and turn predictions into signals."""
+    """Retrain per fold on the expanding window, predict the fold, and take each signal's trade.
+
+    ``trades``: ``ml.labels.panel_trades`` of the same panel, when already computed. A fold trains
+    on rows whose date is at least ``labels.horizon_days`` sessions before the fold *and* whose
+    label's last bar (per symbol, in bars) is before the fold's first session.
+    """
     import numpy as np
     import pandas as pd
 
     from turbomode.ml import backtest as bt
     from turbomode.ml import metrics
-    from turbomode.ml.features import compute_features, prepare_panel, usable
-    from turbomode.ml.labels import LabelParams, barriers, triple_barrier
-    from turbomode.ml.train import NotTrainable, ensemble_proba, split_windows, train_sector
+    from turbomode.ml.features import compute_features, prepare_panel
+    from turbomode.ml.labels import LabelParams, panel_trades, triple_barrier
+    from turbomode.ml.train import NotTrainable, build_dataset, ensemble_proba, split_windows, train_sector
 
     params = LabelParams.from_config(cfg)
     embargo = params.horizon_days
     panel = prepare_panel(panel[panel["symbol"].isin(list(sectors))])
     symbols = sorted(panel["symbol"].unique())
     sessions, prices = price_arrays(panel, symbols)
-    if labels is None:
-        labels = triple_barrier(panel, params)
-    features = compute_features(panel, sectors)
-    # The training rows: usable features joined with their labels, as ml.train.build_dataset makes
-    # them, plus the entry price and ATR the live barriers are set from.
-    lab = labels.set_index(["symbol", "date"])[["label_id", "entry_price", "atr"]]
-    data = features[usable(features)].join(lab, how="inner")
+    if trades is None:
+        trades = panel_trades(panel, params)
+    labels = triple_barrier(panel, params, trades=trades)
+    data = build_dataset(panel, sectors, cfg, features=compute_features(panel, sectors), labels=labels)
     if data.empty:
         raise MissingInput("no labelled rows with complete features: the price history is too short; "
                            "ingest more history (at least two years)")
     row_sym = pd.Index(symbols).get_indexer(data.index.get_level_values("symbol"))
     row_t = np.searchsorted(sessions, data.index.get_level_values("date").to_numpy().astype("datetime64[D]"))
+    row_end_t = np.searchsorted(sessions, data["horizon_end"].to_numpy().astype("datetime64[D]"))
     row_sector = data["sector"].to_numpy()
+    # every panel row's session, and each data row's panel row (the trade rule's arrays are per panel row)
+    tp = trades["panel"]
+    panel_t = np.searchsorted(sessions, tp["date"].to_numpy().astype("datetime64[D]"))
+    panel_row = pd.MultiIndex.from_arrays([tp["symbol"].to_numpy(), tp["date"].to_numpy()]).get_indexer(data.index)
 
     first, last = int(row_t.min()), int(row_t.max())
     if start is None:
@@ -158,7 +165,7 @@ def walk_forward(panel: "pd.DataFrame", sectors: Mapping[str, str], cfg: Any, *,
     total, done = len(folds) * len(sector_names), 0
     day = lambda i: str(sessions[i])  # noqa: E731
     for fold in folds:
-        train_mask = (row_t >= fold.train_start) & (row_t <= fold.train_end)
+        train_mask = (row_t >= fold.train_start) & (row_t <= fold.train_end) & (row_end_t < fold.test_start)
         test_mask = (row_t >= fold.test_start) & (row_t <= fold.test_end)
         fold_data = data[train_mask]
         trained_t = row_t[train_mask]
@@ -196,28 +203,26 @@ def walk_forward(panel: "pd.DataFrame", sectors: Mapping[str, str], cfg: Any, *,
             if progress:
                 progress(done, total, f"fold {fold.number}/{len(folds)} · {sector}")
 
-    entry = data["entry_price"].to_numpy(dtype=np.float64)
-    atr = data["atr"].to_numpy(dtype=np.float64)
-
-    def to_signals(rows: np.ndarray, side01: np.ndarray) -> bt.Signals:
+    def to_trades(rows: np.ndarray, side01: np.ndarray) -> bt.Trades:
+        """The trade rule's trade of each (data row, side): fills and exits as sessions."""
+        pr = panel_row[rows]
         side = np.where(side01 == 0, 1, -1)
-        bt_, bs_ = barriers(entry[rows], atr[rows], "BUY", params)
-        st_, ss_ = barriers(entry[rows], atr[rows], "SELL", params)
-        buy = side > 0
-        return bt.Signals.of(row_sym[rows], row_t[rows], side, np.where(buy, bt_, st_), np.where(buy, bs_, ss_),
-                             params.horizon_days)
+        pick = lambda key: np.where(side > 0, trades["BUY"][key][pr], trades["SELL"][key][pr])  # noqa: E731
+        outcome, fill_idx, exit_idx = pick("outcome"), pick("fill_idx"), pick("exit_idx")
+        return bt.Trades.of(row_sym[rows], row_t[rows], side, np.where(fill_idx >= 0, panel_t[fill_idx], -1),
+                            pick("fill"), np.where(exit_idx >= 0, panel_t[exit_idx], -1), pick("exit_price"), outcome)
 
     signals, signal_fold = {}, {}
     for name, parts in picked.items():
         rows = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, dtype=np.int64)
         sides = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, dtype=np.int64)
         fold_no = np.concatenate([np.full(len(p[0]), p[2]) for p in parts]) if parts else np.empty(0, dtype=np.int64)
-        order = np.lexsort((row_sym[rows], row_t[rows]))  # by entry session, then symbol
-        signals[name] = to_signals(rows[order], sides[order])
+        order = np.lexsort((row_sym[rows], row_t[rows]))  # by signal session, then symbol
+        signals[name] = to_trades(rows[order], sides[order])
         signal_fold[name] = fold_no[order]
     tested = np.flatnonzero((row_t >= folds[0].test_start) & (row_t <= folds[-1].test_end))
     both = np.concatenate([tested, tested])
-    candidates = to_signals(both, np.r_[np.zeros(len(tested)), np.ones(len(tested))])
+    candidates = to_trades(both, np.r_[np.zeros(len(tested)), np.ones(len(tested))])
     sym_sector = dict(sectors)
     return WalkForward(sessions, symbols, [sym_sector[s] for s in symbols], prices, folds, windows, signals,
                        signal_fold, candidates, skipped)
@@ -231,9 +236,13 @@ def _row(kind: str, name: str, m: Mapping[str, Any]) -> dict[str, Any]:
     return {"slice_kind": kind, "slice": name, **clean({k: m.get(k) for k in keys})}
 
 
-def evaluate(wf: WalkForward, cost_bps: float) -> tuple[list[dict[str, Any]], list[tuple[str, float, float]],
-                                                      dict[str, Any]]:
-    """(results rows, equity curve, headline metrics) of a walk-forward's signals."""
+def evaluate(wf: WalkForward, cost_bps: float, min_trades: int = 0, horizon: int = 10
+             ) -> tuple[list[dict[str, Any]], list[tuple[str, float, float]], dict[str, Any]]:
+    """(results rows, equity curve, headline metrics) of a walk-forward's signals.
+
+    Below ``min_trades`` trades a slice's profit factor and Sharpe, and the headline's z and t,
+    are withheld (None) and marked ``too_few_trades``.
+    """
     import numpy as np
 
     from turbomode.ml import backtest as bt
@@ -242,8 +251,10 @@ def evaluate(wf: WalkForward, cost_bps: float) -> tuple[list[dict[str, Any]], li
     end = wf.prices.shape[1] - 1  # trades entered in the last fold run on until they exit
     results: list[dict[str, Any]] = []
     sims: dict[str, bt.SimResult] = {}
+    sim = lambda sig, a=start, b=end: bt.simulate(wf.prices, sig, cost_bps=cost_bps, start=a, end=b,  # noqa: E731
+                                                  min_trades=min_trades)
     for name, sig in wf.signals.items():
-        sims[name] = bt.simulate(wf.prices, sig, cost_bps=cost_bps, start=start, end=end)
+        sims[name] = sim(sig)
         results.append(_row("model", name, sims[name].metrics))
     ens_sig, ens = wf.signals[ENSEMBLE], sims[ENSEMBLE]
     results.insert(0, _row("overall", ENSEMBLE, ens.metrics))
@@ -254,63 +265,60 @@ def evaluate(wf: WalkForward, cost_bps: float) -> tuple[list[dict[str, Any]], li
     sector_of_row = np.asarray(wf.sectors, dtype=object)
     sig_sector = sector_of_row[ens_sig.sym] if len(ens_sig) else np.empty(0, dtype=object)
     for sector in sorted(set(wf.sectors)):
-        idx = np.flatnonzero(sig_sector == sector)
-        sub = ens_sig.take(idx)
-        ex = bt.Exits(*(getattr(ens.exits, f)[idx] for f in ("t", "price", "outcome", "gross", "entry")))
-        m = bt.simulate(wf.prices, sub, cost_bps=cost_bps, start=start, end=end, exits=ex).metrics
-        results.append(_row("sector", sector, m))
+        results.append(_row("sector", sector, sim(ens_sig.take(np.flatnonzero(sig_sector == sector))).metrics))
     for fold in wf.folds:
-        idx = np.flatnonzero(wf.signal_fold[ENSEMBLE] == fold.number)
-        sub = ens_sig.take(idx)
-        ex = bt.Exits(*(getattr(ens.exits, f)[idx] for f in ("t", "price", "outcome", "gross", "entry")))
-        fold_end = min(end, fold.test_end + int(sub.expiry.max()) if len(sub) else fold.test_end)
-        m = bt.simulate(wf.prices, sub, cost_bps=cost_bps, start=fold.test_start, end=fold_end, exits=ex).metrics
-        results.append(_row("fold", str(fold.number), m))
+        sub = ens_sig.take(np.flatnonzero(wf.signal_fold[ENSEMBLE] == fold.number))
+        fold_end = min(end, fold.test_end + horizon + 1)
+        results.append(_row("fold", str(fold.number), sim(sub, fold.test_start, fold_end).metrics))
 
     strategy_eq = ens.portfolio.equity
     bh_eq = np.cumprod(1.0 + bh)
     equity = [(str(wf.sessions[start + i]), float(strategy_eq[i]), float(bh_eq[i])) for i in range(len(bh))]
-    headline = _edge_statistics(wf, ens)
+    headline = _edge_statistics(wf, ens, horizon, min_trades)
     headline["buy_hold"] = bt.clean(bh_metrics)
     headline["ensemble"] = bt.clean(ens.metrics)
     return results, equity, headline
 
 
-def _edge_statistics(wf: WalkForward, ens: "bt.SimResult") -> dict[str, Any]:
+def _edge_statistics(wf: WalkForward, ens: "bt.SimResult", horizon: int, min_trades: int) -> dict[str, Any]:
     """Is there an edge? The ensemble's trades against the same trades taken without a model.
 
-    The base rate of a trade: the share of every tested (symbol, session), entered on the same side
-    with the same barriers, that exits at its target; ``base_rate`` is its mean over the trades
-    (so it follows the ensemble's BUY/SELL mix). Trades entered on one session share the market's
-    path and trades entered within a horizon overlap, so the standard errors of the hit rate's
-    excess over the base rate and of the mean net return are Newey-West errors over entry
-    sessions with a lag of one horizon (ml.backtest.hac_se_of_mean), not binomial ones.
+    The base rate of a trade: the share of every tested (symbol, session), traded on the same side
+    by the same rule, that exits at its target; ``base_rate`` is its mean over the trades (so it
+    follows the ensemble's BUY/SELL mix). Trades entered on one session share the market's path and
+    trades entered within a horizon overlap, so the standard errors of the hit rate's excess over
+    the base rate and of the mean net return are Newey-West errors over signal sessions with a lag
+    of one horizon (ml.backtest.hac_se_of_mean), not binomial ones. Below ``min_trades`` trades the
+    z and t are withheld: a t of 23 from two trades is not evidence.
     """
     import numpy as np
 
     from turbomode.ml import backtest as bt
 
     cand = wf.candidates
-    ex = bt.find_exits(wf.prices, cand)
-    hit = ex.outcome == bt.TARGET
-    base_side = {s: float(hit[cand.side == s].mean()) if (cand.side == s).any() else math.nan for s in (1, -1)}
-    sig = wf.signals[ENSEMBLE]
+    done = cand.outcome != bt.PENDING
+    hit = cand.outcome == bt.TARGET
+    base_side = {s: float(hit[(cand.side == s) & done].mean()) if ((cand.side == s) & done).any() else math.nan
+                 for s in (1, -1)}
+    sig = ens.trades
     side, t = sig.side[ens.taken], sig.t[ens.taken]
-    lag = int(sig.expiry.max()) if len(sig) else 0
     n = len(side)
     n_buy = int((side > 0).sum())
     base = np.where(side > 0, base_side[1], base_side[-1])
-    hits = (ens.exits.outcome[ens.taken] == bt.TARGET).astype(np.float64)
+    hits = (sig.outcome[ens.taken] == bt.TARGET).astype(np.float64)
     excess = hits - base
-    hit_se = bt.hac_se_of_mean(excess, t, lag)
-    ret_se = bt.hac_se_of_mean(ens.net, t, lag)
+    hit_se = bt.hac_se_of_mean(excess, t, horizon)
+    ret_se = bt.hac_se_of_mean(ens.net, t, horizon)
+    few = n < min_trades
     return bt.clean({
         "signals": len(sig), "trades": n, "buy_trades": n_buy, "sell_trades": n - n_buy,
+        "too_few_trades": few, "min_trades": min_trades,
         "hit_rate": ens.metrics["hit_rate"], "base_rate": float(base.mean()) if n else math.nan,
         "base_rate_buy": base_side[1], "base_rate_sell": base_side[-1],
-        "hit_rate_se": hit_se, "hit_rate_z": float(excess.mean() / hit_se) if n > 1 and hit_se > 0 else math.nan,
+        "hit_rate_se": hit_se,
+        "hit_rate_z": float(excess.mean() / hit_se) if n > 1 and hit_se > 0 and not few else math.nan,
         "mean_return": ens.metrics["mean_return"], "mean_return_se": ret_se,
-        "mean_return_t": float(ens.net.mean() / ret_se) if n > 1 and ret_se > 0 else math.nan,
+        "mean_return_t": float(ens.net.mean() / ret_se) if n > 1 and ret_se > 0 and not few else math.nan,
     })
 
 
@@ -323,10 +331,9 @@ def run(ctx: Any, now: datetime, options: dict[str, Any]) -> TaskResult:
     conn = ctx.connect()
 
     from turbomode.data.universe import load_universe
-    from turbomode.ml.labels import LabelParams, trade_rows, triple_barrier
-    from turbomode.store import backtests, trades
-    from turbomode.store.prices import read_panel
-    from turbomode.store.prices import data_source
+    from turbomode.ml.labels import LabelParams, panel_trades, trade_rows, triple_barrier
+    from turbomode.store import backtests, trades as trades_store
+    from turbomode.store.prices import data_source, read_panel
 
     sectors = {s.symbol: s.sector for s in load_universe(cfg["general.universe"] or None)}
     panel = read_panel(conn)
@@ -336,16 +343,17 @@ def run(ctx: Any, now: datetime, options: dict[str, Any]) -> TaskResult:
     params = LabelParams.from_config(cfg)
     if progress:
         progress(0, 1, "labelling trades")
-    labels = triple_barrier(panel, params)
-    n_trades = trades.replace_trades(conn, trade_rows(labels, sectors, cfg, iso(now)))
-
-    wf = walk_forward(panel, sectors, cfg, models=models, n_folds=n_folds, start=start, labels=labels,
+    trades = panel_trades(panel, params)
+    wf = walk_forward(panel, sectors, cfg, models=models, n_folds=n_folds, start=start, trades=trades,
                       progress=progress)
     if not any(len(s) for s in wf.signals.values()) and len(wf.skipped) >= len(wf.folds) * len(set(wf.sectors)):
         raise JobFailed("no fold could be trained: " + "; ".join(wf.skipped[:3])
                         + "; ingest more history or choose a later --start")
     cost_bps = float(cfg["backtest.commission_bps"]) + float(cfg["backtest.slippage_bps"])
-    results, equity, headline = evaluate(wf, cost_bps)
+    results, equity, headline = evaluate(wf, cost_bps, int(cfg["backtest.min_trades"]), params.horizon_days)
+    # Nothing is written before here: a refused or failed backtest leaves every table as it was.
+    labels = triple_barrier(panel, params, trades=trades)
+    n_trades = trades_store.replace_trades(conn, trade_rows(labels, sectors, cfg, iso(now)))
 
     source = data_source(conn)
     window = {"start": str(wf.sessions[wf.folds[0].test_start]), "end": str(wf.sessions[-1])}
@@ -353,6 +361,7 @@ def run(ctx: Any, now: datetime, options: dict[str, Any]) -> TaskResult:
         "commission_bps": cfg["backtest.commission_bps"], "slippage_bps": cfg["backtest.slippage_bps"],
         "min_confidence": cfg["signals.min_confidence"], "embargo_days": params.horizon_days,
         "labels": params.as_dict(), "symbols": len(wf.symbols), "skipped": wf.skipped,
+        "fills": "next open", "min_trades": int(cfg["backtest.min_trades"]),
     }
     backtest_id = backtests.save(
         conn, now=now, run_id=options.get("run_id"), start_date=window["start"], end_date=window["end"],

@@ -2,8 +2,10 @@
 
 ``prepare`` makes the home (a new temporary folder unless one is given: never the user's real
 home) with a config whose data source is the sample market, a universe of the requested size and a
-history of the requested length. ``run`` then runs ingest, train and scan through the same run
-wrapper as the scheduler (so `turbomode history` shows the runs), reporting each step.
+history of the requested length. ``run`` then runs a whole week of jobs — ingest, train, scan, a
+short backtest, drift and maintain — through the same run wrapper as the scheduler (so `turbomode
+history` shows the runs and `status` ends healthy), and ``quality`` measures the champions on their
+test window against the sample market's oracle (the best any model could do there).
 """
 
 from __future__ import annotations
@@ -20,17 +22,18 @@ from turbomode.errors import ConfigError, JobFailed
 
 MARKER = ".turbomode-demo"
 # 5 years: the features' one-year warm-up, then four years of labelled days split into training,
-# calibration and validation windows; measured at about a minute and a half end to end here.
+# calibration, validation and test windows.
 DEFAULT_YEARS = 5
 DEMO_SETTINGS: dict[str, Any] = {
     "models__min_train_rows": 100,  # so a demo of a few symbols still trains every sector it has
-    # Calibrated probabilities of reaching a 2-ATR target before a 1-ATR stop sit near the 25 % base
-    # rate and rarely pass 0.5 on the sample market, so the default threshold (0.55) would show an
-    # empty table. 0.40 is still above the 1/3 break-even of a 2:1 target/stop; the demo says so.
-    "signals__min_confidence": 0.40,
 }
 MIN_YEARS, MAX_YEARS = 2, 15
-STEPS = ("ingest", "train", "scan")
+# A week of jobs, in the order the schedule runs them (maintain, backtest and drift are Saturday's).
+STEPS = ("ingest", "train", "scan", "maintain", "backtest", "drift")
+# The demo's backtest is short: two folds of the fastest model type (the full one is `turbomode backtest`).
+BACKTEST_OPTIONS: dict[str, Any] = {"models": ["logistic"], "folds": 2}
+ORACLE_PATHS = 120  # Monte Carlo paths per symbol-day for the demo's quality line
+ORACLE_EVERY = 2  # every 2nd session of the test window
 
 
 @dataclass
@@ -153,6 +156,8 @@ def run(ctx, plan: DemoPlan, *, now_fn: Callable[[], datetime],
         # The sample market ends at the last completed weekday, never older than NYSE's last session;
         # allow_stale only spares a demo started a minute before 16:00 New York finishing after it.
         options: dict[str, Any] = {"allow_stale": True} if job == "scan" else {}
+        if job == "backtest":
+            options.update(BACKTEST_OPTIONS)
         if step_options:
             options.update(step_options(job))
         outcome = run_job(ctx, job, options, trigger="manual", with_deps=False, now_fn=now_fn)
@@ -166,4 +171,50 @@ def run(ctx, plan: DemoPlan, *, now_fn: Callable[[], datetime],
         if outcome.status not in ("succeeded", "partial"):
             raise JobFailed(f"the demo's {job} step ended {outcome.status}: {step.message or 'see the log'}; "
                             f"the demo home {plan.home} is kept for a look")
+    return out
+
+
+def quality(ctx, plan: DemoPlan) -> dict[str, Any] | None:
+    """The champions on their test window (which chose nothing) against the sample market's oracle:
+    ``ml.quality.measure`` of the held-out rows, with the oracle's probabilities of the same rows.
+
+    None when there is no champion with a test window (nothing to measure)."""
+    import numpy as np
+    import pandas as pd
+
+    from turbomode.data import sample
+    from turbomode.data.universe import load_universe
+    from turbomode.ml import quality as q
+    from turbomode.ml.features import compute_features, usable
+    from turbomode.ml.labels import LabelParams, triple_barrier
+    from turbomode.ml.predict import load_champions
+    from turbomode.store.prices import read_panel
+
+    cfg = ctx.config
+    champions = load_champions(ctx)
+    windows = [c.document.get("windows") or {} for c in champions.sectors.values()]
+    starts = [w["test_start"] for w in windows if w.get("test_start")]
+    if not starts:
+        return None
+    test_start, test_end = min(starts), max(w["test_end"] for w in windows if w.get("test_end"))
+    securities = load_universe(cfg["general.universe"] or None)
+    sector_of = {s.symbol: s.sector for s in securities}
+    panel = read_panel(ctx.connect(), symbols=sorted(sector_of), adjusted=True)
+    labels = triple_barrier(panel, LabelParams.from_config(cfg)).set_index(["symbol", "date"])["label_id"]
+    feats = compute_features(panel, sector_of)
+    feats = feats[usable(feats)].join(labels, how="inner")
+    dates = feats.index.get_level_values("date")
+    test_days = sorted(set(dates[(dates >= pd.Timestamp(test_start)) & (dates <= pd.Timestamp(test_end))]))
+    rows = feats[dates.isin(test_days[::ORACLE_EVERY])]
+    proba = champions.predict(rows).to_numpy()
+    ok = np.isfinite(proba).all(axis=1)
+    rows, proba = rows[ok], proba[ok]
+    orc = sample.oracle(securities, date.fromisoformat(cfg["data.sample.start"]), test_days[-1].date(),
+                        seed=cfg["data.sample.seed"], strength=cfg["data.sample.strength"],
+                        label_params=LabelParams.from_config(cfg), dates=test_days[::ORACLE_EVERY],
+                        paths=ORACLE_PATHS)
+    o = orc.set_index(["symbol", "date"]).reindex(rows.index)[["p_buy", "p_sell"]].to_numpy()
+    out = q.measure(proba, rows["label_id"].to_numpy(), rows.index.get_level_values("date"),
+                    rows["sector"].to_numpy(), float(cfg["signals.min_confidence"]), oracle=o)
+    out["window"] = [test_start, test_end]
     return out

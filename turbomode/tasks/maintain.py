@@ -42,7 +42,7 @@ def run(ctx: Context, now: datetime, options: dict[str, Any]) -> TaskResult:
     lines.append("integrity check: ok")
 
     progress("expiring signals", 1, 5)
-    closed = expire_signals(conn, now, cfg["labels.horizon_days"])
+    closed = expire_signals(conn, now, cfg)
     by_outcome: dict[str, int] = {}
     for c in closed:
         by_outcome[c.outcome] = by_outcome.get(c.outcome, 0) + 1
@@ -84,44 +84,51 @@ def run(ctx: Context, now: datetime, options: dict[str, Any]) -> TaskResult:
     return TaskResult("succeeded", summary, "\n".join(lines))
 
 
-def expire_signals(conn, now: datetime, horizon: int) -> list[Any]:
+def expire_signals(conn, now: datetime, cfg: Any) -> list[Any]:
     """Close the open signals whose expiry has passed, by the scan's own rule, and archive them.
 
     Scan normally closes them; this catches those a scan that did not run (stale prices, no champion)
-    left open. A signal whose target or stop was touched before expiring closes as such (the same
-    ``evaluate`` scan uses, on the stored bars); one whose bars never reached a barrier, or that has no
-    bars after its entry at all, closes as 'expired' at its last close on or before the expiry session.
-    Closing, archiving and the sector statistics are one transaction.
+    left open. The same rule scan applies (``scan_rules.settle_signal`` on the stored bars): filled at
+    the open after the signal's session, closed at a touched target or stop, else expired at the last
+    close on or before the expiry session; a signal whose symbol never traded again ends 'unfilled'.
+    Filling, closing, archiving and the sector statistics are one transaction.
     """
     from turbomode.store import signals as signal_store
-    from turbomode.tasks import scan
+    from turbomode.tasks.scan import _cost
+    from turbomode.tasks.scan_rules import Bar, basis_scale, entry_date_of, settle_signal
 
     today = now.date().isoformat()
     stamp = iso(now)
+    cost = _cost(cfg)
     with transaction(conn):
         due = set(store.past_expiry(conn, stamp, today))
-        closures = []
+        fills, closures = [], []
         for sig in signal_store.active_signals(conn):
             if sig["id"] not in due:
                 continue
-            entry = scan.entry_date_of(sig)
+            entry = entry_date_of(sig)
             if entry is None or not sig.get("entry_price"):
                 continue  # nothing to measure a return against: left for a person to look at
             last_day = min(d for d in (sig.get("expiry_date"), (sig.get("expires_at") or "")[:10], today) if d)
-            bars = [scan.Bar(*b) for b in store.adjusted_bars(conn, sig["symbol"], entry, last_day)]
+            bars = [Bar(*b) for b in store.adjusted_bars(conn, sig["symbol"], entry, last_day)]
             at_entry = store.adjusted_close_on_or_before(conn, sig["symbol"], entry)
-            scale = at_entry[1] / sig["entry_price"] if at_entry and at_entry[0] == entry else 1.0
-            found = scan.evaluate(sig, bars, horizon, today, scale)
-            if found is None:  # past expiry without a bar after entry: it ends where it began
-                ref = store.adjusted_close_on_or_before(conn, sig["symbol"], last_day)
-                found = ("expired", ref[0], ref[1] / scale) if ref else ("expired", entry, sig["entry_price"])
-            outcome, exit_date, exit_price = found
-            closures.append(signal_store.Closure(sig["id"], outcome, exit_date, exit_price,
-                                                 scan.signed_return(sig["signal_type"], sig["entry_price"],
-                                                                    exit_price)))
+            scale = basis_scale(sig, at_entry[1] if at_entry and at_entry[0] == entry else None)
+            # judged as on a day after the expiry: a signal still open then ends as the rule says
+            fill, closure = settle_signal(sig, bars, max(today, _day_after(last_day)), cfg, cost, scale)
+            if fill is not None:
+                fills.append(fill)
+            if closure is not None:
+                closures.append(closure)
+        signal_store.record_fills(conn, fills)
         touched = signal_store.close_signals(conn, closures, stamp)
         signal_store.refresh_sector_stats(conn, touched, stamp)
     return closures
+
+
+def _day_after(day: str) -> str:
+    from datetime import date, timedelta
+
+    return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
 
 
 def prune_model_versions(conn, models_dir: Path, keep_versions: int) -> tuple[list[str], list[str]]:

@@ -1,18 +1,19 @@
-"""The nightly scan: close finished signals, then emit new ones from the champion models (SPEC §8).
+"""The nightly scan: fill and close open signals, then emit new ones from the champion models (SPEC §8).
 
 Order of work:
   1. checks that need no heavy import: prices exist, are fresh (or --allow-stale), the session is
-     not older than signals already emitted;
-  2. the champion models (ModelMissing -> exit 4), the price panel, features, probabilities;
-  3. one transaction: close open signals whose target or stop was touched by a bar after their entry
-     session (a bar touching both counts as the stop) or whose horizon has run out, emit the
-     session's signals, reverse opposite ones, and refresh ``sector_stats``.
+     not older than signals already emitted; with --as-of, a kept model version was fitted on data
+     that ends before that date (else exit 4);
+  2. the models (the champions, or with --as-of the newest former champion of each sector that had
+     seen nothing of that date), the price panel, features, probabilities;
+  3. one transaction: open signals are filled at the open after their session and closed when a
+     bar reaches their target or stop or their horizon runs out (``scan_rules.settle``: the trade
+     rule of ml/labels.py), the session's signals are emitted (at most one open signal per symbol)
+     and ``sector_stats`` refreshed.
 
 Running it again for the same session changes nothing: a symbol whose open signal was emitted for
-this session keeps it, and closing only looks at bars that a previous run saw too.
-
-The pure decisions (``evaluate``, ``decide``) take plain values, so the rules are tested without a
-database or a model.
+this session keeps it, and filling and closing only look at bars that a previous run saw too.
+The pure rules live in ``tasks/scan_rules.py``.
 """
 
 from __future__ import annotations
@@ -26,153 +27,14 @@ from typing import Any, Iterable, Sequence
 from turbomode.clock import iso
 from turbomode.errors import BadInput, MissingInput, StaleData
 from turbomode.tasks import TaskResult
+from turbomode.tasks.scan_rules import Bar, Candidate, decide, entry_date_of, one_sided_warning, settle
 
 log = logging.getLogger("turbomode.scan")
 
 # History read before the session: enough for the longest feature window (52-week range) plus
 # the indicators' warm-up. Replaced by the feature module's own figure when it declares one.
 DEFAULT_LOOKBACK_CALENDAR_DAYS = 420
-ONE_SIDED_WARNING = 0.90  # warn when more than this share of a session's signals point one way
-ONE_SIDED_MIN_SIGNALS = 10
-STEPS = ("models", "prices", "features", "signals")  # progress steps  # ...and there are at least this many (3 of 3 is not a pattern)
-
-
-# --- pure rules -------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Bar:
-    date: str
-    open: float
-    high: float
-    low: float
-    close: float
-
-
-def signed_return(direction: str, entry: float, exit_price: float) -> float:
-    """Realised return of a position in ``direction`` (the labels' rule): a SELL gains when it falls."""
-    from turbomode.ml.labels import realised_return
-
-    return float(realised_return(direction, entry, exit_price))
-
-
-def barrier_levels(entry: float, atr: float, direction: str, target_multiple: float,
-                   stop_multiple: float) -> tuple[float, float]:
-    """(target, stop) of a signal: the training labels' barriers (ml.labels), mirrored for a SELL."""
-    from turbomode.ml.labels import LabelParams, barriers
-
-    target, stop = barriers(entry, atr, direction, LabelParams(target_multiple, stop_multiple))
-    return float(target), float(stop)
-
-
-def evaluate(signal: dict[str, Any], bars_after: Sequence[Bar], horizon: int, session: str,
-             scale: float = 1.0) -> tuple[str, str, float] | None:
-    """How an open signal finished, as (outcome, exit_date, exit_price), or None while it is open.
-
-    ``bars_after``: the symbol's bars after the entry session up to the scan's session, in order.
-    ``scale``: today's price basis over the signal's (the entry session's close now / entry price),
-    so bars re-adjusted after a split or dividend are compared on the signal's own basis.
-    A bar touching both barriers counts as the stop (the order within a day is unknown); an open
-    beyond a barrier fills at the open (ml/backtest.py applies the same fills).
-    After ``horizon`` bars without a touch it expires at that bar's close; a symbol that stopped
-    trading expires at its last close once the calendar expiry date has passed.
-    """
-    sign = 1.0 if signal["signal_type"] == "BUY" else -1.0
-    target, stop = signal["target_price"], signal["stop_loss"]
-    for bar in bars_after[:horizon]:
-        opn, high, low = bar.open / scale, bar.high / scale, bar.low / scale
-        # in "signed" prices (x sign) the target is above the entry and the stop below, for both sides
-        best, worst = (high, low) if sign > 0 else (low, high)
-        hit_stop, hit_target = sign * worst <= sign * stop, sign * best >= sign * target
-        if not (hit_stop or hit_target):
-            continue
-        # The open is the day's first print: a gap through a barrier fills there, as the backtest does.
-        gap_stop, gap_target = sign * opn <= sign * stop, sign * opn >= sign * target
-        if gap_stop:
-            return "stop", bar.date, opn
-        if gap_target:
-            return "target", bar.date, opn
-        return ("stop", bar.date, stop) if hit_stop else ("target", bar.date, target)
-    if len(bars_after) >= horizon:
-        last = bars_after[horizon - 1]
-        return "expired", last.date, last.close / scale
-    expiry = signal.get("expiry_date")
-    if expiry and session > expiry and bars_after:
-        last = bars_after[-1]
-        return "expired", last.date, last.close / scale
-    return None
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """The model's view of one symbol at the session."""
-
-    symbol: str
-    sector: str
-    close: float
-    atr: float
-    prob_buy: float
-    prob_sell: float
-    prob_hold: float
-    model_version: str | None = None
-
-    @property
-    def direction(self) -> str:
-        """The side ``ml.metrics.signal_side`` picks when the row signals (BUY on a tie)."""
-        return "BUY" if self.prob_buy >= self.prob_sell else "SELL"
-
-    @property
-    def confidence(self) -> float:
-        return max(self.prob_buy, self.prob_sell)
-
-
-@dataclass
-class Decision:
-    emit: list[Candidate] = field(default_factory=list)
-    reverse: list[tuple[dict[str, Any], Candidate]] = field(default_factory=list)  # (old signal, new)
-    kept: list[str] = field(default_factory=list)  # symbols whose open signal stays
-
-
-def decide(candidates: Iterable[Candidate], open_by_symbol: dict[str, dict[str, Any]], session: str,
-           min_confidence: float) -> Decision:
-    """Which candidates become signals. At most one open signal per symbol:
-
-    no signal by the signal rule (``ml.metrics.signal_side``: BUY or SELL probability below the
-    threshold or below HOLD's) -> nothing (an open signal stays); an open signal emitted for this
-    session -> kept (a re-run changes nothing); same direction -> the old one is kept; opposite
-    direction -> the old one is closed as 'reversed' and the new one emitted.
-    """
-    from turbomode.ml.metrics import signal_side
-
-    out = Decision()
-    for c in candidates:
-        if signal_side(c.prob_buy, c.prob_sell, c.prob_hold, min_confidence) is None:
-            continue
-        old = open_by_symbol.get(c.symbol)
-        if old is None:
-            out.emit.append(c)
-        elif old.get("market_date") == session or old["signal_type"] == c.direction:
-            out.kept.append(c.symbol)
-        else:
-            out.reverse.append((old, c))
-            out.emit.append(c)
-    return out
-
-
-def one_sided_warning(buy: int, sell: int) -> str | None:
-    total = buy + sell
-    if total < ONE_SIDED_MIN_SIGNALS:
-        return None
-    side, n = ("BUY", buy) if buy >= sell else ("SELL", sell)
-    if n / total > ONE_SIDED_WARNING:
-        return (f"{n} of the session's {total} signals ({n / total:.0%}) are {side}: a one-sided model "
-                "set is a warning, not a result; check `turbomode drift` and the training report")
-    return None
-
-
-def entry_date_of(signal: dict[str, Any]) -> str | None:
-    """The session a signal was emitted for (rows adopted from the seed only have created_at)."""
-    d = signal.get("market_date") or (signal.get("created_at") or "")[:10]
-    return d or None
+STEPS = ("models", "prices", "features", "signals")  # progress steps
 
 
 # --- the task ---------------------------------------------------------------------------------
@@ -184,9 +46,9 @@ def _parse_date(text: str, what: str) -> str:
         raise BadInput(f"{what} {text!r} is not a date; use YYYY-MM-DD, e.g. 2026-01-22") from None
 
 
-def _label_rule(cfg) -> dict[str, Any]:
-    return {"target_multiple": cfg["labels.target_multiple"], "stop_multiple": cfg["labels.stop_multiple"],
-            "horizon": cfg["labels.horizon_days"], "atr_days": cfg["labels.atr_days"]}
+def _cost(cfg) -> float:
+    """The round trip charged on a signal's realised return (commission + slippage, both sides)."""
+    return 2 * (float(cfg["backtest.commission_bps"]) + float(cfg["backtest.slippage_bps"])) / 1e4
 
 
 def _expiry(conn, session: str, horizon: int) -> tuple[str, str]:
@@ -241,6 +103,15 @@ def _check_inputs(conn, cfg, now: datetime, options: dict[str, Any]) -> str:
     if later and later > session:
         raise BadInput(f"signals were already emitted for the later session {later}; --as-of must be on "
                        f"or after it (scanning {session} would rewrite history)")
+    if as_of:
+        from turbomode.store import models as model_store
+
+        if not model_store.point_in_time_files(conn, session):
+            first = model_store.earliest_point_in_time(conn)
+            hint = (f"the oldest kept model version was fitted on data up to {first}, so --as-of must be after "
+                    f"that" if first else "no model version is kept; run `turbomode train`")
+            raise MissingInput(f"no kept model version was fitted on data before {session} (a model that has "
+                               f"seen that date's future cannot scan it); {hint}")
     return session
 
 
@@ -282,10 +153,12 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
         clock_t[:] = [t, step]
         shown(step, done, total)
 
-    progress("loading the champion models", 0, len(STEPS))
-    champions = _load_champions(ctx)  # ModelMissing (exit 4) says to run `turbomode train`
+    progress("loading the models", 0, len(STEPS))
+    as_of = options.get("as_of")
+    champions = _load_champions(ctx) if not as_of else _load_point_in_time(ctx, session)
 
-    rule = _label_rule(cfg)
+    horizon = int(cfg["labels.horizon_days"])
+    cost = _cost(cfg)
     open_now = store.active_signals(conn)
     start = min([_lookback_start(conn, session)] + [d for d in map(entry_date_of, open_now) if d])
     symbols = sorted(set(sector_of) | {s["symbol"] for s in open_now})
@@ -293,40 +166,36 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     panel = _read_panel(conn, symbols, start, session)
     panel = panel.assign(_day=_day_strings(panel["date"]))
     progress("features and probabilities", 2, len(STEPS))
-    candidates, skipped = _candidates(panel, sector_of, session, champions, rule)
+    candidates, skipped = _candidates(panel, sector_of, session, champions, cfg)
     bars = _bars_by_symbol(panel, {s["symbol"] for s in open_now})
-    closes = _closes_at(panel, session)
     source = store.data_source(conn) or cfg["data.source"]
-    expiry_date, expires_at = _expiry(conn, session, rule["horizon"])
+    expiry_date, expires_at = _expiry(conn, session, horizon)
     stamp = iso(now)
 
-    progress("closing and emitting signals", 3, len(STEPS))
+    progress("filling, closing and emitting signals", 3, len(STEPS))
     with transaction(conn):
-        # Re-read inside the transaction: what we close and keep is what is stored now.
+        # Re-read inside the transaction: what we fill, close and keep is what is stored now.
         open_now = store.active_signals(conn)
-        closures = []
+        fills, closures = [], []
         for sig in open_now:
-            c = _closure_for(sig, bars.get(sig["symbol"], []), rule["horizon"], session)
-            if c is not None:
-                closures.append(c)
+            fill, closure = _settlement_for(sig, bars.get(sig["symbol"], []), session, cfg, cost)
+            if fill is not None:
+                fills.append(fill)
+            if closure is not None:
+                closures.append(closure)
+        store.record_fills(conn, fills)
         closed_ids = {c.signal_id for c in closures}
         still_open = {s["symbol"]: s for s in open_now if s["id"] not in closed_ids}
         decision = decide(candidates, still_open, session, cfg["signals.min_confidence"])
-        reversals = []
-        for old, new in decision.reverse:
-            basis = _scale(old, bars.get(old["symbol"], []))
-            exit_price = closes[old["symbol"]] / basis
-            reversals.append(store.Closure(old["id"], "reversed", session, exit_price,
-                                           signed_return(old["signal_type"], old["entry_price"], exit_price)))
-        touched = store.close_signals(conn, closures + reversals, stamp)
-        store.insert_signals(conn, (_signal_row(c, rule, session, expiry_date, expires_at, stamp, source)
+        touched = store.close_signals(conn, closures, stamp)
+        store.insert_signals(conn, (_signal_row(c, cfg, session, expiry_date, expires_at, stamp, source)
                                     for c in decision.emit))
         store.refresh_sector_stats(conn, touched, stamp)
         buy, sell = store.session_mix(conn, session)
     progress("done", len(STEPS), len(STEPS))
 
     outcomes: dict[str, int] = {}
-    for c in closures + reversals:
+    for c in closures:
         outcomes[c.outcome] = outcomes.get(c.outcome, 0) + 1
     # A sector whose champion files are unusable is served by its previous champion (or skipped).
     warnings = list(getattr(champions, "problems", {}).values())
@@ -343,6 +212,8 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
         "scanned": len(candidates),
         "emitted": len(decision.emit),
         "kept": len(decision.kept),
+        "held": decision.held,
+        "filled": len(fills),
         "closed": outcomes,
         "session_signals": {"BUY": buy, "SELL": sell},
         "active": store.summary(conn)["total"],
@@ -351,14 +222,18 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
         "skipped_no_model": skipped["no_model"],
         "one_sided": bool(one_sided),
         "allow_stale": bool(options.get("allow_stale")),
-        "as_of": options.get("as_of"),
+        "as_of": as_of,
+        "model_versions": getattr(champions, "versions", {}),
         "warnings": warnings,
         "report": report,
         "seconds": timings,
     }
     closed_text = ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())) or "none"
     message = (f"scan {session}: {len(decision.emit)} new signal(s) ({buy} BUY, {sell} SELL this session), "
-               f"closed: {closed_text}; {summary['active']} open; {len(candidates)} symbols scanned")
+               f"filled: {len(fills)}, closed: {closed_text}; {summary['active']} open; "
+               f"{len(candidates)} symbols scanned")
+    if as_of:
+        message += f" (as of {session}, with models fitted before it)"
     if source == "sample":
         message += " [SAMPLE DATA]"
     return TaskResult("succeeded", summary, message, warnings)
@@ -386,6 +261,12 @@ def _load_champions(ctx):
     return load_champions(ctx)
 
 
+def _load_point_in_time(ctx, session: str):
+    from turbomode.ml.predict import load_point_in_time
+
+    return load_point_in_time(ctx, session)
+
+
 def _compute_features(panel, sector_of: dict[str, str]):
     from turbomode.ml.features import compute_features
 
@@ -407,14 +288,15 @@ def _read_panel(conn, symbols: list[str], start: str, end: str):
     return read_panel(conn, symbols=symbols, start=start, end=end, adjusted=True)
 
 
-def _atr_last(panel, days: int):
-    """symbol -> average true range at its last bar, exactly as the label rule computes it."""
-    from turbomode.ml.features import atr, prepare_panel
+def _vol_last(panel, days: int):
+    """symbol -> (ATR, sigma) at its last bar: the price ATR (shown) and the trade rule's sigma
+    (features.log_atr, what targets and stops are set from)."""
+    from turbomode.ml.features import atr, log_atr, prepare_panel
 
     p = prepare_panel(panel)
-    a = atr(p, days)
-    last = p.assign(_atr=a.to_numpy()).groupby("symbol", sort=False).tail(1)
-    return dict(zip(last["symbol"], last["_atr"].astype(float)))
+    last = p.assign(_atr=atr(p, days).to_numpy(), _sigma=log_atr(p, days).to_numpy())
+    last = last.groupby("symbol", sort=False).tail(1)
+    return {s: (float(a), float(g)) for s, a, g in zip(last["symbol"], last["_atr"], last["_sigma"])}
 
 
 def _day_strings(values):
@@ -431,7 +313,7 @@ def _day_strings(values):
     return np.asarray(text, dtype=object)[codes]
 
 
-def _candidates(panel, sector_of: dict[str, str], session: str, champions, rule: dict[str, Any]):
+def _candidates(panel, sector_of: dict[str, str], session: str, champions, cfg):
     """(candidates at the session, skipped lists) from features and the champion's probabilities.
 
     ``panel`` carries a ``_day`` column of YYYY-MM-DD text besides read_panel's columns.
@@ -456,20 +338,20 @@ def _candidates(panel, sector_of: dict[str, str], session: str, champions, rule:
         return [], skipped
     at = at.assign(sector=[sector_of[s] for s in at.index.get_level_values("symbol")])
     probs = _predict(champions, at)
-    atr = _atr_last(plain, rule["atr_days"])
+    vol = _vol_last(plain, int(cfg["labels.atr_days"]))
     close = dict(zip(at_session["symbol"], at_session["close"].astype(float)))
     out = []
     for symbol, pb, ps, ph in zip(at.index.get_level_values("symbol"), probs["prob_buy"].to_numpy(),
                                   probs["prob_sell"].to_numpy(), probs["prob_hold"].to_numpy()):
         sector = sector_of[symbol]
-        a = float(atr.get(symbol, np.nan))
+        a, sigma = vol.get(symbol, (np.nan, np.nan))
         if not (np.isfinite(pb) and np.isfinite(ps)):
             skipped["no_model"].append(symbol)
             continue
-        if not np.isfinite(a) or a <= 0:
+        if not (np.isfinite(sigma) and sigma > 0):
             skipped["history"].append(symbol)
             continue
-        out.append(Candidate(symbol, sector, close[symbol], a, float(pb), float(ps), float(ph),
+        out.append(Candidate(symbol, sector, close[symbol], a, sigma, float(pb), float(ps), float(ph),
                              champions.version(sector)))
     skipped["history"].sort()
     return out, skipped
@@ -484,42 +366,28 @@ def _bars_by_symbol(panel, symbols: set[str]) -> dict[str, list[Bar]]:
     return out
 
 
-def _closes_at(panel, session: str) -> dict[str, float]:
-    at = panel[panel["_day"] == session]
-    return dict(zip(at["symbol"], at["close"].astype(float)))
-
-
-def _scale(signal: dict[str, Any], bars: list[Bar]) -> float:
-    """Today's price basis relative to the signal's (1.0 unless history was re-adjusted since)."""
-    entry = entry_date_of(signal)
-    for b in bars:
-        if b.date == entry and signal.get("entry_price"):
-            return b.close / signal["entry_price"]
-    return 1.0
-
-
-def _closure_for(signal: dict[str, Any], bars: list[Bar], horizon: int, session: str):
-    from turbomode.store.signals import Closure
+def _settlement_for(signal: dict[str, Any], bars: list[Bar], session: str, cfg, cost: float):
+    """(Fill or None, Closure or None) of one open signal (``scan_rules.settle_signal`` on its bars)."""
+    from turbomode.tasks.scan_rules import basis_scale, settle_signal
 
     entry = entry_date_of(signal)
     if entry is None or not signal.get("entry_price"):
-        return None
+        return None, None
+    at_entry = next((b.close for b in bars if b.date == entry), None)
     after = [b for b in bars if entry < b.date <= session]
-    found = evaluate(signal, after, horizon, session, _scale(signal, bars))
-    if found is None:
-        return None
-    outcome, exit_date, exit_price = found
-    return Closure(signal["id"], outcome, exit_date, exit_price,
-                   signed_return(signal["signal_type"], signal["entry_price"], exit_price))
+    return settle_signal(signal, after, session, cfg, cost, basis_scale(signal, at_entry))
 
 
-def _signal_row(c: Candidate, rule: dict[str, Any], session: str, expiry_date: str, expires_at: str,
-                created_at: str, source: str) -> dict[str, Any]:
-    target, stop = barrier_levels(c.close, c.atr, c.direction, rule["target_multiple"], rule["stop_multiple"])
+def _signal_row(c: Candidate, cfg, session: str, expiry_date: str, expires_at: str, created_at: str,
+                source: str) -> dict[str, Any]:
+    from turbomode.tasks.scan_rules import provisional_levels
+
+    target, stop = provisional_levels(c.close, c.sigma, c.direction, cfg)
     return {
         "symbol": c.symbol, "signal_type": c.direction, "confidence": round(c.confidence, 6),
         "entry_price": c.close, "target_price": target, "stop_loss": stop, "sector": c.sector,
         "created_at": created_at, "expires_at": expires_at, "market_date": session,
         "expiry_date": expiry_date, "model_version": c.model_version, "data_source": source,
         "prob_buy": c.prob_buy, "prob_sell": c.prob_sell, "prob_hold": c.prob_hold, "atr": c.atr,
+        "reference_price": c.close, "fill_date": None, "price_basis": "close", "sigma": c.sigma,
     }

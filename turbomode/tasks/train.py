@@ -1,17 +1,20 @@
 """`train`: label the history, fit 6 calibrated models per sector, score, register, promote.
 
 Order of work:
-  1. the universe and the stored (adjusted) prices; features over the whole panel (the market-
-     relative features need every symbol) and triple-barrier labels;
-  2. the labelled trades replace the `trades` table's rows (of the trained sectors) in one
-     transaction;
-  3. one set of date windows for every sector (train | embargo | calibration | embargo |
-     validation); each sector's six models are fitted, calibrated and scored on validation;
-  4. promotion: a sector's new ensemble becomes champion when its validation log loss is not worse
-     than the current champion's re-scored on the same validation rows (``promote`` forces it);
-  5. the version folder is written whole (temporary name, then renamed), then its
-     ``model_metadata`` rows, the ``training_runs`` row and the promotions in one transaction.
-     A failure before that leaves the champions untouched.
+  1. the universe and the stored (adjusted) prices; features over the whole panel (the sector-
+     relative features need every symbol of a sector) and the trade labels (ml/labels.py);
+  2. one set of date windows for every sector (train | calibration | validation | test, an embargo
+     between each, and per symbol no label reaching into the next window); each sector's six
+     models are fitted on train, calibrated on calibration, scored on validation (which chooses)
+     and on test (which reports, and chose nothing);
+  3. promotion: a sector's new ensemble becomes champion when its validation log loss is not worse
+     than the current champion's re-scored on the same validation rows and its signal calibration
+     (the ECE of P(BUY) and P(SELL) pooled, ml.metrics.signal_ece) is within models.max_signal_ece, unless the
+     champion's is worse (``promote`` forces it);
+  4. the version folder is written whole (temporary name, then renamed), then its
+     ``model_metadata`` rows, the ``training_runs`` row and the promotions in one transaction;
+     then the labelled trades replace the `trades` table's rows (of the trained sectors) in one
+     transaction. A run refused or failed before that leaves every table and champion untouched.
 
 Options: sector (train one sector), promote (force), progress (callable(completed, total, label)).
 """
@@ -68,9 +71,10 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
 
     from turbomode.data.universe import load_universe
     from turbomode.ml import registry
-    from turbomode.ml.features import compute_features, usable
+    from turbomode.ml import metrics
+    from turbomode.ml.features import compute_features
     from turbomode.ml.labels import LabelParams, trade_rows, triple_barrier
-    from turbomode.ml.train import NotTrainable, split_windows, train_sector
+    from turbomode.ml.train import NotTrainable, build_dataset, split_windows, train_sector
     from turbomode.store import models as store
     from turbomode.store import trades as trades_store
     from turbomode.store.prices import read_panel
@@ -95,10 +99,8 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     labels = triple_barrier(panel, params)
     target_symbols = {s for s, sec in sector_of.items() if sec in targets}
     labels = labels[labels["symbol"].isin(target_symbols)]
-    written = trades_store.replace_trades(
-        conn, trade_rows(labels, sector_of, params, iso(now)), sectors=targets if options.get("sector") else None)
-    data = features[usable(features)].join(labels.set_index(["symbol", "date"])["label_id"], how="inner")
-    del panel
+    data = build_dataset(panel, sector_of, cfg, features=features, labels=labels)
+    del panel, features
     done += 1
     report(done, total, "features and labels ready")
 
@@ -135,13 +137,11 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
                            "models.min_train_rows")
 
     force = bool(options.get("promote"))
+    max_ece = float(cfg["models.max_signal_ece"])
     promoted = []
     for fit in fits:
         c = comparisons[fit.sector]
-        c["promoted"] = force or c["champion_log_loss"] is None or \
-            fit.ensemble_metrics["log_loss"] <= c["champion_log_loss"] + LOSS_TOLERANCE
-        c["forced"] = force and c["champion_log_loss"] is not None and \
-            fit.ensemble_metrics["log_loss"] > c["champion_log_loss"] + LOSS_TOLERANCE
+        c.update(decide_promotion(fit.ensemble_metrics, c, max_ece, force))
         if c["promoted"]:
             promoted.append(fit.sector)
 
@@ -154,11 +154,14 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
         fit = by_sector[r.sector]
         m = fit.ensemble_metrics if r.model_type == "ensemble" else fit.member_metrics[r.model_type]
         if r.model_type == "ensemble":
-            m = {**m, "champion_log_loss": comparisons[r.sector]["champion_log_loss"],
-                 "champion_version": comparisons[r.sector]["champion_version"], "calibration": fit.calibration,
-                 "rows": fit.rows}
+            c = comparisons[r.sector]
+            m = {**m, "champion_log_loss": c["champion_log_loss"], "champion_version": c["champion_version"],
+                 "calibration": fit.calibration, "rows": fit.rows, "test": fit.test_metrics,
+                 "signal_ece": metrics.signal_ece(fit.ensemble_metrics),
+                 "champion_signal_ece": c["champion_signal_ece"], "promotion": c["reason"]}
         files.append({"sector": r.sector, "model_type": r.model_type, "path": r.path, "sha256": r.sha256,
-                      "windows": fit.windows.as_dict(), "metrics": m, "feature_names": fit.feature_names})
+                      "windows": {**fit.windows.as_dict(), "data_end": fit.data_end}, "metrics": m,
+                      "feature_names": fit.feature_names})
 
     warnings = []
     for fit in fits:
@@ -172,24 +175,32 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     if skipped_symbols:
         warnings.append(f"{len(skipped_symbols)} symbol(s) without enough history to label and train: "
                         + ", ".join(skipped_symbols[:20]) + (" ..." if len(skipped_symbols) > 20 else ""))
-    for c in comparisons.values():
+    for sector, c in comparisons.items():
         if c.get("note"):
             warnings.append(c["note"])
+        if c.get("warning"):
+            warnings.append(f"{sector}: {c['warning']}")
 
     status = "partial" if skipped else "succeeded"
     sectors_summary = {}
     for fit in fits:
-        e, c = fit.ensemble_metrics, comparisons[fit.sector]
+        e, c, t = fit.ensemble_metrics, comparisons[fit.sector], fit.test_metrics
         sectors_summary[fit.sector] = {
             "status": "champion" if c["promoted"] else "challenger",
-            "forced": c["forced"],
+            "forced": c["forced"], "reason": c["reason"],
             "log_loss": e["log_loss"], "champion_log_loss": c["champion_log_loss"],
             "champion_version": c["champion_version"], "brier": e["brier"], "accuracy": e["accuracy"],
-            "ece": e["ece"], "signals": e["signals"]["signals"], "precision": e["signals"]["precision"],
+            "ece": e["ece"], "ece_buy": e["ece_buy"], "ece_sell": e["ece_sell"],
+            "signal_ece": metrics.signal_ece(e), "champion_signal_ece": c["champion_signal_ece"],
+            "signals": e["signals"]["signals"], "precision": e["signals"]["precision"],
             "buy_signals": e["signals"]["buy_signals"], "sell_signals": e["signals"]["sell_signals"],
+            "mean_net_return": e["signals"].get("mean_net_return"),
+            "test": _test_summary(t),
             "class_mix": e["class_mix"], "rows": fit.rows, "calibration": fit.calibration,
-            "members": {k: {"log_loss": m["log_loss"], "ece": m["ece"]} for k, m in fit.member_metrics.items()},
+            "members": {k: {"log_loss": m["log_loss"], "ece": m["ece"], "ece_buy": m["ece_buy"],
+                            "ece_sell": m["ece_sell"]} for k, m in fit.member_metrics.items()},
         }
+    pooled = _pooled_test(fits, float(cfg["signals.min_confidence"]))
     elapsed = time.perf_counter() - t0
     summary = {
         "version": version,
@@ -200,7 +211,9 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
         "challengers": sorted(f.sector for f in fits if f.sector not in promoted),
         "skipped_sectors": skipped,
         "skipped_symbols": skipped_symbols,
-        "trades_written": written,
+        "trades_written": 0,
+        "test": pooled,
+        "threshold": float(cfg["signals.min_confidence"]),
         "label_rule": params.as_dict(),
         "seconds": round(elapsed, 1),
         "warnings": warnings,
@@ -212,16 +225,20 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
              "started_at": iso(now), "finished_at": iso(now + timedelta(seconds=elapsed)), "status": status,
              "sectors": [f.sector for f in fits], **{k: v for k, v in windows.as_dict().items()
                                                      if k in ("train_start", "train_end", "valid_start", "valid_end")},
-             "metrics": {"mean_valid_log_loss": valid_ll, "sectors": sectors_summary},
+             "metrics": {"mean_valid_log_loss": valid_ll, "sectors": sectors_summary, "test": pooled},
              "notes": "; ".join(warnings) or None})
+    # The labelled trades of the trained sectors, now that the run has produced a version.
+    written = trades_store.replace_trades(
+        conn, trade_rows(labels, sector_of, params, iso(now)), sectors=targets if options.get("sector") else None)
+    summary["trades_written"] = written
     done = total
     report(done, total, "done")
 
     challengers = summary["challengers"]
     message = (f"trained {summary['models']} models in {len(fits)} sector(s) as version {version}: "
                f"champion in {len(promoted)}"
-               + (f", challenger in {len(challengers)} ({', '.join(challengers)}: validation log loss worse than "
-                  "the champion's on the same window; --promote forces)" if challengers else "")
+               + (f", challenger in {len(challengers)} ({', '.join(challengers)}: see the reasons above; "
+                  "--promote forces)" if challengers else "")
                + (f"; {len(skipped)} sector(s) skipped" if skipped else "")
                + f"; {written:,} labelled trades; {elapsed:.0f} s")
     return TaskResult(status, summary, message, warnings)
@@ -233,9 +250,11 @@ def _compare_with_champion(ctx, sector: str, fit, rows, windows) -> dict[str, An
 
     from turbomode.ml import metrics
     from turbomode.ml.registry import CorruptModel, load_sector
+    from turbomode.ml.train import window_masks
     from turbomode.store import models as store
 
-    out: dict[str, Any] = {"champion_version": None, "champion_log_loss": None, "note": None}
+    out: dict[str, Any] = {"champion_version": None, "champion_log_loss": None, "champion_signal_ece": None,
+                           "note": None}
     champ = store.champion_files(ctx.connect()).get(sector)
     if champ is None:
         return out
@@ -251,7 +270,72 @@ def _compare_with_champion(ctx, sector: str, fit, rows, windows) -> dict[str, An
         out["note"] = (f"{sector}: the champion {version} uses features this version no longer computes "
                        f"({', '.join(missing[:5])}); the new version replaces it")
         return out
-    valid = rows[windows.masks(rows.index.get_level_values("date"))["valid"]]
+    valid = rows[window_masks(rows, windows)["valid"]]
     X = np.ascontiguousarray(valid[loaded.feature_names].to_numpy(dtype=np.float32))
-    out["champion_log_loss"] = metrics.log_loss(loaded.predict_proba(X), valid["label_id"].to_numpy())
+    y = valid["label_id"].to_numpy()
+    proba = loaded.predict_proba(X)
+    out["champion_log_loss"] = metrics.log_loss(proba, y)
+    out["champion_signal_ece"] = metrics.pooled_side_ece(proba, y)
     return out
+
+
+def decide_promotion(new: dict[str, Any], champion: dict[str, Any], max_ece: float, force: bool) -> dict[str, Any]:
+    """Champion or challenger, and why (pure: the validation metrics of both and the bound).
+
+    Promoted when the new ensemble's validation log loss is not worse than the champion's on the
+    same rows and its signal calibration error (``metrics.signal_ece``: P(BUY) and P(SELL) pooled) is within
+    ``max_ece`` — or beyond it but still better than the champion's. A sector without a usable
+    champion takes the new version (nothing is worse than no model), with a warning when its
+    calibration is out of bounds. ``force`` (--promote) overrides, and says so.
+    """
+    from turbomode.ml import metrics
+
+    ll, ece = new["log_loss"], metrics.signal_ece(new)
+    c_ll, c_ece = champion.get("champion_log_loss"), champion.get("champion_signal_ece")
+    reasons, warning = [], None
+    if c_ll is not None and ll > c_ll + LOSS_TOLERANCE:
+        reasons.append(f"validation log loss {ll:.4f} is worse than the champion's {c_ll:.4f}")
+    if ece is not None and ece > max_ece:
+        if c_ll is None:
+            warning = (f"signal calibration error {ece:.3f} exceeds models.max_signal_ece {max_ece:.3f}; promoted "
+                       "because the sector has no usable champion")
+        elif c_ece is None or c_ece <= ece:
+            reasons.append(f"signal calibration error {ece:.3f} exceeds models.max_signal_ece {max_ece:.3f}"
+                           + (f" (the champion's is {c_ece:.3f})" if c_ece is not None else ""))
+    promoted = force or not reasons
+    if not reasons:
+        reason = "no champion yet" if c_ll is None else "not worse than the champion on the validation window"
+    elif force:
+        reason = "forced by --promote although " + "; ".join(reasons)
+    else:
+        reason = "; ".join(reasons)
+    return {"promoted": promoted, "forced": bool(force and reasons), "reason": reason, "warning": warning}
+
+
+def _test_summary(t: dict[str, Any]) -> dict[str, Any]:
+    """The test window's figures for one sector (the reported quality)."""
+    if not t:
+        return {}
+    sig = t["signals"]
+    return {"rows": t["rows"], "log_loss": t["log_loss"], "ece_buy": t["ece_buy"], "ece_sell": t["ece_sell"],
+            "brier_buy": t["brier_buy"], "brier_sell": t["brier_sell"], "signals": sig["signals"],
+            "buy_signals": sig["buy_signals"], "sell_signals": sig["sell_signals"], "precision": sig["precision"],
+            "mean_net_return": sig.get("mean_net_return"), "reliability": t["reliability"]}
+
+
+def _pooled_test(fits, threshold: float) -> dict[str, Any]:
+    """The whole model set on the test window: every sector's ensemble probabilities pooled."""
+    import numpy as np
+
+    from turbomode.ml import metrics
+
+    parts = [(f.test_proba, f.y_test) for f in fits if f.test_proba is not None and len(f.y_test)]
+    if not parts:
+        return {}
+    proba = np.concatenate([p for p, _ in parts])
+    y = np.concatenate([t for _, t in parts])
+    e = metrics.evaluate(proba, y, threshold)
+    return {"rows": e["rows"], "ece_buy": e["ece_buy"], "ece_sell": e["ece_sell"], "brier_buy": e["brier_buy"],
+            "brier_sell": e["brier_sell"], "reliability": e["reliability"], "signals": e["signals"]["signals"],
+            "buy_signals": e["signals"]["buy_signals"], "sell_signals": e["signals"]["sell_signals"],
+            "precision": e["signals"]["precision"], "class_mix": e["class_mix"]}

@@ -1,0 +1,128 @@
+"""Calibration of the probabilities that become signals: P(BUY) and P(SELL), one map for both sides.
+
+A model's raw P(BUY) and P(SELL) are turned into calibrated probabilities on a later window that
+the model never trained on. Calibrating each side on its own (scikit-learn's one-vs-rest multiclass
+calibration) lets that window's trend become a prior: in a year a sector rose, BUY targets were
+hit more often, and the BUY calibrator learns "add a few points to every BUY" — a tilt that then
+sits on every signal of the next year, whatever the stock. The two sides are mirror images by
+construction (ml/labels.py), so here they share one map: the calibration rows are stacked, each
+row once as (raw P(BUY), hit BUY target) and once as (raw P(SELL), hit SELL target), and one
+scikit-learn calibrator (``CalibratedClassifierCV`` over a frozen pass-through of the raw
+probability, sigmoid on its log-odds or isotonic) is fitted on them. A trending window then
+lifts one side and lowers the other by the same amount, and the shared map learns neither.
+P(HOLD) is what is left.
+
+The raw probabilities themselves are made side-symmetric first: a model can still carry a side
+prior learned from its training years (a stock that rose for a decade is recognisable by its
+volatility and volume, and its rows were mostly BUY). The market's mirror image — every log move
+negated — turns each BUY into a SELL, and in it the directional features change sign while
+volatility and volume stay (``features.mirror``). So the model's view of a row is averaged with
+its view of the row's mirror, sides swapped: P(BUY | x) <- (P(BUY | x) + P(SELL | mirror x)) / 2.
+Anything the model learned that does not depend on direction (which stock, which year) then
+lifts both sides alike, and a stock that stands out from its sector in neither direction gets
+P(BUY) = P(SELL).
+
+``SignalCalibrated`` wraps a fitted model, the columns that are directional and its calibrator
+behind the scikit-learn classifier surface the rest of the code uses (``classes_``,
+``predict_proba``), and pickles as one object.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+PROBA_FLOOR = 1e-4
+_EPS = 1e-6
+
+
+class RawSideProbability(ClassifierMixin, BaseEstimator):
+    """A binary 'classifier' whose input is already a probability (one column): its log-odds are
+    the decision function. Lets scikit-learn's calibrators be fitted on stacked side probabilities."""
+
+    def fit(self, X: Any, y: Any) -> "RawSideProbability":
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def decision_function(self, X: Any) -> Any:
+        p = np.clip(np.asarray(X, dtype=float)[:, 0], _EPS, 1.0 - _EPS)
+        return np.log(p / (1.0 - p))
+
+    def predict_proba(self, X: Any) -> Any:
+        p = np.clip(np.asarray(X, dtype=float)[:, 0], 0.0, 1.0)
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: Any) -> Any:
+        return (np.asarray(X, dtype=float)[:, 0] >= 0.5).astype(np.int64)
+
+
+def _stack(raw: Any, y: Any | None = None) -> tuple[Any, Any]:
+    raw = np.asarray(raw, dtype=float)
+    X = np.concatenate([raw[:, 0], raw[:, 1]])[:, None]
+    if y is None:
+        return X, None
+    y = np.asarray(y)
+    return X, np.concatenate([(y == 0), (y == 1)]).astype(np.int64)
+
+
+def fit_side_calibrator(raw: Any, y: Any, method: str = "sigmoid") -> Any:
+    """One calibrator for both sides, fitted on raw (n, 3) probabilities (BUY, SELL, HOLD) and labels."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+
+    X, t = _stack(raw, y)
+    base = RawSideProbability().fit(X, t)
+    return CalibratedClassifierCV(FrozenEstimator(base), method=method).fit(X, t)
+
+
+def apply_side_calibrator(calibrator: Any, raw: Any) -> Any:
+    """Calibrated (n, 3) probabilities: the shared map on P(BUY) and P(SELL), P(HOLD) the rest."""
+    raw = np.asarray(raw, dtype=float)
+    n = len(raw)
+    X, _ = _stack(raw)
+    p = calibrator.predict_proba(X)[:, 1]
+    out = np.empty((n, 3))
+    out[:, 0], out[:, 1] = p[:n], p[n:]
+    side_sum = out[:, 0] + out[:, 1]
+    over = side_sum > 1.0 - PROBA_FLOOR  # two near-certain sides cannot both be right
+    out[over, :2] *= ((1.0 - PROBA_FLOOR) / side_sum[over])[:, None]
+    out[:, 2] = 1.0 - out[:, 0] - out[:, 1]
+    out = np.clip(out, PROBA_FLOOR, 1.0)
+    return out / out.sum(axis=1, keepdims=True)
+
+
+class SignalCalibrated(ClassifierMixin, BaseEstimator):
+    """A fitted 3-class model (BUY, SELL, HOLD), its directional columns and its shared side calibrator."""
+
+    def __init__(self, model: Any = None, calibrator: Any = None, odd_columns: Any = None):
+        self.model = model
+        self.calibrator = calibrator
+        self.odd_columns = odd_columns
+
+    @property
+    def classes_(self) -> Any:
+        return np.array([0, 1, 2])
+
+    def _model_proba(self, X: Any) -> Any:
+        raw = self.model.predict_proba(X)
+        out = np.zeros((len(raw), 3))
+        for j, c in enumerate(self.model.classes_):
+            out[:, int(c)] = raw[:, j]
+        return out
+
+    def raw_proba(self, X: Any) -> Any:
+        """The model's probabilities averaged with its mirror-image view (sides swapped)."""
+        out = self._model_proba(X)
+        if self.odd_columns:
+            mirrored = np.array(X, dtype=np.float32, copy=True)
+            mirrored[:, self.odd_columns] = -mirrored[:, self.odd_columns]
+            out = (out + self._model_proba(mirrored)[:, [1, 0, 2]]) / 2.0
+        return out
+
+    def predict_proba(self, X: Any) -> Any:
+        return apply_side_calibrator(self.calibrator, self.raw_proba(X))
+
+    def predict(self, X: Any) -> Any:
+        return np.argmax(self.predict_proba(X), axis=1)

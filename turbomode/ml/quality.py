@@ -1,0 +1,117 @@
+"""How good are the signals, as a share of the best possible? (the sample market's oracle, SPEC §7)
+
+Given held-out forecasts (the ensemble's P(BUY), P(SELL), P(HOLD)), their labels and, on the sample
+market, the oracle's probabilities for the same rows (``data.sample.oracle``), ``measure`` reports
+for each side, at the signal threshold:
+
+* the signals the product would emit (ml.metrics.signals), their precision (share that reached
+  the target) and the base rate of the side over all held-out rows;
+* the oracle's precision at the **same number** of signals (its top rows by P(side)): the best any
+  model could do with that many signals. A model above it by more than two standard errors has
+  seen the future (leakage); ``recovered`` = (model - base) / (oracle - base) is the share of the
+  achievable edge the model found;
+* the BUY share of the signals, overall and per sector;
+* calibration of P(BUY) and P(SELL) one-vs-rest (ECE, Brier, reliability table);
+* the base rates of BUY and SELL labels, their difference and its standard error;
+* a threshold-free ranking edge (ml.metrics.edge_vs_base): each sector's and date's top decile by
+  P(side) - P(other side) against the base rate of the same sector and date — on a random walk,
+  where no signal clears a threshold above break-even, this is what shows there is no edge.
+
+Standard errors are clustered by date: one date's stocks share the market's move, so they are not
+independent draws (a binomial error would be several times too small).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+SIDES = (("BUY", 0, "p_buy"), ("SELL", 1, "p_sell"))
+
+
+def clustered_se(values: Any, clusters: Any) -> float:
+    """Standard error of the mean of ``values`` with observations clustered (CR1, by ``clusters``)."""
+    import numpy as np
+    import pandas as pd
+
+    v = np.asarray(values, dtype=float)
+    n = len(v)
+    if n < 2:
+        return float("nan")
+    codes = pd.factorize(np.asarray(clusters))[0]
+    g = int(codes.max()) + 1
+    if g < 2:
+        return float("nan")
+    resid = np.bincount(codes, weights=v - v.mean())
+    return float(np.sqrt(np.sum(resid ** 2) * g / (g - 1)) / n)
+
+
+def measure(proba: Any, y: Any, dates: Any, sectors: Sequence[str], threshold: float,
+            oracle: Any = None, min_sector_signals: int = 20, symbols: Sequence[str] | None = None) -> dict[str, Any]:
+    """Held-out quality figures (see the module docstring). ``oracle``: (n, 2) P(BUY), P(SELL) or None."""
+    import numpy as np
+
+    from turbomode.ml import metrics
+
+    proba = np.asarray(proba, dtype=float)
+    y = np.asarray(y)
+    dates = np.asarray(dates)
+    sectors = np.asarray(sectors, dtype=object)
+    sig = metrics.signals(proba, threshold)
+    out: dict[str, Any] = {"rows": int(len(y)), "threshold": threshold, "dates": int(len(np.unique(dates)))}
+    for name, c, _ in SIDES:
+        picked = sig == c
+        n = int(picked.sum())
+        hit = (y == c).astype(float)
+        d: dict[str, Any] = {"signals": n, "base": float(hit.mean()) if len(y) else float("nan")}
+        d["precision"] = float(hit[picked].mean()) if n else float("nan")
+        d["se"] = clustered_se(hit[picked], dates[picked]) if n else float("nan")
+        d["mean_confidence"] = float(proba[picked, c].mean()) if n else float("nan")
+        if oracle is not None and n:
+            p_or = np.asarray(oracle, dtype=float)[:, c]
+            top = np.argsort(-p_or, kind="stable")[:n]
+            d["oracle_precision"] = float(hit[top].mean())
+            d["oracle_se"] = clustered_se(hit[top], dates[top])
+            d["oracle_mean_probability"] = float(p_or[top].mean())
+            edge = d["oracle_precision"] - d["base"]
+            d["recovered"] = float((d["precision"] - d["base"]) / edge) if edge > 0 else float("nan")
+            d["leak_margin"] = float(d["oracle_precision"] + 2 * np.hypot(d["se"], d["oracle_se"]) - d["precision"])
+        out[name] = d
+    nb, ns = out["BUY"]["signals"], out["SELL"]["signals"]
+    out["buy_share"] = nb / (nb + ns) if nb + ns else float("nan")
+    per_sector = {}
+    for s in sorted(set(sectors)):
+        m = sectors == s
+        b, sl = int((sig[m] == 0).sum()), int((sig[m] == 1).sum())
+        per_sector[s] = {"buy": b, "sell": sl, "buy_share": b / (b + sl) if b + sl else None}
+    out["sectors"] = per_sector
+    judged = [v["buy_share"] for v in per_sector.values() if v["buy"] + v["sell"] >= min_sector_signals]
+    out["sector_buy_share_range"] = (min(judged), max(judged)) if judged else None
+    cal = metrics.side_calibration(proba, y)
+    out["calibration"] = {k: {"ece": v["ece"], "brier": v["brier"], "reliability": v["reliability"]}
+                          for k, v in cal.items()}
+    diff = (y == 0).astype(float) - (y == 1).astype(float)
+    out["base_rate_difference"] = float(diff.mean()) if len(y) else float("nan")
+    out["base_rate_difference_se"] = clustered_se(diff, dates)
+    out["mean_probability"] = {"BUY": float(proba[:, 0].mean()), "SELL": float(proba[:, 1].mean())}
+    if symbols is not None:
+        out["ranking"] = {name: metrics.edge_vs_base(proba, y, dates, np.asarray(symbols), c, sectors=sectors)
+                          for name, c, _ in SIDES}
+    return out
+
+
+def one_line(q: dict[str, Any]) -> str:
+    """The figures in one line (the demo's summary)."""
+    parts = []
+    for name, _, _ in SIDES:
+        d = q[name]
+        if not d["signals"]:
+            parts.append(f"{name} no signals")
+            continue
+        text = f"{name} {d['signals']} hit {d['precision']:.0%} (base {d['base']:.0%}"
+        if "oracle_precision" in d:
+            text += f", best possible {d['oracle_precision']:.0%}"
+        parts.append(text + ")")
+    cal = q["calibration"]
+    tail = f"; BUY share {q['buy_share']:.0%}" if q["buy_share"] == q["buy_share"] else ""
+    return ("held-out " + "; ".join(parts) + tail
+            + f"; calibration error BUY {cal['BUY']['ece']:.3f}, SELL {cal['SELL']['ece']:.3f}")
