@@ -149,7 +149,7 @@ def feature_drift(ctx, conn, champions: dict[str, Champion], check: DriftCheck,
     import numpy as np
 
     from turbomode.data.universe import load_universe
-    from turbomode.ml.features import LOOKBACK_CALENDAR_DAYS, usable
+    from turbomode.ml.features import DIRECTIONAL, FEATURE_NAMES, LOOKBACK_CALENDAR_DAYS, usable
 
     cfg = ctx.config
     moderate, significant = cfg["drift.moderate"], cfg["drift.significant"]
@@ -163,44 +163,58 @@ def feature_drift(ctx, conn, champions: dict[str, Champion], check: DriftCheck,
     start = end - timedelta(days=LOOKBACK_CALENDAR_DAYS + int(window * 1.5) + 10)
     steps = len(champions) + 2
     progress("recent features", 0, steps)
+    absolute = [n for n in FEATURE_NAMES if n not in DIRECTIONAL]
     feats = _features(conn, sector_of, start, end)
     feats = feats[usable(feats)]
     dates = feats.index.get_level_values("date")
-    recent = feats[dates.isin(sorted(set(dates))[-window:])]
+    recent = {"raw": feats[dates.isin(sorted(set(dates))[-window:])]}
+    recent["relative"] = stats.stationary(feats, absolute).loc[recent["raw"].index]
     progress("training-window features", 1, steps)
-    training = _training_features(conn, champions, sector_of) if cfg["drift.calibrate"] or any(
-        not c.bins for c in champions.values()) else {}
+    training = _training_features(conn, champions, sector_of, absolute)
     for i, (sector, champ) in enumerate(sorted(champions.items())):
         progress(sector, 2 + i, steps)
-        train = training.get(sector)
-        if not champ.bins and train is not None and len(train):
-            champ.bins = stats.reference_bins({n: train[n].to_numpy() for n in _feature_names(train)})
-        if not champ.bins:
+        train = training.get(sector) or {}
+        views: dict[str, tuple[dict, Any]] = {}  # view -> (bins, training frame or None)
+        if train:
+            for view, frame in train.items():
+                views[view] = (stats.reference_bins({n: frame[n].to_numpy() for n in _feature_names(frame)}), frame)
+        elif champ.bins:  # no training window recorded: the bins saved at train time, raw values only
+            views["raw"] = (champ.bins, None)
+        if not views:
             check.notes.append(f"{sector}: no training bins and no training window recorded; features not checked")
             continue
-        rows = recent[recent["sector"] == sector]
-        values = {name: rows[name].to_numpy() for name in champ.bins if name in rows.columns}
-        psis = stats.feature_psi(champ.bins, values, min_rows=MIN_FEATURE_ROWS)
-        floors: dict[str, stats.Floor | None] = {}
-        if cfg["drift.calibrate"] and train is not None and len(train):
-            tdates = train.index.get_level_values("date")
-            _, day = np.unique(tdates.to_numpy(), return_inverse=True)
-            for name, b in champ.bins.items():
-                if name in train.columns and b.get("edges"):
-                    w = stats.window_psis(b, train[name].to_numpy(), day, window, max(1, window // 4))
-                    floors[name] = stats.noise_floor(w, len(b["expected"]), len(champ.bins))
+        per_view: dict[str, dict[str, tuple[float | None, str, Any]]] = {}
+        for view, (bins, frame) in views.items():
+            rows = recent[view][recent[view]["sector"] == sector]
+            values = {name: rows[name].to_numpy() for name in bins if name in rows.columns}
+            psis = stats.feature_psi(bins, values, min_rows=MIN_FEATURE_ROWS)
+            floors: dict[str, stats.Floor | None] = {}
+            if cfg["drift.calibrate"] and frame is not None:
+                _, day = np.unique(frame.index.get_level_values("date").to_numpy(), return_inverse=True)
+                for name, b in bins.items():
+                    if name in frame.columns and b.get("edges"):
+                        w = stats.window_psis(b, frame[name].to_numpy(), day, window, max(1, window // 4))
+                        floors[name] = stats.noise_floor(w, len(b["expected"]), len(bins))
+            per_view[view] = {name: (value, stats.feature_level(value, floors.get(name), moderate, significant),
+                                     floors.get(name)) for name, value in psis.items()}
+            n_rows = len(rows)
         levels = []
-        for name, value in psis.items():
-            fl = floors.get(name)
-            lv = stats.feature_level(value, fl, moderate, significant)
+        for name in per_view["raw"]:
+            # a feature has drifted when it moved on its own scale and also against the rest of the
+            # market on the same dates (ml/drift.py): a market-wide calm or storm is not drift
+            value, lv, fl = per_view["raw"][name]
+            rel = per_view.get("relative", {}).get(name)
+            if rel is not None:
+                lv = stats.least_severe(lv, rel[1])
             levels.append(lv)
-            check.add(sector, "feature", name, value, lv, rows=len(rows), version=champ.version,
-                      floor_moderate=fl.moderate if fl else None, floor_significant=fl.significant if fl else None)
+            check.add(sector, "feature", name, value, lv, rows=n_rows, version=champ.version,
+                      floor_moderate=fl.moderate if fl else None, floor_significant=fl.significant if fl else None,
+                      relative_psi=rel[0] if rel else None, relative_level=rel[1] if rel else None)
         verdict = stats.sector_feature_level(levels, cfg["drift.min_features"])
         n_sig, n_mod = levels.count("significant"), levels.count("moderate")
         check.add(sector, "features", "drifted_features", n_sig, verdict, moderate=n_mod, checked=len(levels),
-                  calibrated=bool(floors), version=champ.version,
-                  top=[n for n, lv in zip(psis, levels) if lv == "significant"][:8])
+                  calibrated=cfg["drift.calibrate"] and bool(train), version=champ.version,
+                  top=[n for n, lv in zip(per_view["raw"], levels) if lv == "significant"][:8])
     progress("predictions and outcomes", steps, steps)
 
 
@@ -210,8 +224,11 @@ def _feature_names(frame) -> list[str]:
     return [n for n in FEATURE_NAMES if n in frame.columns]
 
 
-def _training_features(conn, champions: dict[str, Champion], sector_of: dict[str, str]) -> dict[str, Any]:
-    """Usable feature rows of each champion's training window (computed once per distinct window)."""
+def _training_features(conn, champions: dict[str, Champion], sector_of: dict[str, str],
+                       absolute: list[str]) -> dict[str, dict[str, Any]]:
+    """sector -> {"raw": its usable feature rows of the champion's training window, "relative": the
+    same with the ``absolute`` features as distances from each date's median over all the window's
+    symbols (ml/drift.py)}; computed once per distinct window."""
     import pandas as pd
 
     from turbomode.ml.features import LOOKBACK_CALENDAR_DAYS, usable
@@ -227,8 +244,9 @@ def _training_features(conn, champions: dict[str, Champion], sector_of: dict[str
         feats = _features(conn, members, start, date.fromisoformat(b))
         d = feats.index.get_level_values("date")
         feats = feats[usable(feats) & (d >= pd.Timestamp(a)) & (d <= pd.Timestamp(b))]
+        relative = stats.stationary(feats, absolute)
         for sector in sectors:
-            out[sector] = feats[feats["sector"] == sector]
+            out[sector] = {"raw": feats[feats["sector"] == sector], "relative": relative[relative["sector"] == sector]}
     return out
 
 
