@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import NOW
-from tests.report.seed import seed_backtest, seed_everything, seed_signals
+from tests.report.seed import seed_backtest, seed_everything, seed_models, seed_signals
 from turbomode.clock import iso
 from turbomode.context import Context
 from turbomode.store.db import connect
@@ -64,6 +64,20 @@ def test_the_latest_backtest_is_drawn_with_both_curves(ctx):
     text = write_report(ctx, NOW).read_text()
     assert "test period 2023-03-03" in text and "5 folds" in text
     assert text.count('<path d="M') == 2 and "Buy-and-hold" in text
+
+
+def test_the_champions_calibration_is_drawn_as_reliability_diagrams_all_sectors_and_each_on_demand(ctx):
+    import re
+
+    seed_everything(ctx.connect(), NOW)
+    seed_models(ctx.connect(), NOW)
+    page = write_report(ctx, NOW).read_text()
+    section = page[page.index('id="calibration-section"'):page.index('id="sectors-section"')]
+    assert "ECE P(BUY) 0.012, P(SELL) 0.009" in section and "3,420 rows" in section
+    assert section.count('<svg class="chart reliability"') == 3  # all sectors, then Energy and Utilities
+    assert section.count("<details") == 2 and "<summary>Energy" in section
+    dots = re.findall(r"<title>(BUY|SELL): predicted ([0-9.]+), observed ([0-9.]+), ([0-9,]+) rows</title>", section)
+    assert ("BUY", "0.430", "0.410", "120") in dots and len(dots) == 3 * 5
 
 
 def test_an_equity_curve_needs_two_points():

@@ -79,6 +79,12 @@ def _use(prepared, home):
     shutil.copytree(prepared, home)
 
 
+def _ctx(home):
+    from turbomode.context import Context
+
+    return Context.load(home)
+
+
 def _backtest(cli, *args):
     result = cli("backtest", "--no-deps", "--json", "--models", MODELS, "--folds", "3", *args)
     assert result.exit_code == 0, result.output
@@ -105,7 +111,16 @@ class TestNoEdgeWhereNoneExists:
 
     def test_a_planted_edge_is_found_by_the_same_measures(self, cli, home, planted_home):
         _use(planted_home, home)
-        m = _backtest(cli)["summary"]["metrics"]
+        out = _backtest(cli)["summary"]
+        m = out["metrics"]
+        # a fixed list of symbols: every result says it carries survivorship bias
+        assert out["survivorship_note"].startswith("survivorship bias: fixed universe")
+        assert m["survivorship_note"] == out["survivorship_note"]
+        text = cli("backtest", "--no-deps", "--models", MODELS, "--folds", "3").output
+        assert "Survivorship bias: fixed universe" in text
+        from turbomode.report.build import backtest_html, collect
+
+        assert "Survivorship bias: fixed universe" in backtest_html(collect(_ctx(home), NOW))
         assert m["hit_rate"] - m["base_rate"] > 2 * m["hit_rate_se"], m
         assert m["mean_return_t"] > 2.0, m
 

@@ -33,6 +33,7 @@ class ReportData:
     sector_stats: list[dict[str, Any]]
     backtest: dict[str, Any] | None
     drift: dict[str, Any] | None
+    calibration: dict[str, Any] | None = None  # the champions' test-window calibration (calibration_facts)
 
 
 def collect(ctx, now: datetime) -> ReportData:
@@ -61,7 +62,29 @@ def collect(ctx, now: datetime) -> ReportData:
         sector_stats=signal_store.sector_stats(conn),
         backtest=backtests.load(conn),
         drift=drift_store.latest(conn),
+        calibration=calibration_facts(conn),
     )
+
+
+def calibration_facts(conn) -> dict[str, Any] | None:
+    """The latest training run's test-window calibration over all sectors, and each champion's own
+    (stored with the model version: model_metadata metrics of its ensemble)."""
+    import json
+
+    from turbomode.store import models as model_store
+
+    run = model_store.latest_training_run(conn)
+    pooled = ((run or {}).get("metrics") or {}).get("test") or {}
+    sectors = {}
+    for sector, (version, files) in model_store.champion_files(conn).items():
+        ens = next((f for f in files if f["model_type"] == "ensemble"), None)
+        metrics = json.loads(ens["metrics"]) if ens and ens.get("metrics") else {}
+        test = metrics.get("test") or {}
+        if test.get("reliability"):
+            sectors[sector] = {"version": version, "window": [ens.get("test_start"), ens.get("test_end")], **test}
+    if not pooled.get("reliability") and not sectors:
+        return None
+    return {"version": (run or {}).get("version"), "pooled": pooled, "sectors": sectors}
 
 
 # --- formatting ------------------------------------------------------------------------------
@@ -276,7 +299,12 @@ def backtest_html(d: ReportData) -> str:
     meta = (f'Run {fmt_time(bt.get("created_at"))} · test period {e(bt.get("start_date"))} to '
             f'{e(bt.get("end_date"))} · {e(bt.get("folds"))} folds'
             + (f" · models {e(models_text)}" if models_text else "")
+            + " · filled at the next open"
             + (' · <strong>sample data</strong>' if (bt.get("data_source") or "") == "sample" else ""))
+    bias = (bt.get("params") or {}).get("survivorship_note") or (bt.get("metrics") or {}).get("survivorship_note")
+    if bias:
+        meta += f'</p><p class="note" id="survivorship"><strong>{e(bias[0].upper() + bias[1:])}</strong>'
+
     chart = equity_svg(bt.get("equity") or [])
     results = sorted(bt.get("results") or [], key=lambda r: (SLICE_ORDER.get(r["slice_kind"], 9), r["slice"]))
     floor = int(((bt.get("metrics") or {}).get("min_trades")) or 0)
@@ -303,6 +331,35 @@ def backtest_html(d: ReportData) -> str:
     else:
         table = '<p class="note">This backtest recorded no per-slice results.</p>'
     return f'<p class="note">{meta}</p>{chart}{table}'
+
+
+def calibration_html(d: ReportData) -> str:
+    """Reliability diagrams of P(BUY) and P(SELL) on the champions' test window: all sectors, and each
+    sector's on demand (a <details> per sector)."""
+    from turbomode.report.charts import reliability_svg
+
+    c = d.calibration
+    if not c:
+        return '<p class="note">No calibration recorded yet: run <code>turbomode train</code>.</p>'
+    pooled = c.get("pooled") or {}
+    head = ""
+    if pooled.get("reliability"):
+        rows = f"{pooled.get('rows') or 0:,}"
+        head = (f'<p class="note">Version {e(c.get("version"))}, test window (it chose nothing): '
+                f'{e(rows)} rows. ECE P(BUY) '
+                f'{fmt_num(pooled.get("ece_buy"), 3)}, P(SELL) {fmt_num(pooled.get("ece_sell"), 3)}; Brier '
+                f'{fmt_num(pooled.get("brier_buy"), 3)} / {fmt_num(pooled.get("brier_sell"), 3)}. A dot on the '
+                'diagonal: signals given that confidence reached their target that often.</p>'
+                + reliability_svg(pooled["reliability"], title="Reliability of P(BUY) and P(SELL), all sectors",
+                                  ident="rel-all"))
+    parts = []
+    for i, (sector, t) in enumerate(sorted((c.get("sectors") or {}).items())):
+        chart = reliability_svg(t["reliability"], title=f"Reliability of P(BUY) and P(SELL), {sector}",
+                                ident=f"rel-{i}")
+        parts.append(f'<details class="sector-calibration"><summary>{e(sector)} · ECE BUY '
+                     f'{fmt_num(t.get("ece_buy"), 3)}, SELL {fmt_num(t.get("ece_sell"), 3)} · '
+                     f'{e(t.get("rows", 0))} rows</summary>{chart}</details>')
+    return head + "".join(parts)
 
 
 def drift_html(d: ReportData) -> str:
@@ -358,4 +415,5 @@ def render(d: ReportData, now: datetime) -> str:
         sector_stats=sector_stats_html(d),
         backtest=backtest_html(d),
         drift=drift_html(d),
+        calibration=calibration_html(d),
     )

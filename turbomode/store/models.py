@@ -99,6 +99,25 @@ def point_in_time_files(conn: sqlite3.Connection, as_of: str) -> dict[str, tuple
     return out
 
 
+def point_in_time_needed(conn: sqlite3.Connection, since: str) -> set[str]:
+    """The versions that `scan --as-of` would choose for some date from ``since`` on: per sector, every
+    champion or former champion whose fitted data ends on or after ``since``, and the newest one that
+    ends before it (it serves the first dates). ``maintain`` keeps them (models.as_of_days)."""
+    cur = conn.execute(
+        f"SELECT sector, version, {_DATA_END} FROM model_metadata WHERE model_type = 'ensemble'"
+        " AND status IN ('champion', 'retired') ORDER BY sector, version")
+    keep: set[str] = set()
+    before: dict[str, str] = {}
+    for sector, version, data_end in cur.fetchall():
+        if data_end is None:
+            continue
+        if data_end >= since:
+            keep.add(version)
+        elif version > before.get(sector, ""):
+            before[sector] = version
+    return keep | set(before.values())
+
+
 def earliest_point_in_time(conn: sqlite3.Connection) -> str | None:
     """The first date some kept champion or former champion may serve a point-in-time scan from
     (the day after the earliest fitted data end), or None when no version is kept."""

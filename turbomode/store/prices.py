@@ -157,7 +157,8 @@ def read_panel(conn: sqlite3.Connection, symbols: Iterable[str] | None = None, s
 
     Columns: symbol, date (datetime64), open, high, low, close, adj_close, volume. With
     ``adjusted`` (the default, for features) open/high/low/close are scaled by adj_close/close,
-    so every price is on the same split- and dividend-adjusted basis; adj_close is unchanged.
+    so every price is on the same split- and dividend-adjusted basis, and volume is divided by the
+    same factor (shares on today's basis); adj_close is unchanged.
     """
     import json
 
@@ -197,6 +198,9 @@ def read_panel(conn: sqlite3.Connection, symbols: Iterable[str] | None = None, s
         factor = (df["adj_close"] / df["close"]).where(lambda f: np.isfinite(f) & (f > 0), 1.0)
         for c in ("open", "high", "low", "close"):
             df[c] = df[c] * factor
+        # shares on the same basis as the prices: before a 2:1 split each share is two of today's,
+        # so a split leaves dollar volume (price x volume) and the volume features unchanged
+        df["volume"] = df["volume"] / factor
     return df
 
 

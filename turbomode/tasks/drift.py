@@ -154,8 +154,11 @@ def feature_drift(ctx, conn, champions: dict[str, Champion], check: DriftCheck,
     cfg = ctx.config
     moderate, significant = cfg["drift.moderate"], cfg["drift.significant"]
     window = cfg["drift.recent_sessions"]
+    from turbomode.data.universe import membership
+
     universe = load_universe(cfg["general.universe"] or None)
     sector_of = {s.symbol: s.sector for s in universe if s.sector in champions}
+    members = membership(universe)
     end = _latest_price_date(conn)
     if end is None:
         raise MissingInput("no prices stored; run `turbomode ingest` first")
@@ -164,13 +167,13 @@ def feature_drift(ctx, conn, champions: dict[str, Champion], check: DriftCheck,
     steps = len(champions) + 2
     progress("recent features", 0, steps)
     absolute = [n for n in FEATURE_NAMES if n not in DIRECTIONAL]
-    feats = _features(conn, sector_of, start, end)
+    feats = _features(conn, sector_of, start, end, members)
     feats = feats[usable(feats)]
     dates = feats.index.get_level_values("date")
     recent = {"raw": feats[dates.isin(sorted(set(dates))[-window:])]}
     recent["relative"] = stats.stationary(feats, absolute).loc[recent["raw"].index]
     progress("training-window features", 1, steps)
-    training = _training_features(conn, champions, sector_of, absolute)
+    training = _training_features(conn, champions, sector_of, absolute, members)
     for i, (sector, champ) in enumerate(sorted(champions.items())):
         progress(sector, 2 + i, steps)
         train = training.get(sector) or {}
@@ -225,7 +228,7 @@ def _feature_names(frame) -> list[str]:
 
 
 def _training_features(conn, champions: dict[str, Champion], sector_of: dict[str, str],
-                       absolute: list[str]) -> dict[str, dict[str, Any]]:
+                       absolute: list[str], members: dict | None = None) -> dict[str, dict[str, Any]]:
     """sector -> {"raw": its usable feature rows of the champion's training window, "relative": the
     same with the ``absolute`` features as distances from each date's median over all the window's
     symbols (ml/drift.py)}; computed once per distinct window."""
@@ -239,9 +242,9 @@ def _training_features(conn, champions: dict[str, Champion], sector_of: dict[str
             by_window.setdefault((c.train_start[:10], c.train_end[:10]), []).append(c.sector)
     out: dict[str, Any] = {}
     for (a, b), sectors in by_window.items():
-        members = {s: sec for s, sec in sector_of.items() if sec in sectors}
+        in_window = {s: sec for s, sec in sector_of.items() if sec in sectors}
         start = date.fromisoformat(a) - timedelta(days=LOOKBACK_CALENDAR_DAYS)
-        feats = _features(conn, members, start, date.fromisoformat(b))
+        feats = _features(conn, in_window, start, date.fromisoformat(b), members)
         d = feats.index.get_level_values("date")
         feats = feats[usable(feats) & (d >= pd.Timestamp(a)) & (d <= pd.Timestamp(b))]
         relative = stats.stationary(feats, absolute)
@@ -255,13 +258,13 @@ def _latest_price_date(conn) -> date | None:
     return date.fromisoformat(row[0]) if row and row[0] else None
 
 
-def _features(conn, sector_of: dict[str, str], start: date, end: date):
+def _features(conn, sector_of: dict[str, str], start: date, end: date, members: dict | None = None):
     from turbomode.ml.features import compute_features
     from turbomode.store.prices import read_panel
 
     panel = read_panel(conn, symbols=sorted(sector_of), start=start.isoformat(), end=end.isoformat(),
                        adjusted=True)
-    return compute_features(panel, sector_of)
+    return compute_features(panel, sector_of, members)
 
 
 # --- predictions and outcomes ------------------------------------------------------------------

@@ -126,6 +126,13 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     if switching:
         notes.append(f"the data source changed from {stored_source} to {source_name}: each symbol fetched "
                      "now has its stored history replaced")
+    # A stock that left the universe (its 'removed' date has passed) keeps its stored bars and is not
+    # fetched again: a point-in-time history needs its past, and a delisted ticker has no future.
+    gone = [s for s in securities if s.removed and s.removed <= end.isoformat() and s.symbol in last
+            and not requested and not full and not switching]
+    if gone:
+        securities = [s for s in securities if s not in gone]
+        notes.append(f"{len(gone)} symbol(s) that left the universe are not fetched; their bars are kept")
 
     starts: dict[str, date] = {}
     replace: set[str] = set()  # symbols whose stored bars are deleted before the new ones go in

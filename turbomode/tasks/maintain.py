@@ -55,7 +55,8 @@ def run(ctx: Context, now: datetime, options: dict[str, Any]) -> TaskResult:
     summary["runs_pruned"] = store.prune_task_runs(conn, iso(cutoff))
     lines.append(f"ledger rows older than {cfg['maintain.keep_runs_days']} days pruned: {summary['runs_pruned']}")
 
-    pruned, kept = prune_model_versions(conn, ctx.models_dir, cfg["models.keep_versions"])
+    as_of_since = (now - timedelta(days=int(cfg["models.as_of_days"]))).date().isoformat()
+    pruned, kept = prune_model_versions(conn, ctx.models_dir, cfg["models.keep_versions"], as_of_since)
     summary["model_versions_pruned"] = pruned
     summary["model_versions_kept"] = kept
     lines.append(f"model versions pruned: {len(pruned)} (kept {len(kept)}: newest "
@@ -131,14 +132,19 @@ def _day_after(day: str) -> str:
     return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
 
 
-def prune_model_versions(conn, models_dir: Path, keep_versions: int) -> tuple[list[str], list[str]]:
-    """Delete versions beyond the newest ``keep_versions``, never a champion: folder and rows together.
+def prune_model_versions(conn, models_dir: Path, keep_versions: int, as_of_since: str | None = None
+                         ) -> tuple[list[str], list[str]]:
+    """Delete versions beyond the newest ``keep_versions``, never a champion nor a version `scan
+    --as-of` needs for a date from ``as_of_since`` on: folder and rows together.
 
     The folder is first renamed aside; if deleting the rows fails it is renamed back, so rows and files
     never disagree. Returns (pruned, kept).
     """
+    from turbomode.store.models import point_in_time_needed
+
     versions = store.model_versions(conn)
-    kept = [v.version for i, v in enumerate(versions) if i < keep_versions or v.champion]
+    needed = point_in_time_needed(conn, as_of_since) if as_of_since else set()
+    kept = [v.version for i, v in enumerate(versions) if i < keep_versions or v.champion or v.version in needed]
     pruned: list[str] = []
     for v in versions:
         if v.version in kept:

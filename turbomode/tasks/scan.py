@@ -140,7 +140,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     conn = ctx.connect()
     session = _check_inputs(conn, cfg, now, options)
     universe = load_universe(cfg["general.universe"] or None)
-    sector_of = {s.symbol: s.sector for s in universe}
+    sector_of = {s.symbol: s.sector for s in universe if s.member_on(session)}  # members on that session
 
     shown = options.get("progress") or (lambda step, done, total: None)  # progress(step, done, total)
     timings: dict[str, float] = {}
