@@ -202,11 +202,19 @@ class TestResults:
     (["--start", "2012-03-01"], 2, "cannot split the backtest into folds"),
     (["--folds", "0"], 2, ""),
 ])
-def test_it_refuses_bad_options_in_one_line(cli, home, random_walk_home, args, code, fragment):
+def test_it_refuses_bad_options_in_one_line_and_writes_nothing(cli, home, random_walk_home, args, code, fragment):
+    from tests.helpers_tables import snapshot
+
     _use(random_walk_home, home)
+    conn = sqlite3.connect(home / "turbomode.db")
+    conn.execute("INSERT INTO trades (symbol, entry_date, outcome) VALUES ('KEEP', '2015-01-02', 'BUY')")
+    conn.commit()
+    conn.close()
+    before = snapshot(home / "turbomode.db")
     result = cli("backtest", "--no-deps", *args)
     assert result.exit_code == code, result.output
     assert fragment in result.output and "Traceback" not in result.output
+    assert snapshot(home / "turbomode.db") == before  # the labelled trades were not rewritten
 
 
 def test_without_prices_it_says_to_ingest(cli, home):

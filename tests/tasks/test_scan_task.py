@@ -198,6 +198,19 @@ def test_stale_prices_are_refused_with_exit_4_unless_allowed(cli, market):
     assert active(conn)
 
 
+def test_a_refused_scan_leaves_every_table_as_it_was(cli, market):
+    from tests.helpers_tables import snapshot
+
+    conn, champ = market
+    scan(cli)  # some open signals to leave alone
+    next_day(conn, FUTURE[0], AAA=(99.0, 104.5, 104.0))  # would fill and close AAA...
+    later = datetime(2026, 1, 28, 12, tzinfo=timezone.utc)  # ...but prices are stale by then
+    before = snapshot(conn.execute("PRAGMA database_list").fetchone()[2])
+    result = scan(cli, at=later)
+    assert result.exit_code == 4, result.output
+    assert snapshot(conn.execute("PRAGMA database_list").fetchone()[2]) == before
+
+
 def test_no_champion_is_refused_with_exit_4_and_says_to_train(cli, market, monkeypatch):
     conn, _ = market
 
