@@ -132,7 +132,8 @@ def test_the_stale_banner_shows_for_old_signals(browser, home):
         p.page.close()
 
 
-def test_a_page_written_by_the_cli_for_an_empty_home_loads_cleanly(browser, cli, tmp_path):
+def test_a_page_written_by_the_cli_for_an_empty_home_loads_cleanly(browser, cli, tmp_path, fresh_db):
+    # an empty database (a new install after its first command): nothing has run yet
     out = tmp_path / "out" / "page.html"
     result = cli("report", "--out", str(out))
     assert result.exit_code == 0, result.output

@@ -35,7 +35,7 @@ def history(
 
     if job is not None and job not in JOBS:
         raise ConfigError(f"unknown job {job!r}; choose one of {', '.join(JOBS)}")
-    ctx = state(tctx).ctx()
+    ctx = state(tctx).ctx(readonly=True)
     rows = status_task.history(ctx, job, limit)
     if as_json:
         print_json(rows)

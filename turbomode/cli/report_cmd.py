@@ -25,7 +25,7 @@ def report(
     from turbomode.errors import HomeNotWritable
     from turbomode.report import write_report
 
-    ctx = state(tctx).ctx()
+    ctx = state(tctx).ctx(readonly=True)
     try:
         path = write_report(ctx, clock.now(), out.expanduser() if out else None)
     except (PermissionError, IsADirectoryError, NotADirectoryError) as exc:

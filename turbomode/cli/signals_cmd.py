@@ -46,7 +46,7 @@ def _signals(tctx, signal_type, sector, symbol, min_confidence, sort, desc, limi
 
     signals_view.check_options(signal_type=signal_type, sort=sort, fmt=fmt, limit=limit,
                                min_confidence=min_confidence)
-    ctx = state(tctx).ctx()
+    ctx = state(tctx).ctx(readonly=True)
     v = signals_view.view(ctx, clock.now(), signal_type=signal_type, sector=sector, symbol=symbol,
                           min_confidence=min_confidence, sort=sort, descending=desc, limit=limit)
     lines = banners(v)
@@ -116,7 +116,10 @@ def render_table(v, lines, console) -> None:
         return
     from rich import box
 
-    cells = [[_cell(f, r.get(col)) for _, col, f in TABLE_COLUMNS] for r in v.rows]
+    from turbomode.store.signals import expiry_of
+
+    cells = [[_cell(f, expiry_of(r) if col == "expiry_date" else r.get(col)) for _, col, f in TABLE_COLUMNS]
+             for r in v.rows]
     t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for i, (header, _, _) in enumerate(TABLE_COLUMNS):
         if header == "Sector":  # the one column shortened on a narrow terminal

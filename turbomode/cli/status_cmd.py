@@ -117,7 +117,7 @@ def status(
     from turbomode import clock
     from turbomode.tasks import status as status_task
 
-    data = status_task.collect(state(tctx).ctx(), clock.now())
+    data = status_task.collect(state(tctx).ctx(readonly=True), clock.now())
     if as_json:
         print_json(data)
     else:

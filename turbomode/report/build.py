@@ -137,11 +137,13 @@ def signal_headers() -> str:
 
 
 def signal_rows(signals: list[dict[str, Any]]) -> str:
+    from turbomode.store.signals import expiry_of, session_of
+
     out = []
     for s in signals:
         typ = (s.get("signal_type") or "").upper()
-        session = s.get("market_date") or (s.get("created_at") or "")[:10]
-        expires = s.get("expiry_date") or (s.get("expires_at") or "")[:10]
+        session = session_of(s) or ""
+        expires = expiry_of(s) or ""
         conf = s.get("confidence")
         width = max(0, min(60, round((conf or 0) * 60)))
         search = f"{s.get('symbol') or ''} {s.get('sector') or ''}".lower()

@@ -53,10 +53,6 @@ def view(ctx, now: datetime, *, signal_type: str | None = None, sector: str | No
     from turbomode.store import signals as store
 
     freshness = ctx.config["signals.freshness_hours"]
-    if not ctx.db_path.exists():
-        return SignalsView([], freshness_hours=freshness,
-                           notes=["no database yet: run `turbomode ingest`, `turbomode train` and "
-                                  "`turbomode scan` (or `turbomode demo` to try it on sample data)"])
     conn = ctx.connect()
     s = store.summary(conn)
     rows = store.query_active(conn, signal_type=signal_type, sector=sector, symbol=symbol,
