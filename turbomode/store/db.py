@@ -253,7 +253,9 @@ def pending_migrations(conn: sqlite3.Connection) -> list[str]:
         rows = conn.execute(
             "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", (MIGRATION_SET,)
         ).fetchall()
-    except sqlite3.OperationalError:  # no migrations table yet
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise  # a full disk or an unreadable file is not "an old database": say what it is
         return list(MIGRATION_NAMES)
     done = {r[0] for r in rows}
     return [n for n in MIGRATION_NAMES if n not in done]
