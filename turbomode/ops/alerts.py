@@ -268,6 +268,21 @@ def _record(ctx, run_id: int | None, task: str, kind: str, channel: str, now: da
                      error=error)
     except Exception as exc:  # a broken database must not stop the alert that reports it
         log.warning("could not record the %s alert in alerts_sent: %s", channel, exc)
+        if ok and channel != "ping":
+            try:
+                (ctx.home / MARKS).mkdir(parents=True, exist_ok=True)
+                _mark_file(ctx, task, kind).write_text(clock.iso(now), encoding="utf-8")
+            except OSError:  # no room even for that: the alert went out, which is what matters
+                pass
+
+
+# When the database cannot record an alert (it is the thing that broke), a file in the home does,
+# so that an hourly catch-up does not repeat the same alert every hour.
+MARKS = ".alerts-sent"
+
+
+def _mark_file(ctx, task: str, kind: str):
+    return ctx.home / MARKS / f"{task}-{kind}"
 
 
 def _sent_recently(ctx, event: AlertEvent, now: datetime, window: timedelta) -> bool:
@@ -276,6 +291,9 @@ def _sent_recently(ctx, event: AlertEvent, now: datetime, window: timedelta) -> 
 
         last = store.last_delivered(ctx.connect(), event.job, event.kind)
     except Exception as exc:
-        log.warning("could not read alerts_sent: %s", exc)
-        return False
+        log.warning("could not read alerts_sent (%s); using the file record", exc)
+        try:
+            last = _mark_file(ctx, event.job, event.kind).read_text(encoding="utf-8").strip() or None
+        except OSError:
+            return False
     return last is not None and clock.parse_iso(last) > now - window

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sqlite3
 import time
 import traceback
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from turbomode import clock
@@ -67,9 +68,13 @@ def run_job(ctx: Context, job: str, options: dict[str, Any] | None = None, *, tr
     if trigger not in TRIGGERS:
         raise ConfigError(f"unknown trigger {trigger!r}; use one of {', '.join(TRIGGERS)}")
     spec = JOBS[job]
-    conn = ctx.connect()
+    conn = open_database(ctx, job)
     sweep(ctx, now_fn())
     now = now_fn()
+    # A mistyped option is a usage error: no ledger row, no alert, status unchanged.
+    from turbomode.tasks import options as option_checks
+
+    option_checks.check(ctx, job, now, options)
     if trigger == "cron" and scheduled_for is None:
         scheduled_for = _scheduled_time(ctx, job, now)
     claim = ledger.claim_run(conn, job, trigger, now, scheduled_for, missed_count, parent_run_id,
@@ -124,6 +129,30 @@ def run_job(ctx: Context, job: str, options: dict[str, Any] | None = None, *, tr
     _finish(ctx, outcome, now_fn)
     session[job] = outcome
     return outcome
+
+
+# A database that cannot be opened is alerted at most this often per job (cron and the hourly
+# catch-up would otherwise repeat it all day); the alert's record then lives in a file.
+UNUSABLE_REPEAT = timedelta(hours=24)
+
+
+def open_database(ctx: Context, job: str) -> "sqlite3.Connection":
+    """``ctx.connect()``, alerting when the database cannot be opened at all (damaged, not a
+    database, a full disk, a read-only folder): the ledger cannot record that failure, and a cron-run
+    install must not go silent. The alert needs no database (alerts.notify records it in a file)."""
+    try:
+        return ctx.connect()
+    except TurboModeError as exc:
+        log.error("%s cannot open its database: %s", job, exc)
+        try:
+            from turbomode.ops import alerts
+
+            alerts.notify(ctx, alerts.AlertEvent(job=job, kind="failed", message=f"{job} could not run: {exc}",
+                                                 details={"database": str(ctx.db_path)}),
+                          once_per=UNUSABLE_REPEAT)
+        except Exception:  # an alert channel must never change the outcome
+            log.warning("alert for the unusable database failed:\n%s", traceback.format_exc())
+        raise
 
 
 def _finish(ctx: Context, outcome: RunOutcome, now_fn: Callable[[], datetime]) -> None:

@@ -40,7 +40,9 @@ def _parse_options(options: dict[str, Any]) -> tuple[list[str] | None, date | No
     if isinstance(symbols, str):
         symbols = symbols.split(",")
     if symbols is not None:
-        symbols = [s.strip().upper() for s in symbols if s and s.strip()]
+        from turbomode.data.universe import canonical_symbol
+
+        symbols = [canonical_symbol(s) for s in symbols if s and s.strip()]
         if not symbols:
             raise BadInput("--symbols is empty; give symbols like AAPL,MSFT")
     start = options.get("start")
@@ -50,6 +52,20 @@ def _parse_options(options: dict[str, Any]) -> tuple[list[str] | None, date | No
         except ValueError:
             raise BadInput(f"--start {start!r} is not a date; write it like 2020-01-02") from None
     return symbols, start
+
+
+def resolve_symbols(cfg, requested: list[str], universe=None) -> list:
+    """The universe's securities for ``--symbols`` (canonical spellings); BadInput names unknown ones."""
+    from turbomode.data.universe import load_universe
+
+    universe = universe if universe is not None else load_universe(cfg["general.universe"])
+    by_symbol = {s.symbol: s for s in universe}
+    unknown = [s for s in requested if s not in by_symbol]
+    if unknown:
+        where = cfg["general.universe"] or "the built-in universe"
+        raise BadInput(f"unknown symbol(s) {', '.join(unknown)}: not in {where}; check the spelling "
+                       "or add them to your universe file (general.universe)")
+    return [by_symbol[s] for s in dict.fromkeys(requested)]
 
 
 def overlap_disagreements(stored, fresh, tolerance: float) -> dict[str, float]:
@@ -92,15 +108,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
 
     universe = load_universe(cfg["general.universe"])
     by_symbol = {s.symbol: s for s in universe}
-    if requested:
-        unknown = [s for s in requested if s not in by_symbol]
-        if unknown:
-            where = cfg["general.universe"] or "the built-in universe"
-            raise BadInput(f"unknown symbol(s) {', '.join(unknown)}: not in {where}; check the spelling "
-                           "or add them to your universe file (general.universe)")
-        securities = [by_symbol[s] for s in dict.fromkeys(requested)]
-    else:
-        securities = list(universe)
+    securities = resolve_symbols(cfg, requested, universe) if requested else list(universe)
 
     conn = ctx.connect()
     source = get_source(source_name, ctx, universe)
