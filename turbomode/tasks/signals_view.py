@@ -55,6 +55,10 @@ def view(ctx, now: datetime, *, signal_type: str | None = None, sector: str | No
     freshness = ctx.config["signals.freshness_hours"]
     conn = ctx.connect()
     s = store.summary(conn)
+    if symbol:
+        from turbomode.data.universe import canonical_symbol
+
+        symbol = canonical_symbol(symbol)  # BRK.B finds BRK-B
     rows = store.query_active(conn, signal_type=signal_type, sector=sector, symbol=symbol,
                               min_confidence=min_confidence, sort=sort, descending=descending, limit=limit)
     v = SignalsView(rows, s["total"], s["buy"], s["sell"], s["newest_created_at"], s["newest_market_date"],
