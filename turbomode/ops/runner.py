@@ -167,7 +167,9 @@ def _finish(ctx: Context, outcome: RunOutcome, now_fn: Callable[[], datetime]) -
     log.info("run %s finished: %s%s", outcome.run_id, outcome.status,
              f" {result.message}" if result and result.message else
              (f" {outcome.error}" if outcome.error else ""))
-    if outcome.status in ("failed", "blocked"):
+    # partial too: some of the work was not done (a symbol failed, a bar was quarantined, a sector
+    # had no usable model) and a person has to look
+    if outcome.status in ("failed", "blocked", "partial"):
         notify_safe(ctx, outcome.job, outcome.status, outcome.error or outcome.status, outcome.run_id,
                     details=result.summary if result else None)
     ping_safe(ctx, outcome.job, str(outcome.exit_code), outcome.run_id)

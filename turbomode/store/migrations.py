@@ -314,3 +314,22 @@ def m004_run_process_start(db: Database) -> None:
     for table in ("task_runs", "locks"):
         if "proc_started" not in _table_columns(db, table):
             db.execute(f"ALTER TABLE [{table}] ADD COLUMN proc_started REAL")
+
+
+@migrations(name=MIGRATION_NAMES[4])
+def m005_price_quarantine(db: Database) -> None:
+    # Suspect bars (a 100x unit error, an unapplied split) are kept here, with their values, instead
+    # of in price_data: features, labels and fills read price_data only, and nothing is lost.
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS price_quarantine (
+  symbol TEXT NOT NULL,
+  date TEXT NOT NULL,
+  open REAL, high REAL, low REAL, close REAL, adj_close REAL, volume REAL,
+  source TEXT,
+  reason TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'quarantined' CHECK (status IN ('quarantined', 'confirmed', 'corrected')),
+  flagged_at TEXT NOT NULL,
+  resolved_at TEXT,
+  PRIMARY KEY (symbol, date)
+)"""
+    )

@@ -10,4 +10,5 @@ MIGRATION_NAMES = (
     "m002_ledger_and_locks",
     "m003_models_backtest_drift",
     "m004_run_process_start",
+    "m005_price_quarantine",
 )

@@ -83,6 +83,15 @@ def collect(ctx: Context, now: datetime) -> dict[str, Any]:
         problems.append("no prices stored yet; run `turbomode ingest`" if bar is None else
                         f"prices end {bar} but the last completed NYSE session is {session}; run `turbomode ingest`")
 
+    from turbomode.store import quarantine
+
+    held = quarantine.summary(conn)
+    if held["count"]:
+        names = ", ".join(held["symbols"][:10]) + (" ..." if len(held["symbols"]) > 10 else "")
+        warnings.append(f"{held['count']} suspect bar(s) of {names} are quarantined (kept out of features, labels "
+                        "and fills); correct the source, or confirm them with `turbomode ingest --full --symbols "
+                        f"{held['symbols'][0]}`")
+
     limit_h = cfg["signals.freshness_hours"]
     freshness = state.signal_freshness(conn, now, limit_h)  # young enough, or for the last session (weekends)
     sig, sig_fresh = freshness.state, freshness.fresh
@@ -100,7 +109,7 @@ def collect(ctx: Context, now: datetime) -> dict[str, Any]:
         "timezone": tz.key,
         "timezone_setting": tzname,
         "jobs": jobs,
-        "data": {"latest_bar": bar, "last_session": session, "fresh": data_fresh},
+        "data": {"latest_bar": bar, "last_session": session, "fresh": data_fresh, "quarantined": held["count"]},
         "signals": {"active": sig.active, "newest": iso(sig.newest_created_at) if sig.newest_created_at else None,
                     "newest_market_date": sig.newest_market_date, "age_hours": age_h, "limit_hours": limit_h,
                     "fresh": sig_fresh},
