@@ -206,7 +206,10 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
         back = suspects[[k in confirmed for k in suspect_keys]]
         bars = pd.concat([bars, back[list(bars.columns)]], ignore_index=True)
     to_hold = suspects[[k not in confirmed for k in suspect_keys]]
-    corrected = set(held_before) & set(_keys(bars)) - confirmed
+    corrected = set()
+    if held_before:
+        held_syms = {sym for sym, _ in held_before}
+        corrected = set(held_before) & set(_keys(bars[bars["symbol"].isin(list(held_syms))])) - confirmed
     newly_held = sorted(k for k in _keys(to_hold) if k not in held_before)
     # A rejected row or a held-back bar never removes the good bar stored for that day (a reload or a
     # source switch replaces everything else).
@@ -220,8 +223,9 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
 
     with transaction(conn):
         before = {sym: prices.count_bars(conn, sym) for sym in set(bars["symbol"]) | replace}
-        already = {sym: prices.count_stored(conn, sym, days) for sym, days in _days_by_symbol(bars).items()
-                   if before.get(sym)}
+        stored_syms = [sym for sym, n in before.items() if n]
+        already = {sym: prices.count_stored(conn, sym, days)
+                   for sym, days in _days_by_symbol(bars[bars["symbol"].isin(stored_syms)]).items()}
         for s in sorted(replace):
             prices.delete_symbol(conn, s, keep=protected.get(s))
         written = prices.write_bars(conn, bars, source_name, now)
@@ -328,9 +332,12 @@ def _hold_back(bars, flagged):
 
 
 def _keys(bars) -> list[tuple[str, str]]:
+    """(symbol, 'YYYY-MM-DD') of each row (dates formatted once per distinct day)."""
+    from turbomode.store.prices import _date_strings
+
     if len(bars) == 0:
         return []
-    return list(zip(bars["symbol"].tolist(), bars["date"].dt.strftime("%Y-%m-%d").tolist()))
+    return list(zip(bars["symbol"].tolist(), _date_strings(bars["date"])))
 
 
 def _reasons(held) -> dict[tuple[str, str], str]:
