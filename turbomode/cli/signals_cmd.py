@@ -68,9 +68,11 @@ def banners(v) -> list[str]:
     from turbomode.tasks.signals_view import age_text
 
     out = []
-    if v.stale and v.updated_at:
+    if v.stale and v.updated_at and not v.judged_by_scan:
         out.append(f"STALE: the newest signal is {age_text(v.age_hours).removesuffix(' ago')} old (limit "
                    f"{v.freshness_hours}h); run `turbomode scan` or `turbomode catchup`")
+    elif v.stale:
+        out.append(f"STALE: {v.stale_reason} (or `turbomode catchup`)")
     if v.sample:
         out.append("SAMPLE DATA: these signals come from the synthetic sample market, not real prices")
     return out + v.notes

@@ -89,7 +89,8 @@ def render(data: dict) -> None:
     out.print(f"{ok if s['fresh'] else bad} signals  {s['active']} active; newest {sig_age} "
               f"(limit {s['limit_hours']} h)")
     chall = f"; challenger {m['challenger']}" if m["challenger"] else ""
-    out.print(f"{ok if m['fresh'] else bad} models   champion {m['champion'] or 'none'}{chall}")
+    broken = "; no usable model: " + ", ".join(m["unusable"]) if m.get("unusable") else ""
+    out.print(f"{ok if m['fresh'] else bad} models   champion {m['champion'] or 'none'}{chall}{broken}")
     for w in data["warnings"]:
         out.print(f"[yellow]warning:[/] {w}")
     for a in data["abandoned_now"]:

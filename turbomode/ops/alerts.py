@@ -136,10 +136,12 @@ def alert_stale(ctx, report: dict[str, Any], now: datetime | None = None) -> lis
                                                                            "last_session": data["last_session"]}),
                           now, once_per=STALE_REPEAT)
         if not signals["fresh"]:
-            msg = ("there are no active signals yet; run `turbomode scan`" if signals["newest"] is None else
-                   f"the newest signal is {signals['age_hours']:.0f} h old (limit {signals['limit_hours']} h); "
-                   "run `turbomode scan` (or `turbomode catchup`)")
-            out += notify(ctx, AlertEvent("scan", "stale", msg, details={"newest_signal": signals["newest"]}),
+            msg = signals.get("stale_reason") or (
+                "there are no active signals yet; run `turbomode scan`" if signals["newest"] is None else
+                f"the newest signal is {signals['age_hours']:.0f} h old (limit {signals['limit_hours']} h); "
+                "run `turbomode scan` (or `turbomode catchup`)")
+            out += notify(ctx, AlertEvent("scan", "stale", msg, details={"newest_signal": signals["newest"],
+                                                                         "last_scan_session": signals.get("last_scan_session")}),
                           now, once_per=STALE_REPEAT)
     except Exception:
         log.exception("staleness alerts failed")

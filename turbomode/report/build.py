@@ -53,7 +53,7 @@ def collect(ctx, now: datetime) -> ReportData:
         freshness_hours=v.freshness_hours,
         signals=v.rows,
         last_update=v.updated_at,
-        stale=v.stale or not v.updated_at,
+        stale=v.stale,
         sample=v.sample,
         jobs=health["jobs"],
         problems=health["problems"],
@@ -174,7 +174,7 @@ def banners(d: ReportData, now: datetime) -> str:
             why = (f"Signals were last updated {fmt_time(d.last_update)} ({fmt_age(now, d.last_update)}), "
                    f"older than the {d.freshness_hours} h freshness limit.")
         else:
-            why = "No scan has produced signals yet."
+            why = "No scan has succeeded for the last session yet."
         out.append(f'<div class="banner stale" id="stale-banner" role="alert">STALE<small>{e(why)} '
                    "Run <code>turbomode catchup</code> (or <code>turbomode scan</code>) to refresh them."
                    "</small></div>")

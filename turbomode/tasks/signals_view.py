@@ -29,6 +29,8 @@ class SignalsView:
     freshness_hours: int = 24
     sample: bool = False
     notes: list[str] = field(default_factory=list)
+    stale_reason: str | None = None
+    judged_by_scan: bool = False  # freshness came from the last successful scan (not the signals' age)
 
 
 def check_options(*, signal_type: str | None, sort: str, fmt: str, limit: int | None,
@@ -63,11 +65,12 @@ def view(ctx, now: datetime, *, signal_type: str | None = None, sector: str | No
                               min_confidence=min_confidence, sort=sort, descending=descending, limit=limit)
     v = SignalsView(rows, s["total"], s["buy"], s["sell"], s["newest_created_at"], s["newest_market_date"],
                     freshness_hours=freshness)
-    if v.updated_at:
-        from turbomode.store.state import signal_freshness
+    from turbomode.store.state import signal_freshness, stale_signals_text
 
-        f = signal_freshness(conn, now, freshness)  # status's rule: young enough or for the last session
-        v.age_hours, v.stale = f.age_hours, not f.fresh
+    f = signal_freshness(conn, now, freshness)  # status's rule: the last scan's session (or its age)
+    v.age_hours, v.stale = f.age_hours, not f.fresh
+    v.stale_reason = None if f.fresh else stale_signals_text(f)
+    v.judged_by_scan = f.scan is not None
     v.sample = s["sample_rows"] > 0 or store.data_source(conn) == "sample"
     if s["total"] == 0:
         from turbomode.store.state import last_success

@@ -97,12 +97,17 @@ def collect(ctx: Context, now: datetime) -> dict[str, Any]:
     sig, sig_fresh = freshness.state, freshness.fresh
     age_h = None if freshness.age_hours is None else round(freshness.age_hours, 1)
     if not sig_fresh:
-        problems.append("no active signals yet; run `turbomode scan`" if sig.newest_created_at is None else
-                        f"the newest signal is {age_h:.0f} h old (limit {limit_h} h); run `turbomode scan`")
+        problems.append(state.stale_signals_text(freshness))
 
     models = state.model_state(conn)
     if models.champion is None:
         problems.append("no champion model; run `turbomode train`")
+    unusable = _unusable_models(conn, freshness.scan)
+    for sector, m in unusable.items():
+        if m["using"] is None:
+            problems.append(f"{sector} has no usable model (the last scan gave it no signals): {m['problem']}")
+        else:
+            warnings.append(f"{sector} is served by its previous champion {m['using']}: {m['problem']}")
 
     return {
         "at": iso(now),
@@ -112,15 +117,33 @@ def collect(ctx: Context, now: datetime) -> dict[str, Any]:
         "data": {"latest_bar": bar, "last_session": session, "fresh": data_fresh, "quarantined": held["count"]},
         "signals": {"active": sig.active, "newest": iso(sig.newest_created_at) if sig.newest_created_at else None,
                     "newest_market_date": sig.newest_market_date, "age_hours": age_h, "limit_hours": limit_h,
+                    "last_scan_at": iso(freshness.scan.started_at) if freshness.scan else None,
+                    "last_scan_session": freshness.scan.session if freshness.scan else None,
+                    "stale_reason": None if sig_fresh else state.stale_signals_text(freshness),
                     "fresh": sig_fresh},
         "models": {"champion": models.champion, "champion_created_at": models.champion_created_at,
                    "challenger": models.challenger, "challenger_created_at": models.challenger_created_at,
-                   "fresh": models.champion is not None},
+                   "unusable": {k: v for k, v in unusable.items() if v["using"] is None},
+                   "fallback": {k: v for k, v in unusable.items() if v["using"] is not None},
+                   "fresh": models.champion is not None and not any(v["using"] is None for v in unusable.values())},
         "abandoned_now": [{"run_id": a.run_id, "job": a.job, "why": a.why} for a in abandoned],
         "problems": problems,
         "warnings": warnings,
         "healthy": not problems,
     }
+
+
+def _unusable_models(conn, scan) -> dict[str, dict[str, Any]]:
+    """Sectors whose champion the last scan could not load, while that version is still champion
+    (a `train` that replaced it settles the matter before the next scan does)."""
+    from turbomode.store.models import champion_versions
+
+    found = (scan.summary.get("model_problems") if scan is not None else None) or {}
+    if not isinstance(found, dict) or not found:
+        return {}
+    current = champion_versions(conn)
+    return {sector: m for sector, m in sorted(found.items())
+            if isinstance(m, dict) and m.get("champion") is not None and current.get(sector) == m.get("champion")}
 
 
 def history(ctx: Context, job: str | None, limit: int) -> list[dict[str, Any]]:
