@@ -109,6 +109,10 @@ def run_job(ctx: Context, job: str, options: dict[str, Any] | None = None, *, tr
                 raise
             # run_id lets a task link the rows it writes (backtest_runs, drift_runs) to this ledger row.
             result: TaskResult = task.run(ctx, now_fn(), {"run_id": run_id, **(options or {})})
+            for up in spec.needs:
+                if not ctx.config.enabled(up):
+                    result.warnings.append(f"{up} is disabled (jobs.{up}.enabled = false): {job} used what is "
+                                           f"stored, which is up to date")
         except TurboModeError as exc:
             outcome = RunOutcome(job, run_id, "failed", exc.exit_code, error=str(exc))
             log.error("run %s failed: %s", run_id, exc)
@@ -194,6 +198,9 @@ def _prerequisites(ctx: Context, job: str, run_id: int, now_fn: Callable[[], dat
 
     facts = read_facts(ctx, now_fn())
     for up, why in planner.stale_prerequisites(job, facts):
+        if not ctx.config.enabled(up):  # disabled means never started by TurboMode, as a dependency too
+            return (f"{up} is disabled (jobs.{up}.enabled = false) and {why}; run `turbomode {up}` yourself "
+                    f"or enable it")
         done = session.get(up)
         if done is not None:
             if done.status in ledger.SUCCESS:
