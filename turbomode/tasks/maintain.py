@@ -63,7 +63,8 @@ def run(ctx: Context, now: datetime, options: dict[str, Any]) -> TaskResult:
 
     progress("backup", 3, 5)
     path = backup_store.backup_database(conn, ctx.backups_dir, now,
-                                        progress=lambda done, total: progress("backup", 3 + done / max(total, 1), 5))
+                                        progress=lambda done, total: progress("backup", 3 + done / max(total, 1), 5),
+                                        own_run_id=options.get("run_id"))
     removed = backup_store.rotate_backups(ctx.backups_dir, cfg["maintain.keep_backups"])
     summary["backup"] = str(path)
     summary["backup_bytes"] = path.stat().st_size
