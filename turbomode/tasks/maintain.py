@@ -58,6 +58,11 @@ def run(ctx: Context, now: datetime, options: dict[str, Any]) -> TaskResult:
     pruned, kept = prune_model_versions(conn, ctx.models_dir, cfg["models.keep_versions"])
     summary["model_versions_pruned"] = pruned
     summary["model_versions_kept"] = kept
+    from turbomode.ml.registry import remove_stale_temp
+
+    summary["temp_folders_removed"] = remove_stale_temp(ctx.models_dir)
+    if summary["temp_folders_removed"]:
+        lines.append(f"temporary model folders of killed writers removed: {len(summary['temp_folders_removed'])}")
     lines.append(f"model versions pruned: {len(pruned)} (kept {len(kept)}: newest "
                  f"{cfg['models.keep_versions']} and every champion)")
 
