@@ -48,7 +48,9 @@ def collect(ctx: Context, now: datetime) -> dict[str, Any]:
             if is_overdue:
                 problems.append(f"{name} is overdue: {st.reason}")
             if last_status in BAD_RESULTS:
-                problems.append(f"{name}'s last run {run['id']} {last_status}: {run['error'] or 'no detail'}")
+                # rows written before the fix carry the status again at the start of their error
+                detail = (run["error"] or "no detail").removeprefix(f"{last_status}: ")
+                problems.append(f"{name}'s last run {run['id']} {last_status}: {detail}")
         if live is not None and live["heartbeat_at"]:
             quiet = _age_s(now, parse_iso(live["heartbeat_at"])) or 0
             if quiet > cfg["run.stale_heartbeat_minutes"] * 60:
