@@ -54,7 +54,7 @@ class Context:
             from turbomode.store import db
 
             if self.readonly:
-                self._conn = db.connect_existing(self.db_path)
+                self._conn = db.connect_existing(self.db_path, notice=self.say)
             else:
                 self._conn = db.connect(self.db_path, backups_dir=self.backups_dir, notice=self.say)
         return self._conn

@@ -87,3 +87,16 @@ def test_adopted_signals_show_the_expiry_of_the_old_rows(cli, old_db):
     assert EXPIRES in table.stdout
     rows = json.loads(cli("signals", "--json").stdout)
     assert rows[0]["expires_at"] == f"{EXPIRES} 21:00:00"  # the stored columns, as they are
+
+
+def test_a_database_only_additive_changes_behind_is_read_as_it_is_with_a_note(cli, home, fresh_db, db_path):
+    # as after upgrading TurboMode: the newest migration (price_quarantine) is not applied yet
+    fresh_db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm005_price_quarantine'")
+    fresh_db.execute("DROP TABLE price_quarantine")
+    fresh_db.close()
+    before = _digest(db_path)
+    result = cli("status", "--json")
+    assert result.exit_code in (0, 1), result.output
+    assert json.loads(result.stdout)["data"]["quarantined"] == 0
+    assert "schema is 1 change(s) behind" in result.stderr and "the next job applies them" in result.stderr
+    assert _digest(db_path) == before

@@ -107,8 +107,15 @@ def connect(path: Path, *, migrate: bool = True, readonly: bool = False, backups
     return conn
 
 
-def connect_existing(path: Path) -> sqlite3.Connection:
-    """The database of a read-only command: it must exist and be up to date; nothing is created or migrated."""
+# Read-only commands can read a database that has at least these migrations: later ones only add
+# what their readers treat as empty when missing (e.g. price_quarantine). An older database (the
+# old system's, or one without the run ledger) is refused until a write command upgrades it.
+READABLE_FROM = "m004_run_process_start"
+
+
+def connect_existing(path: Path, notice: Callable[[str], None] | None = None) -> sqlite3.Connection:
+    """The database of a read-only command: it must exist and be recent enough to read as it is;
+    nothing is created or migrated."""
     from turbomode.errors import NoDatabase
 
     path = Path(path)
@@ -122,7 +129,11 @@ def connect_existing(path: Path) -> sqlite3.Connection:
             pending = pending_migrations(probe)
         finally:
             probe.close()
-        if pending:
+        needed = MIGRATION_NAMES[: MIGRATION_NAMES.index(READABLE_FROM) + 1]
+        if pending and notice is not None and not set(pending) & set(needed):
+            notice(f"{path}'s schema is {len(pending)} change(s) behind this version of TurboMode; the next job "
+                   "applies them (after a backup)")
+        if set(pending) & set(needed):
             raise NoDatabase(
                 f"{path} was written by the old system or an older TurboMode and needs a schema upgrade "
                 f"({len(pending)} change(s)), which a read-only command never makes; run a job such as "
