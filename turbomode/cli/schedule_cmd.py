@@ -100,6 +100,9 @@ def export(
     tasks = scheduler_export.render_windows(ctx.config, target, clock.now())
     for w in scheduler_export.warnings(ctx.config, "windows"):
         err(f"warning: {w}")
+    if windows.exists() and not windows.is_dir():
+        raise ConfigError(f"--windows {windows} is a file, not a folder; give a folder for the XML files "
+                          "(it is created if missing)")
     windows.mkdir(parents=True, exist_ok=True)
     for name, xml in tasks.items():
         path = windows / f"{name}.xml"
