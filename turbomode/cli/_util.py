@@ -55,6 +55,15 @@ class State:
             self._ctx.close()
 
 
+def private_files() -> None:
+    """Everything TurboMode creates (database, backups, config, logs, models, report) is readable by
+    its owner only on POSIX: 0600 files, 0700 folders, whatever the login's umask (often 022)."""
+    import os
+
+    if os.name == "posix":
+        os.umask(0o077)
+
+
 def state(tctx: typer.Context) -> State:
     root = tctx.find_root()
     if not isinstance(root.obj, State):

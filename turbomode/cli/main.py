@@ -22,7 +22,7 @@ from turbomode.cli import train_cmd
 from turbomode.cli import catchup_cmd, history_cmd, status_cmd
 from turbomode.cli import schedule_cmd
 from turbomode.cli import backtest_cmd
-from turbomode.cli._util import OneLineGroup, State
+from turbomode.cli._util import OneLineGroup, State, private_files
 
 app = typer.Typer(
     name="turbomode",
@@ -48,6 +48,7 @@ def root(
                               "and backups (default: $TURBOMODE_HOME, else the platform's user data folder)."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
+    private_files()
     tctx.obj = State(home)
     tctx.call_on_close(tctx.obj.close)
 
