@@ -28,9 +28,13 @@ class Context:
 
     @classmethod
     def load(cls, home: str | Path | None = None, *, readonly: bool = False) -> "Context":
+        from turbomode import redact
+
         h = config_mod.resolve_home(home)
         check_home(h)
-        return cls(home=h, config=config_mod.load(h), readonly=readonly)
+        cfg = config_mod.load(h)
+        redact.register_from_config(cfg)  # the secrets it names never reach a log, the ledger or an alert
+        return cls(home=h, config=cfg, readonly=readonly)
 
     @property
     def db_path(self) -> Path:

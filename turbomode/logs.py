@@ -36,6 +36,15 @@ class _QuietRotatingHandler(logging.handlers.RotatingFileHandler):
         self.stream = None  # type: ignore[assignment]
 
 
+class _RedactingFormatter(logging.Formatter):
+    """Every line, tracebacks included, with secrets replaced (turbomode.redact)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from turbomode.redact import redact
+
+        return redact(super().format(record))
+
+
 def setup(logs_dir: Path, level: str = "INFO", *, create: bool = True) -> Path | None:
     """Attach one rotating file handler to the 'turbomode' logger. Returns the file, or None if unwritable.
 
@@ -59,7 +68,7 @@ def setup(logs_dir: Path, level: str = "INFO", *, create: bool = True) -> Path |
         handler = _QuietRotatingHandler(path, maxBytes=5_000_000, backupCount=5, encoding="utf-8", delay=True)
     except OSError:
         return None
-    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(_RedactingFormatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     _installed[key] = handler
     for name in ("yfinance",):

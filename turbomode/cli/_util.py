@@ -72,8 +72,10 @@ def state(tctx: typer.Context) -> State:
 
 
 def err(message: str) -> None:
-    """One line to stderr, no traceback."""
-    typer.echo(message, err=True)
+    """One line to stderr, no traceback, no secret."""
+    from turbomode.redact import redact
+
+    typer.echo(redact(message), err=True)
 
 
 def _json_requested() -> bool:
@@ -158,6 +160,8 @@ class OneLineGroup(TyperGroup):
         argv = list(sys.argv[1:] if args is None else args)
         as_json = "--json" in argv or any(a == "json" and b == "--format" for b, a in zip(argv, argv[1:])) \
             or "--format=json" in argv
+        streams = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = _Redacting(sys.stdout), _Redacting(sys.stderr)  # no secret in any output
         try:
             rc = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except ClickException as exc:
@@ -171,11 +175,34 @@ class OneLineGroup(TyperGroup):
         except typer.Abort:
             err("aborted; nothing was changed")
             sys.exit(1)
+        finally:
+            sys.stdout, sys.stderr = streams
         sys.exit(rc if isinstance(rc, int) else 0)
 
 
+class _Redacting:
+    """A text stream that writes what it is given with secrets replaced (turbomode.redact)."""
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        from turbomode.redact import redact
+
+        return self._stream.write(redact(text) if isinstance(text, str) else text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    from turbomode.redact import redact_obj
+
+    sys.stdout.write(json.dumps(redact_obj(data), indent=2, default=str) + "\n")
 
 
 def console(stderr: bool = False):

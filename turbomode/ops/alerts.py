@@ -152,6 +152,10 @@ def alert_stale(ctx, report: dict[str, Any], now: datetime | None = None) -> lis
 
 def _secret(env_name: str) -> str | None:
     value = os.environ.get(env_name, "").strip() if env_name else ""
+    if value:
+        from turbomode.redact import register
+
+        register(value)  # whatever error text quotes it is redacted
     return value or None
 
 
@@ -160,7 +164,9 @@ def _host() -> str:
 
 
 def _subject(event: AlertEvent) -> str:
-    return f"[TurboMode] {event.job} {event.kind} on {_host()}"
+    from turbomode.redact import redact
+
+    return redact(f"[TurboMode] {event.job} {event.kind} on {_host()}")
 
 
 def _body(ctx, event: AlertEvent, now: datetime) -> str:
@@ -172,7 +178,9 @@ def _body(ctx, event: AlertEvent, now: datetime) -> str:
         lines.append(f"{k}: {v}")
     lines += ["", f"Next steps: `turbomode history --job {event.job}` and `turbomode status`; the log is "
               f"{ctx.home / 'logs' / 'turbomode.log'}."]
-    return "\n".join(lines) + "\n"
+    from turbomode.redact import redact
+
+    return redact("\n".join(lines) + "\n")
 
 
 def _send_email(ctx, event: AlertEvent, now: datetime) -> None:
@@ -202,7 +210,9 @@ def _send_email(ctx, event: AlertEvent, now: datetime) -> None:
 
 
 def _payload(ctx, event: AlertEvent, now: datetime) -> dict[str, Any]:
-    return {
+    from turbomode.redact import redact_obj
+
+    return redact_obj({
         # "text" makes the POST readable as-is by Slack/Mattermost-style incoming webhooks.
         "text": f"{_subject(event)}: {event.message}",
         "job": event.job,
@@ -213,7 +223,7 @@ def _payload(ctx, event: AlertEvent, now: datetime) -> dict[str, Any]:
         "home": str(ctx.home),
         "time": clock.iso(now),
         "details": event.details,
-    }
+    })
 
 
 def _post_webhook(url: str, payload: dict[str, Any], timeout: float) -> None:
@@ -252,11 +262,13 @@ def _rid(ctx, run_id: int | None, what: str) -> str | None:
 def _describe_error(exc: BaseException) -> str:
     import urllib.error
 
+    from turbomode.redact import redact
+
     if isinstance(exc, urllib.error.HTTPError):
         return f"HTTP {exc.code} {exc.reason}"  # str(HTTPError) is fine too, but never the URL
     if isinstance(exc, urllib.error.URLError):
-        return f"{type(exc.reason).__name__}: {exc.reason}"
-    return f"{type(exc).__name__}: {exc}"
+        return redact(f"{type(exc.reason).__name__}: {exc.reason}")
+    return redact(f"{type(exc).__name__}: {exc}")  # ValueError('unknown url type: ...') quotes the URL
 
 
 # --- the record ---------------------------------------------------------------------------------
@@ -266,8 +278,10 @@ def _record(ctx, run_id: int | None, task: str, kind: str, channel: str, now: da
     try:
         from turbomode.store import alerts as store
 
+        from turbomode.redact import redact
+
         store.record(ctx.connect(), run_id=run_id, task=task, kind=kind, channel=channel, now=now, ok=ok,
-                     error=error)
+                     error=redact(error))
     except Exception as exc:  # a broken database must not stop the alert that reports it
         log.warning("could not record the %s alert in alerts_sent: %s", channel, exc)
         if ok and channel != "ping":

@@ -104,7 +104,9 @@ def fmt_pct(v: Any, digits: int = 1) -> str:
 
 
 def e(v: Any) -> str:
-    return escape("" if v is None else str(v))
+    from turbomode.redact import redact
+
+    return escape(redact("" if v is None else str(v)))
 
 
 def badge(status: str | None) -> str:

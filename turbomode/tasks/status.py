@@ -111,7 +111,9 @@ def collect(ctx: Context, now: datetime) -> dict[str, Any]:
         else:
             warnings.append(f"{sector} is served by its previous champion {m['using']}: {m['problem']}")
 
-    return {
+    from turbomode.redact import redact_obj
+
+    return redact_obj({
         "at": iso(now),
         "timezone": tz.key,
         "timezone_setting": tzname,
@@ -132,7 +134,7 @@ def collect(ctx: Context, now: datetime) -> dict[str, Any]:
         "problems": problems,
         "warnings": warnings,
         "healthy": not problems,
-    }
+    })
 
 
 def _unusable_models(conn, scan) -> dict[str, dict[str, Any]]:
@@ -169,4 +171,6 @@ def history(ctx: Context, job: str | None, limit: int) -> list[dict[str, Any]]:
             "missed_count": r["missed_count"], "parent_run_id": r["parent_run_id"], "exit_code": r["exit_code"],
             "pid": r["pid"], "host": r["host"], "summary": summary, "error": r["error"],
         })
-    return out
+    from turbomode.redact import redact_obj
+
+    return redact_obj(out)  # rows written before redaction existed
