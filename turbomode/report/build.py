@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +34,7 @@ class ReportData:
     sector_stats: list[dict[str, Any]]
     backtest: dict[str, Any] | None
     drift: dict[str, Any] | None
+    freshness: dict[str, Any] | None = None  # what the page needs to judge staleness when it is opened
 
 
 def collect(ctx, now: datetime) -> ReportData:
@@ -61,7 +63,25 @@ def collect(ctx, now: datetime) -> ReportData:
         sector_stats=signal_store.sector_stats(conn),
         backtest=backtests.load(conn),
         drift=drift_store.latest(conn),
+        freshness=_freshness_facts(conn, now, v),
     )
+
+
+# Sessions embedded in the page, so that it judges staleness by the same rule when opened later
+# (store.state.signal_freshness); a page opened after the last one is simply stale.
+PAGE_SESSIONS_AHEAD_DAYS = 120
+
+
+def _freshness_facts(conn, now: datetime, v) -> dict[str, Any]:
+    from datetime import timedelta
+
+    from turbomode.store.sessions import closes_between
+
+    days = [d for d in (v.session, v.scan_session) if d] + [(now - timedelta(days=10)).date().isoformat()]
+    sessions = closes_between(conn, min(days), (now + timedelta(days=PAGE_SESSIONS_AHEAD_DAYS)).date().isoformat())
+    return {"generated_at": iso(now), "updated_at": v.updated_at and iso(parse_iso(v.updated_at)),
+            "newest_session": v.session, "last_scan_at": v.scan_at, "last_scan_session": v.scan_session,
+            "limit_hours": v.freshness_hours, "sessions": sessions}
 
 
 # --- formatting ------------------------------------------------------------------------------
@@ -195,7 +215,8 @@ def cards(d: ReportData, now: datetime) -> str:
     n_sell = sum(1 for s in d.signals if (s.get("signal_type") or "").upper() == "SELL")
     items = [
         ("Active signals", f"{len(d.signals)}", f"{n_buy} BUY · {n_sell} SELL"),
-        ("Last updated", fmt_age(now, d.last_update) or "never", fmt_time(d.last_update)),
+        ("Last updated", f'<span id="age-last-updated">{fmt_age(now, d.last_update) or "never"}</span>',
+         fmt_time(d.last_update)),
     ]
     bt = d.backtest
     if bt:
@@ -351,4 +372,6 @@ def render(d: ReportData, now: datetime) -> str:
         sector_stats=sector_stats_html(d),
         backtest=backtest_html(d),
         drift=drift_html(d),
+        # JSON inside <script>: "</" is escaped so no value can end the element
+        freshness=json.dumps(d.freshness or {}).replace("</", "<\\/"),
     )

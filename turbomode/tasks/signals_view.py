@@ -31,6 +31,8 @@ class SignalsView:
     notes: list[str] = field(default_factory=list)
     stale_reason: str | None = None
     judged_by_scan: bool = False  # freshness came from the last successful scan (not the signals' age)
+    scan_at: str | None = None  # the last successful scan's start
+    scan_session: str | None = None  # and the session it scanned
 
 
 def check_options(*, signal_type: str | None, sort: str, fmt: str, limit: int | None,
@@ -71,6 +73,8 @@ def view(ctx, now: datetime, *, signal_type: str | None = None, sector: str | No
     v.age_hours, v.stale = f.age_hours, not f.fresh
     v.stale_reason = None if f.fresh else stale_signals_text(f)
     v.judged_by_scan = f.scan is not None
+    v.scan_at = iso(f.scan.started_at) if f.scan else None
+    v.scan_session = f.scan.session if f.scan else None
     v.sample = s["sample_rows"] > 0 or store.data_source(conn) == "sample"
     if s["total"] == 0:
         from turbomode.store.state import last_success
