@@ -122,14 +122,18 @@ def render_table(v, lines, console) -> None:
 
     cells = [[_cell(f, expiry_of(r) if col == "expiry_date" else r.get(col)) for _, col, f in TABLE_COLUMNS]
              for r in v.rows]
-    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for i, (header, _, _) in enumerate(TABLE_COLUMNS):
-        if header == "Sector":  # the one column shortened on a narrow terminal
-            t.add_column(header, overflow="ellipsis", no_wrap=True, min_width=6)
-        else:
-            width = max([len(header)] + [len(c[i]) for c in cells])
-            t.add_column(header, justify="right" if header in ("Conf", "Entry", "Target", "Stop") else "left",
-                         no_wrap=True, min_width=width)
+    widths = [max([len(header)] + [len(c[i]) for c in cells]) for i, (header, _, _) in enumerate(TABLE_COLUMNS)]
+    # Every column at its full width, one space apart; on a terminal too narrow for that the Sector
+    # column goes (never a clipped date or price).
+    keep = list(range(len(TABLE_COLUMNS)))
+    if sum(widths) + len(widths) - 1 > console.width:
+        keep = [i for i, (header, _, _) in enumerate(TABLE_COLUMNS) if header != "Sector"]
+    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    for i in keep:
+        header = TABLE_COLUMNS[i][0]
+        t.add_column(header, justify="right" if header in ("Conf", "Entry", "Target", "Stop") else "left",
+                     no_wrap=True, min_width=widths[i])
+    cells = [[c[i] for i in keep] for c in cells]
     for c in cells:
         t.add_row(*c)
     console.print(t)

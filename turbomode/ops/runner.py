@@ -162,9 +162,11 @@ def open_database(ctx: Context, job: str) -> "sqlite3.Connection":
 def _finish(ctx: Context, outcome: RunOutcome, now_fn: Callable[[], datetime]) -> None:
     """Record the end (and release the lock) in one transaction, then alert and ping."""
     result = outcome.result
+    summary = result.summary if result else None
+    if result is not None and result.message and "message" not in summary:
+        summary = {**summary, "message": result.message}  # what `history` shows for the run
     kept = ledger.finish_run(ctx.connect(), outcome.run_id, outcome.status, now_fn(),
-                             summary=result.summary if result else None, error=outcome.error,
-                             exit_code=outcome.exit_code)
+                             summary=summary, error=outcome.error, exit_code=outcome.exit_code)
     if not kept:
         log.error("run %s had been marked abandoned by another process; its result (%s) is not recorded",
                   outcome.run_id, outcome.status)
