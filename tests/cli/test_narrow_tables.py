@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 import time_machine
@@ -19,8 +20,9 @@ WIDTHS = [60, 80, 200]
 
 @pytest.fixture
 def busy_home(sched_home, fake_jobs, alerts_spy, cli, ctx, monkeypatch):
-    with time_machine.travel(NOW, tick=False):
+    with time_machine.travel(NOW - timedelta(days=8), tick=False):  # a week and more ago: long dates and ages
         assert cli("catchup").exit_code == 0
+    with time_machine.travel(NOW, tick=False):
         monkeypatch.setenv("FAKE_SCAN", "fail:prices end 2026-01-21 but the last completed NYSE session is "
                                         "2026-01-22; run `turbomode ingest` (or pass --allow-stale)")
         cli("scan", "--no-deps")
@@ -63,9 +65,9 @@ def test_every_date_and_price_is_shown_whole(busy_home, cli, monkeypatch, width)
     for whole in ("2026-02-06", "2026-02-04", "2026-02-05", "7412.35", "7691.02", "7272.99", "72.3%"):
         assert whole in signals, f"{whole} missing at {width} columns:\n{signals}"
     history = screen(cli, monkeypatch, width, "history")
-    assert "01-23 12:00:00" in history and "01-20 04:30:00" in history
+    assert "01-23 12:00:00" in history and "01-20 04:30:00" in history and "01-15 12:00:00" in history
     status = screen(cli, monkeypatch, width, "status")
-    for when in ("Fri 23:30", "Sat 23:00"):  # scan's and maintain's next runs, New York time
+    for when in ("Fri 23:30", "Sat 23:00", "15 Jan 07:00", "8 d ago"):  # next runs, last successes (New York)
         assert when in status, f"{when} missing at {width} columns:\n{status}"
 
 
