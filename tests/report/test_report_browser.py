@@ -198,3 +198,30 @@ def test_the_page_and_status_agree_on_staleness_at_any_later_time(browser, home,
         assert p.page.locator("#stale-banner").count() == int(stale_by_status)
     finally:
         p.page.close()
+
+
+# --- issue 10 item 21: the report reads on a phone -------------------------------------------------
+
+def test_the_report_reads_on_a_390_pixel_phone_screen(browser, home, tmp_path):
+    p = Page(browser, make_report(home, signal_age_hours=2), width=390)
+    try:
+        page = p.page
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
+        # every cell of every table is on screen, the backtest's ten columns included
+        off = page.evaluate("""() => Array.from(document.querySelectorAll('table td'))
+            .filter(td => td.offsetParent !== null)
+            .map(td => td.getBoundingClientRect())
+            .filter(r => r.left < 0 || r.right > 390.5).length""")
+        assert off == 0
+        sharpe = page.locator("#backtest-metrics td[data-label='Sharpe']").first
+        assert sharpe.is_visible() and sharpe.bounding_box()["x"] + sharpe.bounding_box()["width"] <= 390
+        assert p.console == []
+        shot = tmp_path / "report-390.png"
+        page.screenshot(path=str(shot), full_page=True)
+        data = shot.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(data[16:20], "big") == 390  # IHDR width
+        # filtering still works in the phone layout
+        page.select_option("#filter-type", "SELL")
+        assert {r["type"] for r in p.visible_rows()} == {"SELL"}
+    finally:
+        p.page.close()
