@@ -79,7 +79,7 @@ def test_history_lists_runs_newest_first_with_durations(sched_home, fake_jobs, a
     rows = json.loads(result.stdout)
     assert [r["job"] for r in rows] == ["maintain", "drift", "backtest", "scan", "train", "ingest"]
     assert all(r["duration_seconds"] == 0 and r["trigger"] == "catchup" for r in rows)
-    assert rows[0]["summary"] == {"fake": True, "job": "maintain"}
+    assert rows[0]["summary"] == {"fake": True, "job": "maintain", "message": "fake maintain done"}
     only = json.loads(cli("history", "--job", "scan", "--limit", "1", "--json").stdout)
     assert [(r["job"], r["status"]) for r in only] == [("scan", "succeeded")]
     text = cli("history")
