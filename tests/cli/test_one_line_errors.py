@@ -10,6 +10,7 @@ import sqlite3
 
 import pytest
 
+from tests.cli.unprivileged import posix_only
 from turbomode.cli.main import app
 
 
@@ -119,6 +120,7 @@ def open_home():
     shutil.rmtree(folder, ignore_errors=True)
 
 
+@posix_only
 def test_a_read_only_database_is_one_line_exit_2(runner, open_home):
     from tests.cli.unprivileged import run_as_nobody
     from turbomode.store.db import connect

@@ -3,8 +3,9 @@ noise, nothing lost; the database reads again as soon as space exists (issue 10 
 
 The full disk is a real 4 MB tmpfs when this process may mount one (root, as in .ci/run). Where
 it may not, the same test runs the command under ``RLIMIT_FSIZE`` (a file-size limit: writes past
-it fail with EFBIG, which SQLite reports as a disk I/O error) and asserts the same one line, exit
-code and intact data; the test says which way it ran.
+it fail with EFBIG, which SQLite reports as a disk I/O error); on Windows, which has neither, the
+command runs in-process with SQLite's own size cap (``PRAGMA max_page_count``: a real SQLITE_FULL).
+Each way asserts the same one line, exit code and intact data, and the test says which way it ran.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import resource
 import shutil
 import signal
 import sqlite3
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.unprivileged import open_folder, run_as_nobody
+from tests.cli.unprivileged import open_folder, posix_only, run_as_nobody
 
 SYMBOLS = "AAPL,MSFT"
 
@@ -75,6 +75,8 @@ def fill(disk: Path) -> Path:
 
 
 def file_size_limit(limit: int):
+    import resource  # POSIX only
+
     def apply() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead of killing us
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
@@ -102,12 +104,15 @@ def test_a_full_disk_is_one_line_exit_2_and_the_database_reads_again_once_space_
         status = run_cli(["--home", str(home), "status"])
         assert status.returncode == 2 and "is full" in only_line(status.stderr)
         filler.unlink()
-    else:  # no mount allowed here: the same command under a file-size limit
+    elif os.name == "posix":  # no mount allowed here: the same command under a file-size limit
         limit = (home / "turbomode.db").stat().st_size  # every file may be read, none may grow past this
         proc = run_cli(grow, preexec=file_size_limit(limit))
         assert proc.returncode == 2, proc.stdout + proc.stderr
         line = only_line(proc.stderr)
         assert str(home) in line and ("disk I/O error" in line or "is full" in line), line
+    else:  # Windows: SQLite's own cap on the database's size, in-process
+        line = _full_in_process(grow, home)
+        assert f"the disk holding {home} is full" in line, line
 
     # space again: the database reads at once, and nothing stored was lost
     status = run_cli(["--home", str(home), "status", "--json"])
@@ -116,6 +121,29 @@ def test_a_full_disk_is_one_line_exit_2_and_the_database_reads_again_once_space_
     assert bars(home) == stored
     history = json.loads(run_cli(["--home", str(home), "history", "--json"]).stdout)
     assert history[-1]["status"] == "succeeded"  # the first ingest is still on record
+
+
+def _full_in_process(args: list[str], home: Path) -> str:
+    from typer.testing import CliRunner
+
+    from turbomode.cli.main import app
+    from turbomode.store import db
+
+    real = db.connect
+
+    def capped(*a, **k):
+        conn = real(*a, **k)
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages}")  # not one page more: SQLITE_FULL
+        return conn
+
+    db.connect = capped
+    try:
+        result = CliRunner().invoke(app, args)
+    finally:
+        db.connect = real
+    assert result.exit_code == 2, result.output
+    return only_line(result.stderr)
 
 
 @pytest.fixture
@@ -132,6 +160,7 @@ def root_owned_home():
     shutil.rmtree(folder, ignore_errors=True)
 
 
+@posix_only
 def test_a_home_this_user_cannot_write_is_one_line_exit_2_without_logging_noise(root_owned_home):
     home = root_owned_home
     stored = bars(home)

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from tests.cli.unprivileged import open_folder, run_as_nobody
+from tests.cli.unprivileged import open_folder, posix_only, run_as_nobody
 
 
 def one_line(text: str) -> str:
@@ -49,6 +49,7 @@ def shared_home():
     shutil.rmtree(folder, ignore_errors=True)
 
 
+@posix_only
 def test_report_out_into_a_folder_this_user_cannot_write_names_the_users_file(shared_home):
     home, locked = shared_home
     proc = run_as_nobody(["--home", str(home), "report", "--out", str(locked / "page.html")], home.parent)

@@ -13,7 +13,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 NOBODY = 65534
+# Windows has no other uid to become, and no permission bits these tests could take away.
+posix_only = pytest.mark.skipif(os.name != "posix", reason="needs POSIX users and permission bits")
 
 
 def open_folder() -> Path:
