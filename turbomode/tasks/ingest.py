@@ -87,6 +87,7 @@ def overlap_disagreements(stored, fresh, tolerance: float) -> dict[str, float]:
 
 
 def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
+    import numpy as np
     import pandas as pd
 
     from turbomode.data import calendar
@@ -202,10 +203,10 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     if full:  # an explicit reload: a held bar that comes back unchanged is confirmed by its source
         confirmed = {k for k, row in zip(suspect_keys, suspects.itertuples(index=False))
                      if k in held_before and _same_bar(row, held_before[k])}
+    confirmed_mask = np.array([k in confirmed for k in suspect_keys], dtype=bool)  # a row mask, even when empty
     if confirmed:
-        back = suspects[[k in confirmed for k in suspect_keys]]
-        bars = pd.concat([bars, back[list(bars.columns)]], ignore_index=True)
-    to_hold = suspects[[k not in confirmed for k in suspect_keys]]
+        bars = pd.concat([bars, suspects.loc[confirmed_mask, list(bars.columns)]], ignore_index=True)
+    to_hold = suspects.loc[~confirmed_mask]
     corrected = set()
     if held_before:
         held_syms = {sym for sym, _ in held_before}
