@@ -223,10 +223,10 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     bars = bars.sort_values(["symbol", "date"], kind="stable").reset_index(drop=True)
 
     with transaction(conn):
-        before = {sym: prices.count_bars(conn, sym) for sym in set(bars["symbol"]) | replace}
-        stored_syms = [sym for sym, n in before.items() if n]
+        # Only a replaced symbol can lose days; the others are upserted. Counts are index lookups.
+        before = {sym: prices.count_bars(conn, sym) for sym in replace}
         already = {sym: prices.count_stored(conn, sym, days)
-                   for sym, days in _days_by_symbol(bars[bars["symbol"].isin(stored_syms)]).items()}
+                   for sym, days in _days_by_symbol(bars[bars["symbol"].isin(list(last))]).items()}
         for s in sorted(replace):
             prices.delete_symbol(conn, s, keep=protected.get(s))
         written = prices.write_bars(conn, bars, source_name, now)
@@ -238,7 +238,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
         sizes = bars.groupby("symbol").size().to_dict() if len(bars) else {}
         added = sum(int(n) - already.get(sym, 0) for sym, n in sizes.items())
         removed = sum(max(0, before[sym] + (int(sizes.get(sym, 0)) - already.get(sym, 0))
-                          - prices.count_bars(conn, sym)) for sym in before)
+                          - prices.count_bars(conn, sym)) for sym in replace)
         for s in starts:
             sec = by_symbol[s]
             if s in failed:
