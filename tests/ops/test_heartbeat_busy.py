@@ -49,13 +49,15 @@ def test_replacing_trades_holds_no_write_lock_while_the_rows_are_staged(fresh_db
 
     worker = threading.Thread(target=replace_trades, args=(fresh_db, rows()))
     worker.start()
-    assert halfway.wait(10)
     other = connect(db_path, migrate=False)
-    other.execute("PRAGMA busy_timeout = 0")  # a writer that cannot wait at all
-    other.execute("BEGIN IMMEDIATE")
-    other.execute("INSERT INTO meta (key, value, updated_at) VALUES ('probe', '1', 't')")
-    other.execute("COMMIT")
-    other.close()
-    go_on.set()
-    worker.join(10)
+    try:
+        assert halfway.wait(10)
+        other.execute("PRAGMA busy_timeout = 0")  # a writer that cannot wait at all
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT INTO meta (key, value, updated_at) VALUES ('probe', '1', 't')")
+        other.execute("COMMIT")
+    finally:  # whatever happened, the writer finishes before its connection is closed
+        other.close()
+        go_on.set()
+        worker.join(30)
     assert sum(count_trades(fresh_db).values()) == 2000 and len(COLUMNS) == 13
