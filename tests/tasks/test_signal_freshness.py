@@ -65,7 +65,13 @@ def quiet_market(home, monkeypatch):
     d.write_home(home)
     monkeypatch.setattr(scan_task, "_load_champions", lambda ctx: d.FakeChampions({}))
     monkeypatch.setattr(scan_task, "_compute_features", d.fake_features)
-    monkeypatch.setattr(scan_task, "_atr_last", d.fake_atr)
+    # the scan's volatility seam (and its double) is _atr_last/fake_atr, or _vol_last/fake_vol after
+    # the next-open fills change on main; this fixture only needs it not to be computed for real
+    for seam, double in (("_vol_last", "fake_vol"), ("_atr_last", "fake_atr")):
+        if hasattr(scan_task, seam):
+            monkeypatch.setattr(scan_task, seam, getattr(d, double))
+    if hasattr(scan_task, "_load_point_in_time"):
+        monkeypatch.setattr(scan_task, "_load_point_in_time", lambda ctx, session: d.FakeChampions({}))
     conn = connect(home / "turbomode.db")
     days = d.business_days(datetime(2025, 10, 1).date(), datetime(2026, 1, 23).date())
     for sym in d.SECTORS:
