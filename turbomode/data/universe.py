@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,14 @@ SECTORS: tuple[str, ...] = (
 
 REQUIRED_COLUMNS = ("symbol", "name", "sector")
 _ALLOWED_SYMBOL_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-^=")
+_CLASS_DOT = re.compile(r"^([A-Z0-9]+)\.([A-Z])$")
+
+
+def canonical_symbol(text: str) -> str:
+    """Yahoo's spelling of a ticker: upper case, and a share class after a dash, not a dot
+    (BRK.B -> BRK-B), so the two spellings of one stock are never stored as two stocks."""
+    symbol = text.strip().upper()
+    return _CLASS_DOT.sub(r"\1-\2", symbol)
 
 
 @dataclass(frozen=True)
@@ -86,7 +95,7 @@ def _parse(text: str, where: str) -> list[Security]:
         if len(row) < len(cols):
             raise BadInput(f"{where} line {line}: expected {len(cols)} fields, found {len(row)}; "
                            "each line must be symbol,name,sector")
-        symbol = row[idx["symbol"]].strip().upper()
+        symbol = canonical_symbol(row[idx["symbol"]])
         name = row[idx["name"]].strip()
         sector_raw = row[idx["sector"]].strip()
         if not symbol or not set(symbol) <= _ALLOWED_SYMBOL_CHARS:
@@ -97,8 +106,10 @@ def _parse(text: str, where: str) -> list[Security]:
             raise BadInput(f"{where} line {line}: unknown sector {sector_raw!r}; use one of the 11 GICS "
                            "sectors: " + ", ".join(SECTORS))
         if symbol in seen:
-            raise BadInput(f"{where} line {line}: {symbol} is listed again (first on line {seen[symbol]}); "
-                           "list each symbol once")
+            written = row[idx["symbol"]].strip().upper()
+            what = f"{symbol} is listed again" if written == symbol else \
+                f"{written} is {symbol} in Yahoo's spelling, listed again"
+            raise BadInput(f"{where} line {line}: {what} (first on line {seen[symbol]}); list each symbol once")
         seen[symbol] = line
         out.append(Security(symbol, name or symbol, sector))
     if not out:
