@@ -1,4 +1,10 @@
-"""The rotating log file under <home>/logs/: cron and Task Scheduler swallow stdout, so it lands here."""
+"""The rotating log file under <home>/logs/: cron and Task Scheduler swallow stdout, so it lands here.
+
+A log file that cannot be written (a full disk, a folder without write permission) must never
+make things worse: the handler then goes quiet for the rest of the process instead of printing
+Python's "--- Logging error ---" with a traceback for every record. What the user needs is on
+stderr already: the CLI's one-line error.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,40 @@ LOG_NAME = "turbomode.log"
 _installed: dict[str, logging.Handler] = {}
 
 
-def setup(logs_dir: Path, level: str = "INFO") -> Path | None:
-    """Attach one rotating file handler to the 'turbomode' logger. Returns the file, or None if unwritable."""
+class _QuietRotatingHandler(logging.handlers.RotatingFileHandler):
+    """A rotating file handler that stops, silently, at its first write error."""
+
+    broken = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.broken:
+            return
+        super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        self.broken = True
+        try:
+            if self.stream is not None:
+                self.stream.close()
+        except OSError:
+            pass
+        self.stream = None  # type: ignore[assignment]
+
+
+class _RedactingFormatter(logging.Formatter):
+    """Every line, tracebacks included, with secrets replaced (turbomode.redact)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from turbomode.redact import redact
+
+        return redact(super().format(record))
+
+
+def setup(logs_dir: Path, level: str = "INFO", *, create: bool = True) -> Path | None:
+    """Attach one rotating file handler to the 'turbomode' logger. Returns the file, or None if unwritable.
+
+    ``create=False`` (read-only commands): log only into a logs folder that already exists.
+    """
     path = logs_dir / LOG_NAME
     root = logging.getLogger("turbomode")
     root.setLevel(level)
@@ -20,15 +58,17 @@ def setup(logs_dir: Path, level: str = "INFO") -> Path | None:
         return path
     for old in list(_installed.values()):
         root.removeHandler(old)
+        logging.getLogger("yfinance").removeHandler(old)
         old.close()
     _installed.clear()
+    if not create and not logs_dir.is_dir():
+        return None
     try:
         logs_dir.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=5_000_000, backupCount=5,
-                                                       encoding="utf-8", delay=True)
+        handler = _QuietRotatingHandler(path, maxBytes=5_000_000, backupCount=5, encoding="utf-8", delay=True)
     except OSError:
         return None
-    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(_RedactingFormatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     _installed[key] = handler
     for name in ("yfinance",):
@@ -37,6 +77,9 @@ def setup(logs_dir: Path, level: str = "INFO") -> Path | None:
 
 
 def current_file() -> Path | None:
-    for key in _installed:
+    """The log file in use, or None when there is none or it could not be written."""
+    for key, handler in _installed.items():
+        if getattr(handler, "broken", False):
+            return None
         return Path(key)
     return None

@@ -45,4 +45,4 @@ def test_init_into_a_read_only_folder_is_a_clear_error(cli, home, tmp_path):
         home.chmod(0o500)
     result = cli("config", "init")
     assert result.exit_code == 2
-    assert "writable --home" in result.output
+    assert "writable --home" in result.output or "point --home (or TURBOMODE_HOME) at a folder" in result.output

@@ -90,7 +90,7 @@ def test_chart_gridlines_use_round_steps():
     assert _nice_ticks(0.95, 1.62, 5) == [1.0, 1.2, 1.4, 1.6]
 
 
-def test_an_unwritable_out_path_is_a_one_line_error(cli, tmp_path):
+def test_an_unwritable_out_path_is_a_one_line_error(cli, tmp_path, fresh_db):
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     result = cli("report", "--out", str(blocker / "report.html"))
@@ -148,7 +148,7 @@ def test_a_report_that_cannot_be_written_does_not_fail_the_scan(home, monkeypatc
     assert warnings and "report.html not refreshed" in warnings[0]
 
 
-def test_open_hands_the_file_to_the_browser_and_says_so_when_there_is_none(cli, home, monkeypatch):
+def test_open_hands_the_file_to_the_browser_and_says_so_when_there_is_none(cli, home, monkeypatch, fresh_db):
     opened = []
     monkeypatch.setattr("webbrowser.open", lambda url: opened.append(url) or False)
     result = cli("report", "--open")

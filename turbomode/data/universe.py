@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,14 @@ DATE_COLUMNS = ("added", "removed")
 FIXED_UNIVERSE_NOTE = ("survivorship bias: fixed universe (today's members over the whole history, no stock that "
                        "left it); give general.universe a file with added/removed dates for a point-in-time test")
 _ALLOWED_SYMBOL_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-^=")
+_CLASS_DOT = re.compile(r"^([A-Z0-9]+)\.([A-Z])$")
+
+
+def canonical_symbol(text: str) -> str:
+    """Yahoo's spelling of a ticker: upper case, and a share class after a dash, not a dot
+    (BRK.B -> BRK-B), so the two spellings of one stock are never stored as two stocks."""
+    symbol = text.strip().upper()
+    return _CLASS_DOT.sub(r"\1-\2", symbol)
 
 
 @dataclass(frozen=True)
@@ -103,7 +112,7 @@ def _parse(text: str, where: str) -> list[Security]:
         if len(row) < len(cols):
             raise BadInput(f"{where} line {line}: expected {len(cols)} fields, found {len(row)}; "
                            "each line must be symbol,name,sector")
-        symbol = row[idx["symbol"]].strip().upper()
+        symbol = canonical_symbol(row[idx["symbol"]])
         name = row[idx["name"]].strip()
         sector_raw = row[idx["sector"]].strip()
         if not symbol or not set(symbol) <= _ALLOWED_SYMBOL_CHARS:
@@ -114,8 +123,10 @@ def _parse(text: str, where: str) -> list[Security]:
             raise BadInput(f"{where} line {line}: unknown sector {sector_raw!r}; use one of the 11 GICS "
                            "sectors: " + ", ".join(SECTORS))
         if symbol in seen:
-            raise BadInput(f"{where} line {line}: {symbol} is listed again (first on line {seen[symbol]}); "
-                           "list each symbol once")
+            written = row[idx["symbol"]].strip().upper()
+            what = f"{symbol} is listed again" if written == symbol else \
+                f"{written} is {symbol} in Yahoo's spelling, listed again"
+            raise BadInput(f"{where} line {line}: {what} (first on line {seen[symbol]}); list each symbol once")
         seen[symbol] = line
         when = {c: _member_date(row[i].strip() if i < len(row) else "", c, where, line) for c, i in dated.items()}
         if when.get("added") and when.get("removed") and when["removed"] <= when["added"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +35,7 @@ class ReportData:
     backtest: dict[str, Any] | None
     drift: dict[str, Any] | None
     calibration: dict[str, Any] | None = None  # the champions' test-window calibration (calibration_facts)
+    freshness: dict[str, Any] | None = None  # what the page needs to judge staleness when it is opened
 
 
 def collect(ctx, now: datetime) -> ReportData:
@@ -54,7 +56,7 @@ def collect(ctx, now: datetime) -> ReportData:
         freshness_hours=v.freshness_hours,
         signals=v.rows,
         last_update=v.updated_at,
-        stale=v.stale or not v.updated_at,
+        stale=v.stale,
         sample=v.sample,
         jobs=health["jobs"],
         problems=health["problems"],
@@ -63,6 +65,7 @@ def collect(ctx, now: datetime) -> ReportData:
         backtest=backtests.load(conn),
         drift=drift_store.latest(conn),
         calibration=calibration_facts(conn),
+        freshness=_freshness_facts(conn, now, v),
     )
 
 
@@ -85,6 +88,23 @@ def calibration_facts(conn) -> dict[str, Any] | None:
     if not pooled.get("reliability") and not sectors:
         return None
     return {"version": (run or {}).get("version"), "pooled": pooled, "sectors": sectors}
+
+
+# Sessions embedded in the page, so that it judges staleness by the same rule when opened later
+# (store.state.signal_freshness); a page opened after the last one is simply stale.
+PAGE_SESSIONS_AHEAD_DAYS = 120
+
+
+def _freshness_facts(conn, now: datetime, v) -> dict[str, Any]:
+    from datetime import timedelta
+
+    from turbomode.store.sessions import closes_between
+
+    days = [d for d in (v.session, v.scan_session) if d] + [(now - timedelta(days=10)).date().isoformat()]
+    sessions = closes_between(conn, min(days), (now + timedelta(days=PAGE_SESSIONS_AHEAD_DAYS)).date().isoformat())
+    return {"generated_at": iso(now), "updated_at": v.updated_at and iso(parse_iso(v.updated_at)),
+            "newest_session": v.session, "last_scan_at": v.scan_at, "last_scan_session": v.scan_session,
+            "limit_hours": v.freshness_hours, "sessions": sessions}
 
 
 # --- formatting ------------------------------------------------------------------------------
@@ -127,7 +147,9 @@ def fmt_pct(v: Any, digits: int = 1) -> str:
 
 
 def e(v: Any) -> str:
-    return escape("" if v is None else str(v))
+    from turbomode.redact import redact
+
+    return escape(redact("" if v is None else str(v)))
 
 
 def badge(status: str | None) -> str:
@@ -160,11 +182,13 @@ def signal_headers() -> str:
 
 
 def signal_rows(signals: list[dict[str, Any]]) -> str:
+    from turbomode.store.signals import expiry_of, session_of
+
     out = []
     for s in signals:
         typ = (s.get("signal_type") or "").upper()
-        session = s.get("market_date") or (s.get("created_at") or "")[:10]
-        expires = s.get("expiry_date") or (s.get("expires_at") or "")[:10]
+        session = session_of(s) or ""
+        expires = expiry_of(s) or ""
         conf = s.get("confidence")
         width = max(0, min(60, round((conf or 0) * 60)))
         search = f"{s.get('symbol') or ''} {s.get('sector') or ''}".lower()
@@ -198,7 +222,7 @@ def banners(d: ReportData, now: datetime) -> str:
             why = (f"Signals were last updated {fmt_time(d.last_update)} ({fmt_age(now, d.last_update)}), "
                    f"older than the {d.freshness_hours} h freshness limit.")
         else:
-            why = "No scan has produced signals yet."
+            why = "No scan has succeeded for the last session yet."
         out.append(f'<div class="banner stale" id="stale-banner" role="alert">STALE<small>{e(why)} '
                    "Run <code>turbomode catchup</code> (or <code>turbomode scan</code>) to refresh them."
                    "</small></div>")
@@ -217,7 +241,8 @@ def cards(d: ReportData, now: datetime) -> str:
     n_sell = sum(1 for s in d.signals if (s.get("signal_type") or "").upper() == "SELL")
     items = [
         ("Active signals", f"{len(d.signals)}", f"{n_buy} BUY · {n_sell} SELL"),
-        ("Last updated", fmt_age(now, d.last_update) or "never", fmt_time(d.last_update)),
+        ("Last updated", f'<span id="age-last-updated">{fmt_age(now, d.last_update) or "never"}</span>',
+         fmt_time(d.last_update)),
     ]
     bt = d.backtest
     if bt:
@@ -416,4 +441,6 @@ def render(d: ReportData, now: datetime) -> str:
         backtest=backtest_html(d),
         drift=drift_html(d),
         calibration=calibration_html(d),
+        # JSON inside <script>: "</" is escaped so no value can end the element
+        freshness=json.dumps(d.freshness or {}).replace("</", "<\\/"),
     )

@@ -30,8 +30,13 @@ def stamp(now: datetime) -> str:
 
 
 def backup_database(conn: sqlite3.Connection, dest_dir: Path, now: datetime,
-                    progress: Callable[[int, int], None] | None = None) -> Path:
-    """Copy the live database (consistently, while others may read) into ``dest_dir``; return the file."""
+                    progress: Callable[[int, int], None] | None = None, own_run_id: int | None = None) -> Path:
+    """Copy the live database (consistently, while others may read) into ``dest_dir``; return the file.
+
+    ``own_run_id``: the ledger row of the run taking the backup (maintain's). In the copy it is
+    recorded as finished when the copy was made, with its lock released: restored, the backup must
+    not report its own maker as a run that died.
+    """
     dest_dir.mkdir(parents=True, exist_ok=True)
     base = f"turbomode-{stamp(now)}"
     final = dest_dir / f"{base}.db"
@@ -47,6 +52,8 @@ def backup_database(conn: sqlite3.Connection, dest_dir: Path, now: datetime,
             conn.backup(dst, pages=1024, progress=cb)
             # The copy must stand alone: no WAL file is ever needed beside a backup.
             dst.execute("PRAGMA journal_mode = DELETE")
+            if own_run_id is not None:
+                _close_own_run(dst, own_run_id, now, final.name)
             problems = integrity_problems(dst)
         finally:
             dst.close()
@@ -59,6 +66,19 @@ def backup_database(conn: sqlite3.Connection, dest_dir: Path, now: datetime,
     finally:
         tmp.unlink(missing_ok=True)
     return final
+
+
+def _close_own_run(dst: sqlite3.Connection, run_id: int, now: datetime, name: str) -> None:
+    import json
+
+    from turbomode.clock import iso
+
+    note = (f"this run made this backup ({name}); what it did after the copy (rotation, vacuum) is not "
+            "recorded in the copy")
+    with dst:
+        dst.execute("UPDATE task_runs SET status = 'succeeded', finished_at = ?, exit_code = 0, summary = ?"
+                    " WHERE id = ? AND status = 'running'", (iso(now), json.dumps({"note": note}), run_id))
+        dst.execute("DELETE FROM locks WHERE run_id = ?", (run_id,))
 
 
 def list_backups(dest_dir: Path) -> list[Path]:
@@ -93,22 +113,29 @@ class BackupCheck:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def check_backup_file(path: Path) -> BackupCheck:
-    """Raise BackupInvalid unless ``path`` is a sound TurboMode database. Opens it read-write: pass a copy."""
-    check_backup_file_header(path)
+def check_backup_file(path: Path, shown: Path | None = None) -> BackupCheck:
+    """Raise BackupInvalid unless ``path`` is a sound TurboMode database. Opens it read-write: pass a copy.
+
+    ``shown``: the name the user gave (messages never name our temporary copy).
+    """
+    name = shown or path
+    check_backup_file_header(path, shown=name)
     conn = sqlite3.connect(path)
     try:
-        problems = integrity_problems(conn)
+        try:
+            problems = integrity_problems(conn)
+        except sqlite3.DatabaseError as exc:
+            raise BackupInvalid(f"{name} cannot be read ({exc}); choose an older backup") from None
         if problems:
-            raise BackupInvalid(f"{path} fails its integrity check ({problems[0]}); choose an older backup")
+            raise BackupInvalid(f"{name} fails its integrity check ({problems[0]}); choose an older backup")
         try:
             counts = table_counts(conn)
         except sqlite3.DatabaseError as exc:
-            raise BackupInvalid(f"{path} cannot be read ({exc}); choose an older backup") from None
+            raise BackupInvalid(f"{name} cannot be read ({exc}); choose an older backup") from None
     finally:
         conn.close()
     if SIGNATURE_TABLE not in counts:
-        raise BackupInvalid(f"{path} is an SQLite database but not a TurboMode one (no {SIGNATURE_TABLE} "
+        raise BackupInvalid(f"{name} is an SQLite database but not a TurboMode one (no {SIGNATURE_TABLE} "
                             "table); pass one of the files in <home>/backups/")
     return BackupCheck(path, counts)
 
@@ -129,11 +156,19 @@ def restore_database(db_path: Path, backup: Path, now: datetime) -> RestoreResul
     """
     backup = Path(backup)
     check_backup_file_header(backup)
+    if db_path.exists() and os.path.samefile(backup, db_path):
+        raise BackupInvalid(f"{backup} is the live database itself, not a backup; pass one of the files in "
+                            f"{db_path.parent / 'backups'}")
     db_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = db_path.with_name(f".{db_path.name}.restore.{os.getpid()}.tmp")
     try:
-        shutil.copyfile(backup, tmp)
-        check = check_backup_file(tmp)
+        try:
+            shutil.copyfile(backup, tmp)
+        except OSError as exc:
+            if exc.filename == str(tmp) or exc.filename2 == str(tmp):
+                exc.filename, exc.filename2 = str(db_path.parent), None  # the folder, not our temporary name
+            raise
+        check = check_backup_file(tmp, shown=backup)
         _drop_sidecars(tmp)
         kept = None
         if db_path.exists():
@@ -154,13 +189,14 @@ def restore_database(db_path: Path, backup: Path, now: datetime) -> RestoreResul
     return RestoreResult(db_path, backup, kept, check.counts)
 
 
-def check_backup_file_header(path: Path) -> None:
+def check_backup_file_header(path: Path, shown: Path | None = None) -> None:
     """The cheap part of check_backup_file, safe on the user's own file (it only reads 16 bytes)."""
+    name = shown or path
     if not path.is_file():
-        raise BackupInvalid(f"{path} is not a file; pass one of the files in <home>/backups/")
+        raise BackupInvalid(f"{name} is not a file; pass one of the files in <home>/backups/")
     with open(path, "rb") as fh:
         if fh.read(16) != SQLITE_MAGIC:
-            raise BackupInvalid(f"{path} is not an SQLite database; pass one of the files in <home>/backups/")
+            raise BackupInvalid(f"{name} is not an SQLite database; pass one of the files in <home>/backups/")
 
 
 def _drop_sidecars(path: Path) -> None:

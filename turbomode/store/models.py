@@ -73,6 +73,13 @@ def champion_files(conn: sqlite3.Connection) -> dict[str, tuple[str, list[dict[s
     return out
 
 
+def champion_versions(conn: sqlite3.Connection) -> dict[str, str]:
+    """sector -> its champion version (one small query: `status` reads it)."""
+    rows = conn.execute("SELECT sector, MAX(version) FROM model_metadata WHERE status = 'champion'"
+                        " GROUP BY sector").fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
 def former_champions(conn: sqlite3.Connection, sector: str) -> list[tuple[str, list[dict[str, Any]]]]:
     """The sector's retired champions, newest first: the fallbacks when the champion's files are broken."""
     rows = _files(conn, "sector = ? AND status = 'retired'", (sector,))

@@ -77,9 +77,23 @@ def write_bars(conn: sqlite3.Connection, df: "pd.DataFrame", source: str, now: d
     return cur.rowcount if cur.rowcount >= 0 else len(df)
 
 
-def delete_symbol(conn: sqlite3.Connection, symbol: str) -> int:
+def delete_symbol(conn: sqlite3.Connection, symbol: str, keep: Iterable[str] | None = None) -> int:
+    """Delete ``symbol``'s stored bars, except those on the dates in ``keep`` (YYYY-MM-DD)."""
+    import json
+
     with _tx(conn):
+        if keep:
+            return conn.execute("DELETE FROM price_data WHERE symbol = ? AND date NOT IN"
+                                " (SELECT value FROM json_each(?))", (symbol, json.dumps(sorted(keep)))).rowcount
         return conn.execute("DELETE FROM price_data WHERE symbol = ?", (symbol,)).rowcount
+
+
+def count_stored(conn: sqlite3.Connection, symbol: str, days: Iterable[str]) -> int:
+    """How many of ``days`` (YYYY-MM-DD) already hold a stored bar of ``symbol`` (index lookups)."""
+    import json
+
+    return int(conn.execute("SELECT count(*) FROM price_data WHERE symbol = ? AND date IN"
+                            " (SELECT value FROM json_each(?))", (symbol, json.dumps(list(days)))).fetchone()[0])
 
 
 def replace_symbol(conn: sqlite3.Connection, symbol: str, df: "pd.DataFrame", source: str, now: datetime) -> int:

@@ -59,12 +59,18 @@ def run(ctx: Context, now: datetime, options: dict[str, Any]) -> TaskResult:
     pruned, kept = prune_model_versions(conn, ctx.models_dir, cfg["models.keep_versions"], as_of_since)
     summary["model_versions_pruned"] = pruned
     summary["model_versions_kept"] = kept
+    from turbomode.ml.registry import remove_stale_temp
+
+    summary["temp_folders_removed"] = remove_stale_temp(ctx.models_dir)
+    if summary["temp_folders_removed"]:
+        lines.append(f"temporary model folders of killed writers removed: {len(summary['temp_folders_removed'])}")
     lines.append(f"model versions pruned: {len(pruned)} (kept {len(kept)}: newest "
                  f"{cfg['models.keep_versions']} and every champion)")
 
     progress("backup", 3, 5)
     path = backup_store.backup_database(conn, ctx.backups_dir, now,
-                                        progress=lambda done, total: progress("backup", 3 + done / max(total, 1), 5))
+                                        progress=lambda done, total: progress("backup", 3 + done / max(total, 1), 5),
+                                        own_run_id=options.get("run_id"))
     removed = backup_store.rotate_backups(ctx.backups_dir, cfg["maintain.keep_backups"])
     summary["backup"] = str(path)
     summary["backup_bytes"] = path.stat().st_size
