@@ -39,6 +39,8 @@ def check_is_database(path: Path) -> None:
 
 
 def _check_header(path: Path) -> None:
+    if Path(path).is_dir():  # opening a folder is PermissionError on Windows, not IsADirectoryError
+        raise NotADatabase(f"{path} is a folder, not a database; move it away or choose another --home")
     try:
         with open(path, "rb") as fh:
             head = fh.read(16)
@@ -73,6 +75,7 @@ def connect(path: Path, *, migrate: bool = True, readonly: bool = False) -> sqli
         except OSError as exc:
             raise HomeNotWritable(f"cannot create the folder {path.parent} ({exc.strerror}); "
                                   "choose a writable --home") from None
+    conn = None
     try:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
@@ -81,6 +84,9 @@ def connect(path: Path, *, migrate: bool = True, readonly: bool = False) -> sqli
         conn.execute("PRAGMA synchronous = NORMAL" if mode == "wal" else "PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.DatabaseError as exc:
+        # Closed at once, not when the traceback goes: on Windows an open handle blocks `restore`.
+        if conn is not None:
+            conn.close()
         msg = str(exc)
         if "file is not a database" in msg or "malformed" in msg:
             raise NotADatabase(f"{path} is not a usable SQLite database ({msg}); restore a backup with "
@@ -92,9 +98,9 @@ def connect(path: Path, *, migrate: bool = True, readonly: bool = False) -> sqli
     if migrate:
         try:
             ensure_schema(conn)
-        except sqlite3.OperationalError as exc:
-            if "readonly" in str(exc) or "unable to open" in str(exc):
-                conn.close()
+        except BaseException as exc:
+            conn.close()
+            if isinstance(exc, sqlite3.OperationalError) and ("readonly" in str(exc) or "unable to open" in str(exc)):
                 raise HomeNotWritable(f"cannot write the database {path} ({exc}); check the folder's "
                                       "permissions or choose another --home") from None
             raise
