@@ -28,7 +28,7 @@ def report(
     ctx = state(tctx).ctx()
     try:
         path = write_report(ctx, clock.now(), out.expanduser() if out else None)
-    except (PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+    except (PermissionError, IsADirectoryError, NotADirectoryError, FileNotFoundError) as exc:  # Q:\ absent
         raise HomeNotWritable(f"cannot write the report to {exc.filename or out} ({exc.strerror}); "
                               "choose another --out") from None
     typer.echo(f"wrote {path}")
