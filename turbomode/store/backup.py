@@ -7,6 +7,7 @@ crash never leaves a half-written file that looks like a backup.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -17,9 +18,10 @@ from pathlib import Path
 from typing import Callable
 
 from turbomode.errors import BackupInvalid
-from turbomode.store.db import SQLITE_MAGIC
+from turbomode.store.db import SQLITE_MAGIC, replace
 from turbomode.store.maintenance import integrity_problems, table_counts
 
+log = logging.getLogger("turbomode.backup")
 BACKUP_RE = re.compile(r"^turbomode-(\d{8}T\d{6}Z)(?:-\d+)?\.db$")
 # A TurboMode database (ours or the seed's) always has this table.
 SIGNATURE_TABLE = "active_signals"
@@ -79,12 +81,22 @@ def rotate_backups(dest_dir: Path, keep: int) -> list[Path]:
     removed: list[Path] = []
     backups = list_backups(dest_dir)
     for p in backups[: max(0, len(backups) - keep)]:
-        p.unlink(missing_ok=True)
-        removed.append(p)
+        if _unlink_unless_open(p):
+            removed.append(p)
     if dest_dir.is_dir():
         for p in dest_dir.glob(".turbomode-*.tmp"):
-            p.unlink(missing_ok=True)
+            _unlink_unless_open(p)
     return removed
+
+
+def _unlink_unless_open(path: Path) -> bool:
+    """Delete ``path``; False when Windows refuses because it is open elsewhere (a later rotation will)."""
+    try:
+        path.unlink(missing_ok=True)
+    except PermissionError as exc:
+        log.warning("kept %s for now: it is open elsewhere (%s)", path, exc.strerror)
+        return False
+    return True
 
 
 @dataclass
@@ -151,7 +163,7 @@ def restore_database(db_path: Path, backup: Path, now: datetime) -> RestoreResul
         if not (db_path.exists() and _copy_into_place(tmp, db_path)):
             # The old WAL belongs to the old file: left in place it would be replayed onto the restored one.
             _drop_sidecars(db_path)
-            os.replace(tmp, db_path)
+            replace(tmp, db_path)
     finally:
         tmp.unlink(missing_ok=True)
         _drop_sidecars(tmp)

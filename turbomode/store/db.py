@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -17,6 +18,10 @@ from turbomode.store.schema_version import MIGRATION_SET, MIGRATION_NAMES
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT_S = 30.0
+# Windows: how long a replace waits for another process (a virus scan, the search indexer, a
+# browser reading the report) to let go of the file it would replace.
+REPLACE_WAIT_S = 5.0
+WINDOWS = os.name == "nt"  # elsewhere a PermissionError is a real one: no waiting
 
 
 # Files this process has already checked (and so may hold open through SQLite).
@@ -146,11 +151,27 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temporary name in the same folder, fsync, then rename over ``path``."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def replace(src: Path, dst: Path) -> None:
+    """os.replace, waiting on Windows while another process holds ``dst`` open (it refuses until then)."""
+    deadline = time.monotonic() + REPLACE_WAIT_S
+    while True:
+        try:
+            os.replace(src, dst)
+            return
+        except PermissionError:
+            if not WINDOWS or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
