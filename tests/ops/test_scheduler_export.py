@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+import sysconfig
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -286,7 +287,8 @@ class TestExecutable:
     def test_it_is_the_console_script_of_this_environment(self):
         (exe,) = se.find_executable()
         assert Path(exe).is_absolute() and Path(exe).name.startswith("turbomode")
-        assert Path(exe).parent == Path(sys.executable).absolute().parent
+        # beside python in a venv (bin/, Scripts\); a regular Windows install has them in Scripts\
+        assert Path(exe).parent in (Path(sys.executable).absolute().parent, Path(sysconfig.get_path("scripts")))
 
     def test_without_a_console_script_it_runs_the_module_with_this_python(self, tmp_path, monkeypatch):
         fake_python = tmp_path / "bin" / "python"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -250,7 +251,7 @@ class TestCli:
         result = cli("schedule", "export", "--cron")
         assert result.exit_code == 0
         assert result.stdout.startswith(se.BEGIN) and result.stdout.endswith(se.END + "\n")
-        assert f"TURBOMODE_HOME={home}" in result.stdout
+        assert f"TURBOMODE_HOME={shlex.quote(str(home))}" in result.stdout  # quoted: C:\ has backslashes
 
     def test_export_windows_writes_the_files(self, cli, tmp_path):
         result = cli("schedule", "export", "--windows", str(tmp_path / "out"))

@@ -71,6 +71,9 @@ app.add_typer(schedule_cmd.app, name="schedule")
 app.add_typer(config_cmd.app, name="config")
 
 def main() -> None:
+    from turbomode.cli._streams import make_std_streams_safe
+
+    make_std_streams_safe()  # a redirected stdout on Windows is cp1252, which has no ✓ or ✗
     app(prog_name="turbomode")
 
 
@@ -82,7 +85,10 @@ def main_windowless() -> None:
     import os
     import sys
 
+    from turbomode.cli._streams import make_std_streams_safe
+
     for name in ("stdout", "stderr"):
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
+    make_std_streams_safe()
     app(prog_name="turbomode")

@@ -30,7 +30,7 @@ def report(
         path = write_report(ctx, clock.now(), out.expanduser() if out else None)
     except IsADirectoryError:
         raise HomeNotWritable(f"--out {out} is a folder; give a file name, such as {out / 'report.html'}") from None
-    except (PermissionError, NotADirectoryError) as exc:
+    except (PermissionError, NotADirectoryError, FileNotFoundError) as exc:  # FileNotFoundError: a drive that is absent
         raise HomeNotWritable(f"cannot write the report to {exc.filename or out} ({exc.strerror}); "
                               "choose another --out") from None
     typer.echo(f"wrote {path}")

@@ -7,6 +7,7 @@ crash never leaves a half-written file that looks like a backup.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -17,9 +18,10 @@ from pathlib import Path
 from typing import Callable
 
 from turbomode.errors import BackupInvalid
-from turbomode.store.db import SQLITE_MAGIC
+from turbomode.store.db import SQLITE_MAGIC, replace
 from turbomode.store.maintenance import integrity_problems, table_counts
 
+log = logging.getLogger("turbomode.backup")
 BACKUP_RE = re.compile(r"^turbomode-(\d{8}T\d{6}Z)(?:-\d+)?\.db$")
 # A TurboMode database (ours or the seed's) always has this table.
 SIGNATURE_TABLE = "active_signals"
@@ -99,12 +101,22 @@ def rotate_backups(dest_dir: Path, keep: int) -> list[Path]:
     removed: list[Path] = []
     backups = list_backups(dest_dir)
     for p in backups[: max(0, len(backups) - keep)]:
-        p.unlink(missing_ok=True)
-        removed.append(p)
+        if _unlink_unless_open(p):
+            removed.append(p)
     if dest_dir.is_dir():
         for p in dest_dir.glob(".turbomode-*.tmp"):
-            p.unlink(missing_ok=True)
+            _unlink_unless_open(p)
     return removed
+
+
+def _unlink_unless_open(path: Path) -> bool:
+    """Delete ``path``; False when Windows refuses because it is open elsewhere (a later rotation will)."""
+    try:
+        path.unlink(missing_ok=True)
+    except PermissionError as exc:
+        log.warning("kept %s for now: it is open elsewhere (%s)", path, exc.strerror)
+        return False
+    return True
 
 
 @dataclass
@@ -149,10 +161,14 @@ class RestoreResult:
 
 
 def restore_database(db_path: Path, backup: Path, now: datetime) -> RestoreResult:
-    """Replace ``db_path`` by ``backup`` atomically, keeping the current files as ``*.before-restore``.
+    """Put ``backup`` in place of ``db_path`` atomically, keeping the current files as ``*.before-restore``.
 
     The backup is copied next to the database and checked there; only a copy that passes its integrity
-    check is renamed over the database, so a failed restore leaves everything as it was.
+    check goes in, so a failed restore leaves everything as it was. It goes in through SQLite (the
+    backup API, one transaction, into the same file), not by renaming a file over the database:
+    Windows refuses to replace a file that any process still has open, and elsewhere a process that
+    had it open would go on writing into the replaced file unseen. Only a current file that SQLite
+    cannot open as a database at all is replaced by renaming.
     """
     backup = Path(backup)
     check_backup_file_header(backup)
@@ -179,14 +195,39 @@ def restore_database(db_path: Path, backup: Path, now: datetime) -> RestoreResul
                 side = db_path.with_name(db_path.name + suffix)
                 if side.exists():
                     shutil.copy2(side, kept.with_name(kept.name + suffix))
-        # The old WAL belongs to the old file: left in place it would be replayed onto the restored one.
-        _drop_sidecars(db_path)
-        os.replace(tmp, db_path)
-    except BaseException:
+        if not (db_path.exists() and _copy_into_place(tmp, db_path)):
+            # The old WAL belongs to the old file: left in place it would be replayed onto the restored one.
+            _drop_sidecars(db_path)
+            replace(tmp, db_path)
+    finally:
         tmp.unlink(missing_ok=True)
         _drop_sidecars(tmp)
-        raise
     return RestoreResult(db_path, backup, kept, check.counts)
+
+
+def _copy_into_place(src: Path, db_path: Path) -> bool:
+    """Write ``src``'s pages over the database in one transaction; False when it is no database to write into.
+
+    Other connections (this process's or another's) stay valid and see the restored rows; a writer
+    holding the database makes this wait up to the busy timeout, then fail with nothing changed.
+    """
+    dst = sqlite3.connect(db_path, timeout=30)
+    try:
+        source = sqlite3.connect(src)
+        try:
+            try:
+                dst.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                dst_page = dst.execute("PRAGMA page_size").fetchone()[0]
+            except sqlite3.DatabaseError:  # not a database (a damaged header): replace the file instead
+                return False
+            if dst_page != source.execute("PRAGMA page_size").fetchone()[0]:
+                return False  # SQLite cannot change a WAL database's page size (an old system's backup)
+            source.backup(dst)
+        finally:
+            source.close()
+    finally:
+        dst.close()
+    return True
 
 
 def check_backup_file_header(path: Path, shown: Path | None = None) -> None:

@@ -10,6 +10,7 @@ import contextlib
 import errno
 import os
 import sqlite3
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
@@ -21,6 +22,10 @@ from turbomode.store.schema_version import MIGRATION_SET, MIGRATION_NAMES
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT_S = 30.0
+# Windows: how long a replace waits for another process (a virus scan, the search indexer, a
+# browser reading the report) to let go of the file it would replace.
+REPLACE_WAIT_S = 5.0
+WINDOWS = os.name == "nt"  # elsewhere a PermissionError is a real one: no waiting
 
 
 # Files this process has already checked (and so may hold open through SQLite).
@@ -43,6 +48,8 @@ def check_is_database(path: Path) -> None:
 
 
 def _check_header(path: Path) -> None:
+    if Path(path).is_dir():  # opening a folder is PermissionError on Windows, not IsADirectoryError
+        raise NotADatabase(f"{path} is a folder, not a database; move it away or choose another --home")
     try:
         with open(path, "rb") as fh:
             head = fh.read(16)
@@ -313,12 +320,25 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        replace(tmp, path)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)  # never leave the temporary file behind
         if isinstance(exc, OSError) and exc.filename == str(tmp):
             exc.filename = str(path)  # the user knows the file they asked for, not our temporary name
         raise
+
+
+def replace(src: Path, dst: Path) -> None:
+    """os.replace, waiting on Windows while another process holds ``dst`` open (it refuses until then)."""
+    deadline = time.monotonic() + REPLACE_WAIT_S
+    while True:
+        try:
+            os.replace(src, dst)
+            return
+        except PermissionError:
+            if not WINDOWS or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

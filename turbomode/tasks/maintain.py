@@ -159,7 +159,12 @@ def prune_model_versions(conn, models_dir: Path, keep_versions: int, as_of_since
         trash = models_dir / f".pruning-{os.getpid()}-{len(pruned)}"
         moved = False
         if folder is not None and folder.exists():
-            os.replace(folder, trash)
+            try:
+                os.replace(folder, trash)
+            except PermissionError as exc:  # Windows: a file in it is open (a scan loading it); next time
+                log.warning("kept model version %s for now: its folder is in use (%s)", v.version, exc.strerror)
+                kept.append(v.version)
+                continue
             moved = True
         try:
             with transaction(conn):
