@@ -36,6 +36,23 @@ class _QuietRotatingHandler(logging.handlers.RotatingFileHandler):
         self.stream = None  # type: ignore[assignment]
 
 
+class _ErrorsOnlyUntilThereHandler(_QuietRotatingHandler):
+    """For read-only commands: the logs folder is made only when an error must be written (a crash's
+    traceback has to go somewhere); until then records are dropped and nothing is created."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        folder = Path(self.baseFilename).parent
+        if not folder.is_dir():
+            if record.levelno < logging.ERROR or not record.exc_info:
+                return  # only a crash's traceback is worth a new folder
+            try:
+                folder.mkdir(exist_ok=True)
+            except OSError:
+                self.broken = True
+                return
+        super().emit(record)
+
+
 class _RedactingFormatter(logging.Formatter):
     """Every line, tracebacks included, with secrets replaced (turbomode.redact)."""
 
@@ -48,7 +65,8 @@ class _RedactingFormatter(logging.Formatter):
 def setup(logs_dir: Path, level: str = "INFO", *, create: bool = True) -> Path | None:
     """Attach one rotating file handler to the 'turbomode' logger. Returns the file, or None if unwritable.
 
-    ``create=False`` (read-only commands): log only into a logs folder that already exists.
+    ``create=False`` (read-only commands): log into a logs folder that already exists; in a home
+    without one, only an error (a crash's traceback) makes it.
     """
     path = logs_dir / LOG_NAME
     root = logging.getLogger("turbomode")
@@ -61,11 +79,15 @@ def setup(logs_dir: Path, level: str = "INFO", *, create: bool = True) -> Path |
         logging.getLogger("yfinance").removeHandler(old)
         old.close()
     _installed.clear()
+    kind = _QuietRotatingHandler
     if not create and not logs_dir.is_dir():
-        return None
+        if not logs_dir.parent.is_dir():
+            return None  # no home at all: nothing is ever created there
+        kind = _ErrorsOnlyUntilThereHandler
     try:
-        logs_dir.mkdir(parents=True, exist_ok=True)
-        handler = _QuietRotatingHandler(path, maxBytes=5_000_000, backupCount=5, encoding="utf-8", delay=True)
+        if kind is _QuietRotatingHandler:
+            logs_dir.mkdir(parents=True, exist_ok=True)
+        handler = kind(path, maxBytes=5_000_000, backupCount=5, encoding="utf-8", delay=True)
     except OSError:
         return None
     handler.setFormatter(_RedactingFormatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))

@@ -40,7 +40,8 @@ class State:
 
     def ctx(self, readonly: bool = False):
         """The Context. ``readonly`` (status, signals, history, report, show commands): nothing is
-        created under the home (no folder, database or logs) and the database is never migrated."""
+        created under the home (no folder, database or logs; only a crash's traceback makes the
+        logs folder of a home that exists) and the database is never migrated."""
         if self._ctx is None:
             from turbomode import logs
             from turbomode.context import Context
