@@ -60,13 +60,16 @@ def my_start_time() -> float | None:
 
 
 def _proc_start_time(pid: int) -> float:
-    """psutil's Linux create_time: the start in clock ticks after boot (/proc/<pid>/stat) plus the boot time."""
-    with open(f"/proc/{pid}/stat", "rb") as fh:
-        fields = fh.read().rsplit(b")", 1)[1].split()
-    ticks = float(fields[19])  # field 22 (starttime); the split starts at field 3 (state)
-    with open("/proc/stat", "rb") as fh:
-        btime = next(float(line.split()[1]) for line in fh if line.startswith(b"btime"))
-    return ticks / os.sysconf("SC_CLK_TCK") + btime
+    """psutil's Linux create_time: the start in clock ticks after boot (the stat file of the pid in procfs)
+    plus the boot time."""
+    if sys.platform.startswith("linux"):
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        ticks = float(fields[19])  # field 22 (starttime); the split starts at field 3 (state)
+        with open("/proc/stat", "rb") as fh:
+            btime = next(float(line.split()[1]) for line in fh if line.startswith(b"btime"))
+        return ticks / os.sysconf("SC_CLK_TCK") + btime
+    raise OSError("no /proc on this platform")
 
 
 def process_alive(pid: int | None, proc_started: float | None, started_at: str | None = None) -> bool:
