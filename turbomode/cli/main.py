@@ -114,10 +114,26 @@ def root(
     tctx.call_on_close(tctx.obj.close)
 
 
+def _skip_the_exit_collection() -> None:
+    """Freeze every object at exit, so that the interpreter's final garbage collection skips them.
+
+    That collection walks every object pandas, scikit-learn, xgboost and lightgbm created: 0.3 s of
+    CPU after a scan (or after merely importing those libraries), for memory the OS takes back anyway.
+    Objects still free normally when their modules go; only the finalizers of objects caught in
+    reference cycles are skipped, which Python never promised to run at exit. Files and the
+    database are closed explicitly before this, and logging flushes its handlers after it.
+    """
+    import atexit
+    import gc
+
+    atexit.register(gc.freeze)
+
+
 def main() -> None:
     from turbomode.cli._streams import make_std_streams_safe
 
     make_std_streams_safe()  # a redirected stdout on Windows is cp1252, which has no ✓ or ✗
+    _skip_the_exit_collection()
     app(prog_name="turbomode")
 
 
@@ -135,4 +151,5 @@ def main_windowless() -> None:
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
     make_std_streams_safe()
+    _skip_the_exit_collection()
     app(prog_name="turbomode")
