@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from turbomode.errors import BadSchedule, ConfigError
 
@@ -129,8 +128,7 @@ def _str_list(v: Any) -> list[str]:
     return v
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     key: str  # dotted: section.name or section.sub.name
     default: Any
     check: Callable[[Any], Any]
