@@ -105,6 +105,7 @@ def measure(proba: Any, y: Any, dates: Any, sectors: Sequence[str], threshold: f
     cal = metrics.side_calibration(proba, y)
     out["calibration"] = {k: {"ece": v["ece"], "brier": v["brier"], "reliability": v["reliability"]}
                           for k, v in cal.items()}
+    out["calibration"]["pooled_ece"] = metrics.pooled_side_ece(proba, y)
     diff = (y == 0).astype(float) - (y == 1).astype(float)
     out["base_rate_difference"] = float(diff.mean()) if len(y) else float("nan")
     out["base_rate_difference_se"] = clustered_se(diff, dates)
@@ -116,21 +117,22 @@ def measure(proba: Any, y: Any, dates: Any, sectors: Sequence[str], threshold: f
 
 
 def one_line(q: dict[str, Any]) -> str:
-    """The figures in one line (the demo's summary)."""
+    """The figures in one line (the demo's summary); ± two standard errors."""
     parts = []
     for name, _, _ in SIDES:
         d = q[name]
         if not d["signals"]:
             parts.append(f"{name} no signals")
             continue
-        text = f"{name} {d['signals']} hit {d['precision']:.0%} (base {d['base']:.0%}"
+        text = f"{name} {d['signals']} hit {d['precision']:.0%} ±{2 * d['se']:.0%} (base {d['base']:.0%}"
         if "oracle_precision" in d:
-            text += f", best possible {d['oracle_precision']:.0%}"
+            text += f"; the oracle's best {d['signals']}: {d['oracle_precision']:.0%} ±{2 * d['oracle_se']:.0%}"
         parts.append(text + ")")
     cal = q["calibration"]
     tail = f"; BUY share {q['buy_share']:.0%}" if q["buy_share"] == q["buy_share"] else ""
+    pooled = f", both sides {cal['pooled_ece']:.3f}" if "pooled_ece" in cal else ""
     return ("held-out " + "; ".join(parts) + tail
-            + f"; calibration error BUY {cal['BUY']['ece']:.3f}, SELL {cal['SELL']['ece']:.3f}")
+            + f"; calibration error BUY {cal['BUY']['ece']:.3f}, SELL {cal['SELL']['ece']:.3f}{pooled}")
 
 
 def held_out_year(*, years: int, symbols: int | None, strength: float, seed: int | None, end: Any,
