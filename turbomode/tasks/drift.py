@@ -69,9 +69,14 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     progress: Callable[[str, int, int], None] = options.get("progress") or (lambda label, done, total: None)
     moderate, significant = cfg["drift.moderate"], cfg["drift.significant"]
 
+    from turbomode import compute
+
+    compute_settings = compute.settings(cfg, options)
     champions = load_champion_bins(ctx, conn)
     check = DriftCheck()
-    feature_drift(ctx, conn, champions, check, progress)
+    with compute.open_backend(compute_settings) as backend:
+        feature_drift(ctx, conn, champions, check, progress, backend)
+        ran_on = backend.describe()
     prediction_drift(conn, now, check, moderate, significant, cfg["drift.prediction_days"])
     outcome_drift(conn, now, check, cfg["drift.outcome_days"])
 
@@ -81,7 +86,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     versions = sorted({c.version for c in champions.values()})
     summary: dict[str, Any] = {"level": overall, "counts": counts, "significant_sectors": sectors,
                                "model_versions": {c.sector: c.version for c in champions.values()},
-                               "notes": check.notes}
+                               "notes": check.notes, "compute": ran_on}
     from turbomode.store import drift as store
 
     from turbomode.store.models import running_run_id
@@ -95,7 +100,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     if overall == "significant":
         _alert(ctx, check, sectors, run_id)
     if sectors and (options.get("retrain") or cfg["drift.retrain"]):
-        outcome = _retrain(ctx, sectors, run_id)
+        outcome = _retrain(ctx, sectors, run_id, {k: options[k] for k in ("workers", "dask") if k in options})
         summary["retrain"] = outcome
         lines.append(f"retrain of {', '.join(sectors)}: {outcome['status']}")
         if outcome["status"] not in ("succeeded", "skipped"):
@@ -145,12 +150,17 @@ def load_champion_bins(ctx, conn) -> dict[str, Champion]:
 
 
 def feature_drift(ctx, conn, champions: dict[str, Champion], check: DriftCheck,
-                  progress: Callable[[str, int, int], None] = lambda label, done, total: None) -> None:
+                  progress: Callable[[str, int, int], None] = lambda label, done, total: None,
+                  backend: Any = None) -> None:
+    """Each sector's feature drift, one piece per sector (``sector_feature_check``) on ``backend``
+    (turbomode.compute; none: one after another in this process)."""
     import numpy as np
 
+    from turbomode import compute
     from turbomode.data.universe import load_universe
     from turbomode.ml.features import LOOKBACK_CALENDAR_DAYS, usable
 
+    backend = backend or compute.inline()
     cfg = ctx.config
     moderate, significant = cfg["drift.moderate"], cfg["drift.significant"]
     window = cfg["drift.recent_sessions"]
@@ -170,38 +180,72 @@ def feature_drift(ctx, conn, champions: dict[str, Champion], check: DriftCheck,
     progress("training-window features", 1, steps)
     training = _training_features(conn, champions, sector_of) if cfg["drift.calibrate"] or any(
         not c.bins for c in champions.values()) else {}
-    for i, (sector, champ) in enumerate(sorted(champions.items())):
-        progress(sector, 2 + i, steps)
-        train = training.get(sector)
-        if not champ.bins and train is not None and len(train):
-            champ.bins = stats.reference_bins({n: train[n].to_numpy() for n in _feature_names(train)})
-        if not champ.bins:
-            check.notes.append(f"{sector}: no training bins and no training window recorded; features not checked")
-            continue
-        rows = recent[recent["sector"] == sector]
-        values = {name: rows[name].to_numpy() for name in champ.bins if name in rows.columns}
-        psis = stats.feature_psi(champ.bins, values, min_rows=MIN_FEATURE_ROWS)
-        floors: dict[str, stats.Floor | None] = {}
-        if cfg["drift.calibrate"] and train is not None and len(train):
-            tdates = train.index.get_level_values("date")
-            _, day = np.unique(tdates.to_numpy(), return_inverse=True)
-            for name, b in champ.bins.items():
-                if name in train.columns and b.get("edges"):
-                    w = stats.window_psis(b, train[name].to_numpy(), day, window, max(1, window // 4))
-                    floors[name] = stats.noise_floor(w, len(b["expected"]), len(champ.bins))
-        levels = []
-        for name, value in psis.items():
-            fl = floors.get(name)
-            lv = stats.feature_level(value, fl, moderate, significant)
-            levels.append(lv)
-            check.add(sector, "feature", name, value, lv, rows=len(rows), version=champ.version,
-                      floor_moderate=fl.moderate if fl else None, floor_significant=fl.significant if fl else None)
-        verdict = stats.sector_feature_level(levels, cfg["drift.min_features"])
-        n_sig, n_mod = levels.count("significant"), levels.count("moderate")
-        check.add(sector, "features", "drifted_features", n_sig, verdict, moderate=n_mod, checked=len(levels),
-                  calibrated=bool(floors), version=champ.version,
-                  top=[n for n, lv in zip(psis, levels) if lv == "significant"][:8])
+    settings = {"moderate": moderate, "significant": significant, "window": window,
+                "calibrate": bool(cfg["drift.calibrate"]), "min_features": cfg["drift.min_features"]}
+
+    def pieces():
+        for sector, champ in sorted(champions.items()):
+            train = training.get(sector)
+            rows = recent[recent["sector"] == sector]
+            wanted = list(champ.bins) or _feature_names(rows)
+            recent_values = {n: rows[n].to_numpy() for n in wanted if n in rows.columns}
+            train_values, train_day = None, None
+            if train is not None and len(train):
+                train_values = {n: train[n].to_numpy() for n in _feature_names(train)}
+                _, train_day = np.unique(train.index.get_level_values("date").to_numpy(), return_inverse=True)
+            yield sector, (sector, champ.version, champ.bins, recent_values, len(rows), train_values, train_day,
+                           settings)
+
+    # One piece per sector (the noise floors are the work); results in sector order, whatever order
+    # the pieces finished in.
+    found: dict[str, tuple[list[dict[str, Any]], list[str]]] = {}
+    for sector, out in backend.map(sector_feature_check, pieces()):
+        found[sector] = out
+        progress(sector, 2 + len(found), steps)
+    for sector in sorted(found):
+        results, notes = found[sector]
+        check.results.extend(results)
+        check.notes.extend(notes)
     progress("predictions and outcomes", steps, steps)
+
+
+def sector_feature_check(sector: str, version: str, bins: dict[str, dict[str, list[float]]],
+                         recent: dict[str, Any], n_recent: int, train: dict[str, Any] | None, train_day: Any,
+                         settings: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """One sector's feature drift (a compute piece): each feature's PSI over the recent rows against
+    the champion's training bins, judged against its noise floor inside the training window; then
+    the sector's verdict. Pure: values in, (result rows, notes) out."""
+    import numpy as np
+
+    check = DriftCheck()
+    moderate, significant, window = settings["moderate"], settings["significant"], settings["window"]
+    has_train = train is not None and train_day is not None and len(train_day) > 0
+    if not bins and has_train:
+        bins = stats.reference_bins(train)
+    if not bins:
+        check.notes.append(f"{sector}: no training bins and no training window recorded; features not checked")
+        return check.results, check.notes
+    values = {name: recent[name] for name in bins if name in recent}
+    psis = stats.feature_psi(bins, values, min_rows=MIN_FEATURE_ROWS)
+    floors: dict[str, stats.Floor | None] = {}
+    if settings["calibrate"] and has_train:
+        for name, b in bins.items():
+            if name in train and b.get("edges"):
+                w = stats.window_psis(b, np.asarray(train[name]), train_day, window, max(1, window // 4))
+                floors[name] = stats.noise_floor(w, len(b["expected"]), len(bins))
+    levels = []
+    for name, value in psis.items():
+        fl = floors.get(name)
+        lv = stats.feature_level(value, fl, moderate, significant)
+        levels.append(lv)
+        check.add(sector, "feature", name, value, lv, rows=n_recent, version=version,
+                  floor_moderate=fl.moderate if fl else None, floor_significant=fl.significant if fl else None)
+    verdict = stats.sector_feature_level(levels, settings["min_features"])
+    n_sig, n_mod = levels.count("significant"), levels.count("moderate")
+    check.add(sector, "features", "drifted_features", n_sig, verdict, moderate=n_mod, checked=len(levels),
+              calibrated=bool(floors), version=version,
+              top=[n for n, lv in zip(psis, levels) if lv == "significant"][:8])
+    return check.results, check.notes
 
 
 def _feature_names(frame) -> list[str]:
@@ -326,16 +370,19 @@ def _alert(ctx, check: DriftCheck, sectors: list[str], run_id: int | None) -> No
                                          details={"sectors": sectors, "results": worst}))
 
 
-def _retrain(ctx, sectors: list[str], parent_run_id: int | None) -> dict[str, Any]:
+def _retrain(ctx, sectors: list[str], parent_run_id: int | None,
+             compute_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Retrain only ``sectors``, one `train --sector S` run each through the run wrapper (ledger, lock,
-    promotion rule), as a person would; a failed sector does not stop the others."""
+    promotion rule), as a person would, on the compute backend this drift run used; a failed sector
+    does not stop the others."""
     from turbomode.errors import TurboModeError
     from turbomode.ops.runner import run_job
 
     runs = []
     for sector in sectors:
         try:
-            out = run_job(ctx, "train", {"sector": sector}, trigger="dependency", parent_run_id=parent_run_id)
+            out = run_job(ctx, "train", {"sector": sector, **(compute_options or {})}, trigger="dependency",
+                          parent_run_id=parent_run_id)
             runs.append({"sector": sector, "status": out.status, "run_id": out.run_id,
                          "message": out.result.message if out.result else out.error})
         except TurboModeError as exc:
