@@ -1,13 +1,14 @@
 """The Dask backend: pieces run on an existing dask.distributed cluster (the optional extra).
 
-What travels: each shared input once per worker (``Client.scatter(..., broadcast=True)``: a lost
-worker leaves copies on the others), each piece's small arguments and the function's name (workers
-import TurboMode themselves), and back each piece's result (pickled models, metrics, signals).
+What travels: each shared input once from this process (``Client.scatter``) and from there to each
+worker that runs a piece needing it (worker to worker, once), each piece's small arguments and the
+function's name (workers import TurboMode themselves), and back each piece's result (pickled
+models, metrics, signals).
 
 Faults: a worker that dies mid-piece is replaced by the scheduler, which runs the piece again on
 another worker (``distributed.scheduler.allowed-failures``, 3 by default); a shared input whose
-every copy was lost is scattered again from this process and its pieces resubmitted (up to
-``RESUBMITS`` times). A piece that keeps killing workers, a scheduler that goes away, or a cluster
+every copy was lost with its worker is scattered again from this process and its pieces sent again
+(up to ``RESUBMITS`` times), as are pieces that wait for the timeout while no worker runs anything. A piece that keeps killing workers, a scheduler that goes away, or a cluster
 left without a worker for ``compute.timeout_seconds`` fail the run (ComputeLost, exit 1) before
 anything is written. Before any work, every worker is asked to import what the pieces need and its
 versions are compared with this process's (ComputeUnavailable, exit 2, names the worker and library).
@@ -69,6 +70,7 @@ class DaskBackend(Backend):
         self._distributed = distributed
         self.address = address
         self.timeout = float(timeout)
+        self._empty_since: float | None = None
         _quiet_dask_logging()
         shown = public_address(address)
         try:
@@ -121,15 +123,29 @@ class DaskBackend(Backend):
         return _Shared(value, self._scatter(value))
 
     def _scatter(self, value: Any) -> Any:
-        try:
-            return self.client.scatter(value, broadcast=True, hash=False)
-        except Exception as exc:
-            raise self._lost(exc) from None
+        # To one worker: the others fetch it from there when a piece needs it. (broadcast=True hangs in
+        # the scheduler's replicate when a worker dies during it, and the cluster's memory manager
+        # drops extra copies anyway.) A copy lost with its worker is scattered again by ``map``.
+        for attempt in range(3):
+            try:
+                return self.client.scatter(value, hash=False, timeout=self.timeout)
+            except Exception as exc:  # the worker chosen died meanwhile: the scheduler drops it, try again
+                if self.client.status != "running":
+                    raise self._lost(exc) from None
+                try:
+                    self.client.wait_for_workers(1, timeout=self.timeout)
+                except Exception:
+                    raise self._why(exc) from None
+                if attempt == 2:
+                    raise self._lost(exc) from None
+                log.warning("dask: scattering an input failed (%s); trying again", _first_line(exc))
+                time.sleep(1.0)
+        raise AssertionError("unreachable")
 
     def map(self, fn: Callable[..., Any], pieces: Iterable[Piece]) -> Iterator[tuple[Hashable, Any]]:
         done_q: "queue.Queue[Any]" = queue.Queue()
         todo = iter(pieces)
-        pending: dict[Any, tuple[Hashable, tuple, int]] = {}
+        pending: dict[Any, tuple[Hashable, tuple, int, tuple]] = {}  # future -> key, args, attempt, inputs used
         window = max(8, 4 * max(1, len(self._workers())))
 
         def submit(key: Hashable, args: tuple, attempt: int) -> None:
@@ -139,8 +155,20 @@ class DaskBackend(Backend):
                                          pure=False)
             except Exception as exc:
                 raise self._lost(exc) from None
-            pending[fut] = (key, args, attempt)
+            pending[fut] = (key, args, attempt, tuple(a.future for a in args if isinstance(a, _Shared)))
             fut.add_done_callback(done_q.put)
+
+        def again(fut: Any, why: str) -> None:
+            """Send a lost piece again, scattering again each input whose copies it found gone."""
+            key, args, attempt, used = pending.pop(fut)
+            if attempt >= RESUBMITS:
+                raise ComputeLost(f"{fn.__name__} ({key}) was lost on the Dask cluster at "
+                                  f"{public_address(self.address)} {attempt + 1} times ({why}); nothing was written")
+            log.warning("dask: %s (%s) was lost (%s); sending it again", fn.__name__, key, why)
+            for a in args:
+                if isinstance(a, _Shared) and any(a.future is u for u in used):
+                    a.future = self._scatter(a.value)
+            submit(key, args, attempt + 1)
 
         def fill() -> None:
             while len(pending) < window:
@@ -149,18 +177,25 @@ class DaskBackend(Backend):
                     return
                 submit(nxt[0], nxt[1], 0)
 
-        idle_since: float | None = None
+        quiet_since: float | None = None  # when the cluster was last seen with pieces pending and none running
         try:
             fill()
             while pending:
                 try:
                     fut = done_q.get(timeout=POLL_SECONDS)
                 except queue.Empty:
-                    idle_since = self._check_alive(idle_since)
+                    if self._stalled(bool(pending)):
+                        quiet_since = quiet_since or time.monotonic()
+                        if time.monotonic() - quiet_since > self.timeout:
+                            for f in list(pending):  # waiting on inputs that no worker has any more
+                                f.cancel()
+                                again(f, f"no worker ran it for {self.timeout:.0f} s")
+                            quiet_since = None
+                    else:
+                        quiet_since = None
                     continue
                 if fut not in pending:
                     continue
-                key, args, attempt = pending.pop(fut)
                 try:
                     out, seconds = fut.result()
                 except ModuleNotFoundError as exc:
@@ -168,6 +203,7 @@ class DaskBackend(Backend):
                                              "install the same TurboMode with its libraries (pip install "
                                              "'turbomode[dask]') on every worker") from None
                 except self._distributed.KilledWorker as exc:
+                    key = pending[fut][0]
                     raise ComputeLost(f"{fn.__name__} ({key}) killed every Dask worker that ran it ({_first_line(exc)}); "
                                       "is a worker short of memory? Nothing was written") from None
                 except Exception as exc:
@@ -175,19 +211,11 @@ class DaskBackend(Backend):
                         raise  # the piece itself failed: its own error
                     if self.client.status != "running":
                         raise self._lost(exc) from None
-                    if attempt >= RESUBMITS:
-                        raise ComputeLost(f"{fn.__name__} ({key}) was lost on the Dask cluster at "
-                                          f"{public_address(self.address)} {attempt + 1} times; nothing was "
-                                          "written") from None
-                    log.warning("dask: %s (%s) lost its inputs (%s); scattering them again", fn.__name__, key,
-                                _first_line(exc) or type(exc).__name__)
-                    for a in args:
-                        if isinstance(a, _Shared) and a.future.status != "finished":
-                            a.future = self._scatter(a.value)
-                    submit(key, args, attempt + 1)
+                    again(fut, _first_line(exc) or type(exc).__name__)
                     continue
+                key = pending.pop(fut)[0]
                 self._record(fn, seconds)
-                idle_since = None
+                quiet_since = None
                 yield key, out
                 fill()
         finally:
@@ -201,23 +229,38 @@ class DaskBackend(Backend):
         closed = getattr(comm, "CommClosedError", ()) if comm else ()
         return isinstance(exc, (CancelledError, OSError) + ((closed,) if closed else ()))
 
-    def _check_alive(self, idle_since: float | None) -> float | None:
-        """Fail when the scheduler is gone, or when no worker has been left for the timeout."""
+    def _stalled(self, waiting: bool) -> bool:
+        """Whether pieces wait while no worker runs anything; fails the run when the scheduler is gone
+        or the cluster has been without workers for the timeout."""
         if self.client.status != "running":
             raise self._lost(None)
         try:
-            n = len(self._workers())
+            workers = self._workers()
+            running = sum(len(v) for v in self.client.processing().values()) if workers else 0
         except Exception as exc:
             raise self._lost(exc) from None
-        if n:
-            return None
         now = time.monotonic()
-        if idle_since is None:
-            return now
-        if now - idle_since > self.timeout:
-            raise ComputeLost(f"the Dask cluster at {public_address(self.address)} has had no workers for "
-                              f"{self.timeout:.0f} s; nothing was written; start workers and run again")
-        return idle_since
+        if workers:
+            self._empty_since = None
+            return waiting and running == 0
+        self._empty_since = self._empty_since or now
+        if now - self._empty_since > self.timeout:
+            raise self._no_workers()
+        return False
+
+    def _why(self, exc: BaseException | None) -> ComputeLost:
+        """Which was lost: the scheduler, or every worker."""
+        if self.client.status == "running":
+            try:
+                if not self._workers():
+                    return self._no_workers()
+            except Exception as err:
+                return self._lost(err)
+        return self._lost(exc)
+
+    def _no_workers(self) -> ComputeLost:
+        return ComputeLost(f"the Dask cluster at {public_address(self.address)} has had no workers for "
+                           f"{self.timeout:.0f} s; nothing was written; start workers and run again")
 
     def _lost(self, exc: BaseException | None) -> ComputeLost:
         why = f" ({_first_line(exc)})" if exc is not None and _first_line(exc) else ""
