@@ -17,7 +17,7 @@ from tests.compute.market import write_config, write_market
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).resolve().parent
-TIMEOUT = 3  # compute.timeout_seconds in these homes: how long a cluster may be unreachable or empty
+TIMEOUT = 5  # compute.timeout_seconds in these homes: how long a cluster may be unreachable or empty
 
 
 @pytest.fixture
