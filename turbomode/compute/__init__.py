@@ -28,6 +28,7 @@ import pickle
 import re
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 from collections import OrderedDict
@@ -104,7 +105,7 @@ def open_backend(s: Settings) -> "Backend":
         from turbomode.compute.dask_backend import DaskBackend
 
         return DaskBackend(s.address, s.timeout)
-    return LocalBackend(s.workers)
+    return LocalBackend(s.workers, warm=True)
 
 
 def public_address(address: str) -> str:
@@ -213,12 +214,25 @@ class LocalBackend(Backend):
 
     kind = "local"
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, *, warm: bool = False):
         super().__init__()
         self.workers = max(1, int(workers))
         self._pool: Any = None
         self._dir: str | None = None
         self._failed = False
+        self._lock = threading.Lock()
+        if warm and self.workers > 1:
+            # Start the workers now, in the background: the fork server's import of the libraries
+            # (seconds) then overlaps the job's own reading of prices and computing of features.
+            threading.Thread(target=self._warm, name="turbomode-pool-warm-up", daemon=True).start()
+
+    def _warm(self) -> None:
+        try:
+            pool = self._start()
+            for _ in range(self.workers):  # one short task each, so that every worker process is started
+                pool.submit(time.sleep, 0.2)
+        except Exception:  # the first real piece reports any problem
+            pass
 
     # Pieces in flight at once: enough to keep every worker busy while the next results are read,
     # few enough that a job prepares (and shares) its inputs only shortly before they are needed.
@@ -282,6 +296,10 @@ class LocalBackend(Backend):
             raise
 
     def _start(self) -> Any:
+        with self._lock:
+            return self._start_locked()
+
+    def _start_locked(self) -> Any:
         if self._pool is None:
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor
@@ -298,6 +316,10 @@ class LocalBackend(Backend):
         return self._pool
 
     def close(self) -> None:
+        with self._lock:
+            self._close_locked()
+
+    def _close_locked(self) -> None:
         if self._pool is not None:
             if self._failed:  # do not wait for pieces nobody will read
                 for p in list(getattr(self._pool, "_processes", {}).values()):

@@ -354,6 +354,8 @@ class SectorInputs:
     y_calib: "np.ndarray"
     X_valid: "np.ndarray"
     y_valid: "np.ndarray"
+    X_test: "np.ndarray"  # predicted by each piece too: the ensemble is the mean of the pieces' answers
+    y_test: "np.ndarray"
     odd_columns: list[int]  # the directional features (features.mirror flips them)
     method: str  # calibration
     threshold: float  # signals.min_confidence
@@ -374,29 +376,44 @@ def sector_inputs(data: "pd.DataFrame", windows: Windows, cfg: Any,
         raise NotTrainable(f"{rows['train']} training rows, fewer than models.min_train_rows = {min_rows}")
     if rows["calib"] == 0 or rows["valid"] == 0:
         raise NotTrainable("no rows in the calibration or validation window")
-    (X_tr, y_tr), (X_ca, y_ca), (X_va, y_va), _ = (parts[k] for k in WINDOWS)
+    (X_tr, y_tr), (X_ca, y_ca), (X_va, y_va), (X_te, y_te) = (parts[k] for k in WINDOWS)
     check_classes(y_tr, "training")
     check_classes(y_ca, "calibration")
     inputs = SectorInputs(
         sector, names, X_tr, y_tr, side_balanced_weights(y_tr, data_dates(data[m["train"]])), X_ca, y_ca, X_va, y_va,
-        [i for i, n in enumerate(names) if n in DIRECTIONAL], calibration_method(len(y_ca), cfg),
+        X_te, y_te, [i for i, n in enumerate(names) if n in DIRECTIONAL], calibration_method(len(y_ca), cfg),
         float(_cfg(cfg, "signals.min_confidence", 0.40)), int(_cfg(cfg, "models.trees", 100)))
     return inputs, m
 
 
-def fit_piece(inputs: SectorInputs, kind: str) -> tuple[bytes, dict[str, Any]]:
+@dataclass
+class MemberFit:
+    """What one fit piece returns: the model as pickle bytes, its validation metrics, and its
+    calibrated probabilities on the validation and test rows (the ensemble is their mean)."""
+
+    model: bytes
+    metrics: dict[str, Any]
+    valid_proba: "np.ndarray"
+    test_proba: "np.ndarray"
+
+
+def fit_piece(inputs: SectorInputs, kind: str) -> MemberFit:
     """One sector x model-type fit, the unit of work the compute backends run: the model fitted on
-    the training window and calibrated on the calibration window, as pickle bytes, and its metrics
-    on the validation window. Pure: arrays in, bytes and numbers out."""
+    the training window and calibrated on the calibration window, and its answers on the validation
+    and test windows. Pure: arrays in, bytes and numbers out."""
     import pickle
+
+    import numpy as np
 
     from turbomode.ml import metrics
 
     model = fit_member(kind, inputs.X_train, inputs.y_train, inputs.X_calib, inputs.y_calib,
                        {"models.trees": inputs.trees}, method=inputs.method, weights=inputs.w_train,
                        odd_columns=inputs.odd_columns)
-    scores = metrics.evaluate(member_proba(model, inputs.X_valid), inputs.y_valid, inputs.threshold)
-    return pickle.dumps(model, protocol=5), scores
+    valid = member_proba(model, inputs.X_valid)
+    test = member_proba(model, inputs.X_test) if len(inputs.X_test) else np.zeros((0, len(CLASSES)))
+    return MemberFit(pickle.dumps(model, protocol=5), metrics.evaluate(valid, inputs.y_valid, inputs.threshold),
+                     valid, test)
 
 
 def fit_order(types: Sequence[str]) -> list[str]:
@@ -405,22 +422,23 @@ def fit_order(types: Sequence[str]) -> list[str]:
 
 
 def finish_sector(data: "pd.DataFrame", windows: Windows, cfg: Any, inputs: SectorInputs, masks: dict,
-                  fitted: Mapping[str, tuple[Any, dict[str, Any]]], types: Sequence[str]) -> SectorFit:
-    """The sector's ensemble from its fitted members (``fitted``: kind -> (model, validation metrics)):
-    scored on validation (chooses) and test (reports), the training features' PSI bins, the last
-    price date any fitted parameter read. Runs in the coordinating process."""
+                  fitted: Mapping[str, tuple[Any, MemberFit]], types: Sequence[str]) -> SectorFit:
+    """The sector's ensemble from its fitted members (``fitted``: kind -> (model, the piece's
+    MemberFit)): the mean of the members' probabilities scored on validation (chooses) and test
+    (reports), the training features' PSI bins, the last price date any fitted parameter read. Runs
+    in the coordinating process; nothing here predicts again."""
     import numpy as np
 
     from turbomode.ml import metrics
 
     m, names, threshold = masks, inputs.feature_names, inputs.threshold
     members = {k: fitted[k][0] for k in types}
-    member_metrics = {k: fitted[k][1] for k in types}
+    member_metrics = {k: fitted[k][1].metrics for k in types}
     cost = 2 * _cost_per_side(cfg)
-    X_te, y_te = _xy(data[m["test"]], names)
 
-    def scored(window: str, X: "np.ndarray", y: "np.ndarray") -> tuple[dict[str, Any], "np.ndarray"]:
-        proba = ensemble_proba(members, X)
+    def scored(window: str, y: "np.ndarray") -> tuple[dict[str, Any], "np.ndarray"]:
+        # the mean ensemble_proba takes, of the probabilities each piece computed the same way
+        proba = np.mean([getattr(fitted[k][1], f"{window}_proba") for k in types], axis=0)
         out = metrics.evaluate(proba, y, threshold)
         rows_ = data[m[window]]
         if "ret_buy" in rows_.columns:
@@ -428,8 +446,9 @@ def finish_sector(data: "pd.DataFrame", windows: Windows, cfg: Any, inputs: Sect
                                                          rows_["ret_sell"].to_numpy(), cost))
         return out, proba
 
-    ens, _ = scored("valid", inputs.X_valid, inputs.y_valid)
-    test, test_proba = scored("test", X_te, y_te) if len(y_te) else ({}, None)
+    y_te = inputs.y_test
+    ens, _ = scored("valid", inputs.y_valid)
+    test, test_proba = scored("test", y_te) if len(y_te) else ({}, None)
     psi = {n: metrics.psi_bins(inputs.X_train[:, i]) for i, n in enumerate(names)}
     rows = {"train": len(inputs.y_train), "calib": len(inputs.y_calib), "valid": len(inputs.y_valid),
             "test": int(len(y_te))}
@@ -468,8 +487,8 @@ def _fits(backend: Any, inputs: SectorInputs, types: Sequence[str]):
 
     backend = backend or compute.inline()
     shared = backend.share(inputs)
-    for kind, (blob, scores) in backend.map(fit_piece, [(k, (shared, k)) for k in fit_order(types)]):
-        yield kind, (pickle.loads(blob), scores)
+    for kind, out in backend.map(fit_piece, [(k, (shared, k)) for k in fit_order(types)]):
+        yield kind, (pickle.loads(out.model), out)
 
 
 def train_sectors(backend: Any, data: "pd.DataFrame", windows: Windows, cfg: Any, sectors: Sequence[str],
@@ -501,9 +520,9 @@ def train_sectors(backend: Any, data: "pd.DataFrame", windows: Windows, cfg: Any
             for kind in order:
                 yield (sector, kind), (shared, kind)
 
-    for (sector, kind), (blob, scores) in backend.map(fit_piece, pieces()):
+    for (sector, kind), out in backend.map(fit_piece, pieces()):
         inputs, masks, rows, fitted = state[sector]
-        fitted[kind] = (pickle.loads(blob), scores)
+        fitted[kind] = (pickle.loads(out.model), out)
         if on_piece:
             on_piece(sector, kind)
         while skipped:
