@@ -94,3 +94,28 @@ def test_the_stored_drift_is_identical(runs, other):
 
     mine, theirs = stored(out["inline"][0]), stored(out[other][0])
     assert any(r[1] == "feature" for r in mine) and mine == theirs
+
+
+@pytest.mark.parametrize("where", ["pool", "dask"])
+def test_the_progress_bar_counts_finished_pieces_on_every_backend(tmp_path, local_cluster, where):
+    from turbomode.context import Context
+    from turbomode.ops.runner import run_job
+
+    home = tmp_path / "home"
+    write_config(home)
+    write_market(home)
+    options = {"workers": 2} if where == "pool" else {"dask": local_cluster.scheduler_address}
+    calls: list[tuple[int, int, str]] = []
+    ctx = Context.load(home)
+    try:
+        out = run_job(ctx, "train", {**options, "progress": lambda *a: calls.append(a)}, with_deps=False)
+    finally:
+        ctx.close()
+    assert out.status == "succeeded"
+    total = calls[0][1]
+    assert total == 2 + 2 * 2  # reading and writing, and 2 sectors x 2 model types
+    pieces = [c for c in calls if " · " in c[2]]
+    assert sorted(c[2] for c in pieces) == sorted(f"{s} · {k}" for s in ("Energy", "Utilities")
+                                                   for k in ("lightgbm", "random_forest"))
+    assert [c[0] for c in pieces] == [2, 3, 4, 5]  # one more finished piece each time
+    assert calls[-1][:2] == (total, total)
