@@ -6,10 +6,11 @@
 SPEC §11 / issue 5: a 5-fold walk-forward backtest with the default models <= 15 min on the 2-core
 machine; the simulation itself >= 1M simulated signal-days per second.
 
-1. Simulation: every (symbol, session) of the sample market entered both as a BUY and as a SELL
-   with the label rule's barriers (2 / 1 x ATR(14), 10-session expiry): exits, one position per
-   symbol, the daily equal-weight portfolio and its metrics (ml.backtest.simulate). A signal-day
-   is one signal watched for one session of its expiry; prints the median rate of --sim-runs.
+1. Simulation: every (symbol, session) of the sample market traded both as a BUY and as a SELL
+   under the trade rule (ml.labels.panel_trades: next-open fill, log-symmetric levels, 10-bar
+   horizon), then one position per symbol, the daily equal-weight portfolio and its metrics
+   (ml.backtest.simulate). A signal-day is one signal watched for one session of its horizon;
+   prints the median rate of --sim-runs.
 2. Walk-forward: a fresh temporary home holding the sample market (bars written with the price
    store), then the backtest job through the run wrapper as `turbomode backtest --no-deps` runs
    it, in this process; prints the time per fold, the whole (wall clock and CPU time of all
@@ -67,32 +68,32 @@ def bench_simulation(panel, runs: int) -> None:
     import numpy as np
 
     from turbomode.ml import backtest as bt
+    from turbomode.ml.labels import LabelParams, panel_trades
     from turbomode.tasks.backtest import price_arrays
 
     symbols = sorted(panel["symbol"].unique())
-    _, p = price_arrays(panel, symbols)
-    n_sym, n_days = p.shape
-    prev = np.concatenate([np.full((n_sym, 1), np.nan), p.close[:, :-1]], axis=1)
-    tr = np.fmax(p.high - p.low, np.fmax(np.abs(p.high - prev), np.abs(p.low - prev)))
-    kernel = np.ones(14) / 14
-    atr = np.array([np.convolve(row, kernel, mode="full")[:n_days] for row in tr])
-    atr[:, :14] = np.nan
-    sym, t = np.nonzero(np.isfinite(atr) & np.isfinite(p.close))
-    ok = t < n_days - 1
-    sym, t = sym[ok], t[ok]
-    c, a = p.close[sym, t], atr[sym, t]
-    horizon = 10
-    sig = bt.Signals.of(np.r_[sym, sym], np.r_[t, t], np.r_[np.ones(len(t)), -np.ones(len(t))],
-                        np.r_[c + 2 * a, c - 2 * a], np.r_[c - a, c + a], horizon)
-    signal_days = len(sig) * horizon
+    sessions, p = price_arrays(panel, symbols)
+    params = LabelParams()
+    horizon = params.horizon_days
     times, exit_times = [], []
     for _ in range(runs):
         t0 = time.perf_counter()
-        ex = bt.find_exits(p, sig)
+        tr = panel_trades(panel, params)  # the trade rule: fills and exits of every row, both sides
         t1 = time.perf_counter()
-        res = bt.simulate(p, sig, cost_bps=6.0, start=0, end=n_days - 1, exits=ex)
+        pp = tr["panel"]
+        row_sym = np.searchsorted(np.asarray(symbols), pp["symbol"].to_numpy())
+        row_t = np.searchsorted(sessions, pp["date"].to_numpy().astype("datetime64[D]"))
+        parts = []
+        for side, sign in (("BUY", 1), ("SELL", -1)):
+            d = tr[side]
+            keep = d["outcome"] != bt.PENDING
+            parts.append((row_sym[keep], row_t[keep], np.full(keep.sum(), sign), row_t[d["fill_idx"][keep]],
+                          d["fill"][keep], row_t[d["exit_idx"][keep]], d["exit_price"][keep], d["outcome"][keep]))
+        sig = bt.Trades.of(*(np.concatenate([q[i] for q in parts]) for i in range(8)))
+        res = bt.simulate(p, sig, cost_bps=6.0, start=0, end=len(sessions) - 1)
         times.append(time.perf_counter() - t0)
         exit_times.append(t1 - t0)
+    signal_days = len(sig) * horizon
     med = statistics.median(times)
     print(f"simulation: {len(sig):,} signals x {horizon} sessions = {signal_days:,} signal-days; "
           f"{res.metrics['trades']:,} trades taken (one position per symbol)")

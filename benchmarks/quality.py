@@ -32,69 +32,12 @@ END = date(2026, 1, 9)
 HELD_OUT_DATES = 252
 
 
-def _securities(symbols: int | None):
-    from turbomode.data.universe import load_universe
-    from turbomode.tasks.demo import pick_universe
-
-    return pick_universe(load_universe(None), symbols)
-
-
 def run(years: int, symbols: int | None, strength: float, seed: int | None, *, n_jobs: int = 2,
-        overrides: dict | None = None, paths: int = 300, held_out: int = HELD_OUT_DATES, oracle: bool = True,
-        log=print) -> dict:
-    import numpy as np
-    import pandas as pd
+        overrides: dict | None = None, paths: int = 300, log=print) -> dict:
+    from turbomode.ml.quality import held_out_year
 
-    from turbomode import config
-    from turbomode.data import sample
-    from turbomode.ml import quality
-    from turbomode.ml.labels import LabelParams, triple_barrier
-    from turbomode.ml.train import NotTrainable, build_dataset, data_dates, ensemble_proba, split_windows, train_sector
-
-    cfg = config.defaults().with_overrides(models__n_jobs=n_jobs, **(overrides or {}))
-    seed = cfg["data.sample.seed"] if seed is None else seed
-    secs = _securities(symbols)
-    start = date(END.year - years, END.month, END.day)
-    t0 = time.perf_counter()
-    panel = sample.generate(secs, start, END, seed=seed, strength=strength)
-    params = LabelParams.from_config(cfg)
-    labels = triple_barrier(panel, params)
-    sectors = {s.symbol: s.sector for s in secs}
-    data = build_dataset(panel, sectors, cfg, labels=labels)
-    label_dates = pd.DatetimeIndex(np.unique(data_dates(data)))
-    held_start = label_dates[-held_out]
-    held = data[data_dates(data) >= held_start]
-    fit_rows = data[data["horizon_end"] < held_start]  # no label of the fitted rows reads the held-out year
-    windows = split_windows(data_dates(fit_rows), cfg)
-    log(f"  {len(secs)} symbols x {years} years, strength {strength}; fitted on rows up to {windows.test[1]}, "
-        f"held out {held_start.date()}..{label_dates[-1].date()} ({held_out} dates)")
-    parts = []
-    for sector in sorted(set(sectors.values())):
-        try:
-            fit = train_sector(fit_rows[fit_rows["sector"] == sector], windows, cfg, sector=sector)
-        except NotTrainable as exc:
-            log(f"  {sector}: not trained ({exc})")
-            continue
-        rows = held[held["sector"] == sector]
-        proba = ensemble_proba(fit.members, rows[fit.feature_names].to_numpy(np.float32))
-        parts.append(pd.DataFrame(proba, index=rows.index, columns=["pb", "ps", "ph"]).assign(
-            y=rows["label_id"].to_numpy(), sector=sector))
-        log(f"  {sector:24s} trained ({time.perf_counter() - t0:.0f} s)")
-    v = pd.concat(parts)
-    fit_seconds = time.perf_counter() - t0
-    o = None
-    if oracle:
-        t1 = time.perf_counter()
-        orc = sample.oracle(secs, start, END, seed=seed, strength=strength, label_params=params,
-                            dates=sorted(set(v.index.get_level_values("date"))), paths=paths)
-        o = orc.set_index(["symbol", "date"]).reindex(v.index)[["p_buy", "p_sell"]].to_numpy()
-        log(f"  oracle: {len(orc):,} symbol-days x {paths} paths in {time.perf_counter() - t1:.0f} s")
-    q = quality.measure(v[["pb", "ps", "ph"]].to_numpy(), v["y"].to_numpy(), v.index.get_level_values("date"),
-                        v["sector"].to_numpy(), float(cfg["signals.min_confidence"]), oracle=o,
-                        symbols=v.index.get_level_values("symbol"))
-    q.update(strength=strength, years=years, symbols=len(secs), seed=seed, seconds=round(time.perf_counter() - t0, 1),
-             fit_seconds=round(fit_seconds, 1), held_out=[str(held_start.date()), str(label_dates[-1].date())])
-    return q
+    return held_out_year(years=years, symbols=symbols, strength=strength, seed=seed, end=END, n_jobs=n_jobs,
+                         overrides=overrides, paths=paths, held_out=HELD_OUT_DATES, log=log)
 
 
 def show(q: dict) -> None:

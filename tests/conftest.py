@@ -19,6 +19,17 @@ def _isolated_home(tmp_path, monkeypatch):
     return home
 
 
+@pytest.fixture(autouse=True)
+def _keep_umask():
+    """The CLI sets a private umask (issue 10 item 16); in-process runs must not leak it to other tests."""
+    import os
+
+    old = os.umask(0o022)
+    os.umask(old)
+    yield
+    os.umask(old)
+
+
 @pytest.fixture
 def home(_isolated_home) -> Path:
     return _isolated_home

@@ -196,6 +196,8 @@ OPTIONS: list[Option] = [
     Option("models.types", ["xgboost", "lightgbm", "random_forest", "extra_trees", "logistic", "hist_gb"],
            _str_list, "Model types trained per sector."),
     Option("models.keep_versions", 5, _int(1, 1000), "Model versions kept by maintain (the champion always)."),
+    Option("models.as_of_days", 365, _int(0, 36500),
+           "maintain also keeps every model version `scan --as-of` needs for a date this many days back."),
     Option("models.min_train_rows", 500, _int(10), "A sector with fewer labelled rows is not trained."),
     Option("models.n_jobs", 2, _int(1, 256),
            "Deprecated and ignored: how many models fit at once is compute.workers now."),

@@ -15,9 +15,24 @@ EXIT_REFUSED = 4
 
 
 class TurboModeError(Exception):
-    """A failure we can explain to the user in one sentence."""
+    """A failure we can explain to the user in one sentence.
+
+    The sentence says what is wrong, then (after the last "; ") what to do: that part is the
+    ``hint`` of a ``--json`` error object, unless one is given explicitly.
+    """
 
     exit_code = EXIT_FAILED
+
+    def __init__(self, message: str = "", *, hint: str | None = None):
+        super().__init__(message)
+        self._hint = hint
+
+    @property
+    def hint(self) -> str | None:
+        if self._hint is not None:
+            return self._hint
+        text = str(self)
+        return text.rsplit("; ", 1)[1] if "; " in text else None
 
 
 class ConfigError(TurboModeError):
@@ -38,6 +53,16 @@ class NotADatabase(TurboModeError):
 
 class HomeNotWritable(TurboModeError):
     """The home folder (or a file in it) cannot be written."""
+
+    exit_code = EXIT_USAGE
+
+
+class DiskFull(HomeNotWritable):
+    """The disk that holds the home folder has no space left."""
+
+
+class NoDatabase(TurboModeError):
+    """A read-only command found no database (a mistyped --home) or one that needs upgrading first."""
 
     exit_code = EXIT_USAGE
 

@@ -1,4 +1,10 @@
-"""The rotating log file under <home>/logs/: cron and Task Scheduler swallow stdout, so it lands here."""
+"""The rotating log file under <home>/logs/: cron and Task Scheduler swallow stdout, so it lands here.
+
+A log file that cannot be written (a full disk, a folder without write permission) must never
+make things worse: the handler then goes quiet for the rest of the process instead of printing
+Python's "--- Logging error ---" with a traceback for every record. What the user needs is on
+stderr already: the CLI's one-line error.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,58 @@ LOG_NAME = "turbomode.log"
 _installed: dict[str, logging.Handler] = {}
 
 
-def setup(logs_dir: Path, level: str = "INFO") -> Path | None:
-    """Attach one rotating file handler to the 'turbomode' logger. Returns the file, or None if unwritable."""
+class _QuietRotatingHandler(logging.handlers.RotatingFileHandler):
+    """A rotating file handler that stops, silently, at its first write error."""
+
+    broken = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.broken:
+            return
+        super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        self.broken = True
+        try:
+            if self.stream is not None:
+                self.stream.close()
+        except OSError:
+            pass
+        self.stream = None  # type: ignore[assignment]
+
+
+class _ErrorsOnlyUntilThereHandler(_QuietRotatingHandler):
+    """For read-only commands: the logs folder is made only when an error must be written (a crash's
+    traceback has to go somewhere); until then records are dropped and nothing is created."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        folder = Path(self.baseFilename).parent
+        if not folder.is_dir():
+            if record.levelno < logging.ERROR or not record.exc_info:
+                return  # only a crash's traceback is worth a new folder
+            try:
+                folder.mkdir(exist_ok=True)
+            except OSError:
+                self.broken = True
+                return
+        super().emit(record)
+
+
+class _RedactingFormatter(logging.Formatter):
+    """Every line, tracebacks included, with secrets replaced (turbomode.redact)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from turbomode.redact import redact
+
+        return redact(super().format(record))
+
+
+def setup(logs_dir: Path, level: str = "INFO", *, create: bool = True) -> Path | None:
+    """Attach one rotating file handler to the 'turbomode' logger. Returns the file, or None if unwritable.
+
+    ``create=False`` (read-only commands): log into a logs folder that already exists; in a home
+    without one, only an error (a crash's traceback) makes it.
+    """
     path = logs_dir / LOG_NAME
     root = logging.getLogger("turbomode")
     root.setLevel(level)
@@ -20,15 +76,21 @@ def setup(logs_dir: Path, level: str = "INFO") -> Path | None:
         return path
     for old in list(_installed.values()):
         root.removeHandler(old)
+        logging.getLogger("yfinance").removeHandler(old)
         old.close()
     _installed.clear()
+    kind = _QuietRotatingHandler
+    if not create and not logs_dir.is_dir():
+        if not logs_dir.parent.is_dir():
+            return None  # no home at all: nothing is ever created there
+        kind = _ErrorsOnlyUntilThereHandler
     try:
-        logs_dir.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=5_000_000, backupCount=5,
-                                                       encoding="utf-8", delay=True)
+        if kind is _QuietRotatingHandler:
+            logs_dir.mkdir(parents=True, exist_ok=True)
+        handler = kind(path, maxBytes=5_000_000, backupCount=5, encoding="utf-8", delay=True)
     except OSError:
         return None
-    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(_RedactingFormatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     _installed[key] = handler
     for name in ("yfinance",):
@@ -37,6 +99,9 @@ def setup(logs_dir: Path, level: str = "INFO") -> Path | None:
 
 
 def current_file() -> Path | None:
-    for key in _installed:
+    """The log file in use, or None when there is none or it could not be written."""
+    for key, handler in _installed.items():
+        if getattr(handler, "broken", False):
+            return None
         return Path(key)
     return None

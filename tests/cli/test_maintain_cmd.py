@@ -109,11 +109,11 @@ def test_backup_then_corruption_then_restore_brings_every_row_back(cli, home, db
     after = dump_all(db_path)
     assert {t: rows for t, rows in after.items() if t != "task_runs"} == \
         {t: rows for t, rows in before.items() if t != "task_runs"}
-    # The maintain run that took the backup was in progress in it: it is closed as abandoned.
+    # The maintain run that took the backup closed its own row in the copy (issue 10 item 9).
     conn = sqlite3.connect(db_path)
-    runs = conn.execute("SELECT id, status, error FROM task_runs ORDER BY id").fetchall()
+    runs = conn.execute("SELECT id, status, error, summary FROM task_runs ORDER BY id").fetchall()
     conn.close()
-    assert runs[0][:2] == (1, "abandoned") and "restored from turbomode-" in runs[0][2]
+    assert runs[0][:3] == (1, "succeeded", None) and "this run made this backup" in runs[0][3]
     kept = list(home.glob("turbomode.db.*.before-restore"))
     assert len(kept) == 1 and kept[0].read_bytes()[:100] == b"\x00" * 100
     assert cli("maintain").exit_code == 0
@@ -159,6 +159,7 @@ def test_restore_refuses_a_backup_that_is_not_a_sound_turbomode_database(cli, tm
 
     assert result.exit_code == 2, result.output
     assert fragment in result.output and "Traceback" not in result.output
+    assert str(bad) in result.output and ".tmp" not in result.output  # the user's file, not our copy
     assert dump_all(db_path) == before
     assert not list(db_path.parent.glob("*.before-restore"))
     assert not list(db_path.parent.glob(".*.tmp"))
@@ -181,3 +182,26 @@ def test_restore_asks_first_and_changes_nothing_when_declined(cli, home, db_path
 def test_help_has_an_example(cli, command):
     result = cli(command, "--help")
     assert result.exit_code == 0 and "Example:" in result.output
+
+
+def test_status_after_restoring_a_backup_made_by_maintain_is_not_unhealthy_about_maintain(cli, home, db_path):
+    populate(db_path)
+    assert cli("maintain").exit_code == 0
+    backup = next((home / "backups").glob("turbomode-*.db"))
+    assert cli("restore", str(backup), "--yes").exit_code == 0
+    status = json.loads(cli("status", "--json").stdout)
+    maintain = next(j for j in status["jobs"] if j["name"] == "maintain")
+    assert maintain["last_status"] == "succeeded" and not maintain["overdue"]
+    assert not [p for p in status["problems"] if "maintain" in p], status["problems"]
+
+
+@pytest.mark.parametrize("spelling", ["turbomode.db", "./turbomode.db", "link.db"])
+def test_restore_refuses_the_live_database_itself(cli, home, db_path, spelling):
+    populate(db_path)
+    (home / "link.db").symlink_to(db_path)
+    before = dump_all(db_path)
+    result = cli("restore", str(home / spelling), "--yes")
+    assert result.exit_code == 2
+    assert "is the live database itself, not a backup" in result.output and "Traceback" not in result.output
+    assert dump_all(db_path) == before
+    assert not list(home.glob("*.before-restore")) and not list(home.glob(".*.tmp"))

@@ -125,8 +125,8 @@ def test_bad_options_are_a_clear_usage_error(cli, stored, args, words):
 
 def test_without_a_database_it_says_what_to_run_and_creates_nothing(cli, home):
     result = signals(cli)
-    assert result.exit_code == 0 and "turbomode demo" in result.output
-    assert not (home / "turbomode.db").exists()
+    assert result.exit_code == 2 and "turbomode demo" in result.output  # a mistyped --home, or nothing yet
+    assert not home.exists()
 
 
 def test_no_matching_signals_is_not_an_error(cli, stored):

@@ -30,7 +30,8 @@ def test_status_is_healthy_after_every_job_ran(sched_home, fake_jobs, alerts_spy
     assert scan["schedule"] == "30 23 * * *" and scan["schedule_words"] == "At 23:30 every day"
     assert (scan["last_status"], scan["missed"], scan["overdue"]) == ("succeeded", 0, False)
     assert scan["last_success"] == "2026-01-23T12:00:00Z" and scan["next_run"] == "2026-01-24T04:30:00Z"
-    assert data["data"] == {"latest_bar": "2026-01-22", "last_session": "2026-01-22", "fresh": True}
+    assert data["data"] == {"latest_bar": "2026-01-22", "last_session": "2026-01-22", "fresh": True,
+                            "quarantined": 0}
     assert data["signals"]["fresh"] and data["models"]["champion"]
     assert text.exit_code == 0 and "HEALTHY" in text.stdout and "UNHEALTHY" not in text.stdout
 
@@ -78,7 +79,7 @@ def test_history_lists_runs_newest_first_with_durations(sched_home, fake_jobs, a
     rows = json.loads(result.stdout)
     assert [r["job"] for r in rows] == ["maintain", "drift", "backtest", "scan", "train", "ingest"]
     assert all(r["duration_seconds"] == 0 and r["trigger"] == "catchup" for r in rows)
-    assert rows[0]["summary"] == {"fake": True, "job": "maintain"}
+    assert rows[0]["summary"] == {"fake": True, "job": "maintain", "message": "fake maintain done"}
     only = json.loads(cli("history", "--job", "scan", "--limit", "1", "--json").stdout)
     assert [(r["job"], r["status"]) for r in only] == [("scan", "succeeded")]
     text = cli("history")

@@ -59,3 +59,18 @@ def test_it_rejects_a_malformed_user_file_naming_the_line(tmp_path, text, needle
 def test_it_rejects_a_missing_user_file(tmp_path):
     with pytest.raises(BadInput, match="does not exist"):
         load_universe(tmp_path / "nope.csv")
+
+
+@pytest.mark.parametrize("written, stored", [("BRK.B", "BRK-B"), ("brk-b", "BRK-B"), (" BF.B ", "BF-B"),
+                                             ("AAPL", "AAPL"), ("^GSPC", "^GSPC"), ("RDS.AB", "RDS.AB")])
+def test_a_class_share_is_spelled_as_yahoo_does(written, stored):
+    from turbomode.data.universe import canonical_symbol
+
+    assert canonical_symbol(written) == stored
+
+
+def test_both_spellings_of_one_stock_in_a_universe_file_are_one_symbol_listed_twice(tmp_path):
+    f = tmp_path / "u.csv"
+    f.write_text("symbol,name,sector\nBRK-B,Berkshire,Financials\nBRK.B,Berkshire,Financials\n")
+    with pytest.raises(BadInput, match=r"line 3: BRK.B is BRK-B in Yahoo's spelling, listed again \(first on line 2\)"):
+        load_universe(f)

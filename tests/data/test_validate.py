@@ -98,7 +98,7 @@ def test_clean_real_yahoo_files_are_accepted_with_nothing_flagged(name, rows):
 
 @pytest.mark.parametrize("name, date, needle", [
     ("AET-L-1d-100x-error.csv", "2022-05-09", "100x unit error"),
-    ("AET-L-1d-100x-error.csv", "2022-05-20", "100x unit error"),
+    ("AET-L-1d-100x-error.csv", "2022-05-19", "inside the run that starts with the jump on 2022-05-09"),
     ("SSW-JO-1d-100x-error.csv", "2023-06-01", "100x unit error"),
     ("MOB-ST-1d-bad-stock-split.csv", "2023-05-22", "unapplied 10-for-1 split"),
     ("CNE-L-1d-bad-stock-split.csv", "2023-05-16", "unapplied split"),
@@ -111,6 +111,23 @@ def test_real_yahoo_defects_are_flagged_and_kept(name, date, needle):
     hits = [f for f in res.flagged if f.date == date and needle in f.reason]
     assert hits, [str(f) for f in res.flagged]
     assert hits[0].line is not None
+
+
+def test_a_run_quoted_in_cents_is_suspect_from_its_first_day_to_its_last_but_not_the_day_it_ends():
+    # Yahoo served AET.L in pence from 2022-05-09 to 2022-05-19, in pounds before and after
+    res = validate(read_yahoo_csv(REAL / "AET-L-1d-100x-error.csv", "AET.L"))
+    days = sorted(f.date for f in res.flagged)
+    assert days == ["2022-05-09", "2022-05-10", "2022-05-11", "2022-05-12", "2022-05-13", "2022-05-16",
+                    "2022-05-17", "2022-05-18", "2022-05-19"]
+    assert "2022-05-20" not in days  # back to its right level: a good bar
+
+
+def test_a_one_day_spike_flags_only_the_spike():
+    days = pd.bdate_range("2024-01-01", periods=6)
+    closes = [10.0, 10.1, 1010.0, 10.2, 10.3, 10.2]
+    df = pd.DataFrame({"symbol": "X", "date": days, "open": closes, "high": closes, "low": closes,
+                       "close": closes, "adj_close": closes, "volume": 100})
+    assert [f.date for f in validate(df).flagged] == ["2024-01-03"]
 
 
 def test_a_large_sample_panel_validates_clean():

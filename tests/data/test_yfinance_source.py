@@ -186,3 +186,45 @@ def test_to_long_accepts_a_single_level_frame_for_one_ticker():
                                           ("Read timed out. (read timeout=10)", "network")])
 def test_failure_reasons_are_classified(reason, kind):
     assert yfsource.classify(reason) == kind
+
+
+# --- issue 10 item 22: offline, yfinance calls every ticker "possibly delisted" ----------------------
+
+@pytest.fixture
+def closed_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # nothing listens there once the socket is closed
+
+
+@pytest.fixture
+def listening():
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    yield server.getsockname()[1]
+    server.close()
+
+
+def test_every_ticker_possibly_delisted_while_offline_reads_cannot_reach_yahoo(cli, home, yahoo, monkeypatch,
+                                                                              closed_port):
+    monkeypatch.setattr(yfsource, "YAHOO_HOST", ("127.0.0.1", closed_port))  # no Yahoo out there
+    yahoo.plan = {t: ["gone"] for t in UNIVERSE}
+    r = ingest(cli)
+    assert r.exit_code == 1, r.output
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "possibly delisted" not in r.output
+    assert lines[0].startswith("error: cannot reach Yahoo Finance (ConnectionRefusedError")
+    assert "Check the network" in lines[0] and "--source sample" in lines[0]
+
+
+def test_when_yahoo_answers_every_delisted_ticker_is_reported_as_such(cli, home, yahoo, monkeypatch, listening):
+    monkeypatch.setattr(yfsource, "YAHOO_HOST", ("127.0.0.1", listening))
+    yahoo.plan = {t: ["gone"] for t in UNIVERSE}
+    r = ingest(cli, "--json")
+    assert r.exit_code == 1  # every symbol failed: the run failed, each with its own reason
+    assert set(json.loads(r.stdout)["summary"]["failed"].values()) == {"possibly delisted; no timezone found"}

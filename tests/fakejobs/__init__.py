@@ -1,7 +1,8 @@
 """Test doubles for the job task modules: tiny tasks that succeed, fail, crash or sleep on demand.
 
 Behaviour comes from environment variables so that it also reaches real subprocesses:
-``FAKE_<JOB>`` = ``ok`` (default) | ``fail`` | ``fail-late`` (after 2 s) | ``refuse`` | ``crash`` | ``sleep:<seconds>``;
+``FAKE_<JOB>`` = ``ok`` (default) | ``fail`` | ``fail:<message>`` | ``fail-late`` (after 2 s) | ``refuse`` |
+``crash`` | ``crash:<message>`` | ``sleep:<seconds>``;
 ``FAKE_LOG`` = a file each task appends "<job> <pid>" to when it starts. The fake ingest stores a
 price bar for the last completed session (so prices become fresh), the fake train a champion model.
 """
@@ -44,6 +45,10 @@ def make(job: str):
             return TaskResult("failed", {"fake": True}, f"fake {job} failed")
         elif mode == "fail":
             return TaskResult("failed", {"fake": True}, f"fake {job} failed")
+        elif mode.startswith("fail:"):
+            return TaskResult("failed", {"fake": True, "detail": mode[5:]}, mode[5:])
+        elif mode.startswith("crash:"):
+            raise RuntimeError(mode[6:])
         elif mode == "refuse":
             raise StaleData(f"fake {job} refused stale input; run `turbomode ingest`")
         elif mode == "crash":

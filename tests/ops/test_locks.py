@@ -80,3 +80,16 @@ def test_a_catchup_lock_of_a_dead_process_is_released(ctx):
         conn.execute("UPDATE locks SET pid = ? WHERE name = 'catchup'", (_dead_pid(),))
     locks.sweep(conn, NOW, 15)
     assert _locks(ctx) == []
+
+
+def test_status_says_abandoned_once(ctx, cli):
+    _running_row(ctx, "scan", pid=_dead_pid(), host=locks.this_host(), heartbeat=NOW)
+    # and a row written by the earlier code, whose error repeated the status
+    conn = ctx.connect()
+    with transaction(conn):
+        conn.execute("INSERT INTO task_runs (task, trigger, started_at, finished_at, status, error)"
+                     " VALUES ('drift', 'cron', ?, ?, 'abandoned', 'abandoned: its heartbeat is old')",
+                     (iso(NOW), iso(NOW)))
+    text = cli("status").stdout + "\n".join(__import__("json").loads(cli("status", "--json").stdout)["problems"])
+    assert "abandoned: abandoned:" not in text
+    assert "abandoned: its process" in text and "drift's last run 2 abandoned: its heartbeat is old" in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+import sysconfig
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -113,18 +114,32 @@ class TestWindowsTriggers:
         # Both day fields restricted: cron runs on either, so two triggers.
         ("0 3 1 * 1", [(TimeSpec(180), DaySpec("monthly", days_of_month=(1,), months=se.ALL_MONTHS)),
                        (TimeSpec(180), DaySpec("weekly", days_of_week=(1,)))]),
+        # issue 10 item 14: what the XML can say, said
+        ("0 0 L * *", [(TimeSpec(0), DaySpec("monthly", days_of_month=("Last",), months=se.ALL_MONTHS))]),
+        ("0 6 1,L * *", [(TimeSpec(360), DaySpec("monthly", days_of_month=(1, "Last"), months=se.ALL_MONTHS))]),
+        ("0 9 * * 5#2", [(TimeSpec(540), DaySpec("monthly_dow", days_of_week=(5,), months=se.ALL_MONTHS,
+                                                  weeks=("2",)))]),
+        ("0 9 * * 5L", [(TimeSpec(540), DaySpec("monthly_dow", days_of_week=(5,), months=se.ALL_MONTHS,
+                                                 weeks=("Last",)))]),
+        ("0 9 * 3,6 1#1,3#1,5L", [(TimeSpec(540), DaySpec("monthly_dow", days_of_week=(1, 3), months=(3, 6),
+                                                           weeks=("1",))),
+                                   (TimeSpec(540), DaySpec("monthly_dow", days_of_week=(5,), months=(3, 6),
+                                                           weeks=("Last",)))]),
+        ("0 9 15 * 1#2", [(TimeSpec(540), DaySpec("monthly", days_of_month=(15,), months=se.ALL_MONTHS)),
+                          (TimeSpec(540), DaySpec("monthly_dow", days_of_week=(1,), months=se.ALL_MONTHS,
+                                                  weeks=("2",)))]),
+        ("*/7 * * * *", [(TimeSpec(m, every=60, span=23 * 60), DaySpec("daily")) for m in range(0, 60, 7)]),
+        ("0,10,25 * * * *", [(TimeSpec(m, every=60, span=23 * 60), DaySpec("daily")) for m in (0, 10, 25)]),
+        ("*/20 1,2,7 * * *", [(TimeSpec(h * 60, every=20, span=40), DaySpec("daily")) for h in (1, 2, 7)]),
     ])
     def test_it_translates_what_task_scheduler_can_express(self, expr, expected):
         assert se.windows_triggers(expr, "jobs.scan.schedule") == expected
 
     @pytest.mark.parametrize("expr, why", [
-        ("*/7 * * * *", "not evenly spaced"),
-        ("0,10,25 * * * *", "not evenly spaced"),
-        ("0 0 */2 * 1", "must both match"),
-        ("0 0 L * *", "L, W and #"),
-        ("0 0 * * 5L", "L, W and #"),
-        ("0 0 * * 1#2", "L, W and #"),
-        ("0 0 LW * *", "L, W and #"),
+        ("0 0 */2 * 1", "a day of the month and a day of the week that must both match"),
+        ("0 0 LW * *", "W, the weekday nearest a day of the month"),
+        ("0 0 * * 1#5", "#5, the 5th such weekday, exists only in some months"),
+        ("0,1,3 0,1,5-23 * * *", "would need 63 triggers, more than Task Scheduler's 48"),
     ])
     def test_it_refuses_what_task_scheduler_cannot_express_naming_the_job(self, expr, why):
         with pytest.raises(BadSchedule) as info:
@@ -133,16 +148,36 @@ class TestWindowsTriggers:
         assert why in str(info.value)
 
     def test_render_refuses_a_job_and_names_it(self):
-        with pytest.raises(BadSchedule, match=r"jobs\.drift\.schedule = '\*/7 \* \* \* \*'"):
-            se.render_windows(cfg(jobs__drift__schedule="*/7 * * * *"), WIN)
+        with pytest.raises(BadSchedule, match=r"jobs\.drift\.schedule = '0 0 \*/2 \* 1'"):
+            se.render_windows(cfg(jobs__drift__schedule="0 0 */2 * 1"), WIN)
 
     def test_a_disabled_job_with_an_inexpressible_schedule_is_not_rendered(self):
-        tasks = se.render_windows(cfg(jobs__drift__schedule="*/7 * * * *", jobs__drift__enabled=False), WIN)
+        tasks = se.render_windows(cfg(jobs__drift__schedule="0 0 */2 * 1", jobs__drift__enabled=False), WIN)
         assert "Drift" not in tasks
 
     def test_an_inexpressible_heartbeat_is_refused(self):
         with pytest.raises(BadSchedule, match="catchup.heartbeat"):
-            se.render_windows(cfg(catchup__heartbeat="*/7 * * * *"), WIN)
+            se.render_windows(cfg(catchup__heartbeat="0,1,3 0,1,5-23 * * *"), WIN)
+
+    def test_the_last_day_and_the_nth_weekday_are_written_as_task_scheduler_reads_them(self):
+        root = parse(se.render_windows(cfg(jobs__maintain__schedule="0 23 L * *",
+                                           jobs__backtest__schedule="0 9 * * 5#2"), WIN)["Maintain"])
+        days = root.find("t:Triggers/t:CalendarTrigger/t:ScheduleByMonth/t:DaysOfMonth", NS)
+        assert [d.text for d in days] == ["Last"]
+        assert_schema_order(root)
+        root = parse(se.render_windows(cfg(jobs__backtest__schedule="0 9 * * 5#2"), WIN)["Backtest"])
+        by = root.find("t:Triggers/t:CalendarTrigger/t:ScheduleByMonthDayOfWeek", NS)
+        assert [w.text for w in by.find("t:Weeks", NS)] == ["2"]
+        assert [local(d.tag) for d in by.find("t:DaysOfWeek", NS)] == ["Friday"]
+        assert len(by.find("t:Months", NS)) == 12
+
+    def test_every_seven_minutes_is_nine_hourly_triggers(self):
+        root = parse(se.render_windows(cfg(jobs__scan__schedule="*/7 * * * *"), WIN)["Scan"])
+        triggers = root.findall("t:Triggers/t:CalendarTrigger", NS)
+        assert [t.find("t:StartBoundary", NS).text[11:16] for t in triggers] == \
+            ["00:00", "00:07", "00:14", "00:21", "00:28", "00:35", "00:42", "00:49", "00:56"]
+        assert {t.find("t:Repetition/t:Interval", NS).text for t in triggers} == {"PT1H"}
+        assert {t.find("t:Repetition/t:Duration", NS).text for t in triggers} == {"PT23H1M"}
 
 
 # The schema's xs:sequence types: children must appear in this order (xs:all types are free).
@@ -252,7 +287,8 @@ class TestExecutable:
     def test_it_is_the_console_script_of_this_environment(self):
         (exe,) = se.find_executable()
         assert Path(exe).is_absolute() and Path(exe).name.startswith("turbomode")
-        assert Path(exe).parent == Path(sys.executable).absolute().parent
+        # beside python in a venv (bin/, Scripts\); a regular Windows install has them in Scripts\
+        assert Path(exe).parent in (Path(sys.executable).absolute().parent, Path(sysconfig.get_path("scripts")))
 
     def test_without_a_console_script_it_runs_the_module_with_this_python(self, tmp_path, monkeypatch):
         fake_python = tmp_path / "bin" / "python"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -215,7 +216,7 @@ class TestWindowsInstall:
     def test_an_inexpressible_schedule_changes_nothing(self, schtasks, tmp_path):
         target = Target(("C:\\tm\\turbomode.exe",), str(tmp_path / "home"), "PC\\bob")
         with pytest.raises(se.BadSchedule, match="jobs.scan.schedule"):
-            si.install_windows(cfg(jobs__scan__schedule="*/7 * * * *"), target, tmp_path / "xml")
+            si.install_windows(cfg(jobs__scan__schedule="0 0 */2 * 1"), target, tmp_path / "xml")
         assert schtasks.calls == []
 
     def test_uninstall_deletes_every_turbomode_task(self, schtasks):
@@ -241,7 +242,7 @@ class TestCli:
 
     def test_show_marks_a_schedule_windows_cannot_express(self, cli, home):
         home.mkdir(parents=True)
-        (home / "turbomode.toml").write_text('[jobs.drift]\nschedule = "*/7 * * * *"\n')
+        (home / "turbomode.toml").write_text('[jobs.drift]\nschedule = "0 0 */2 * 1"\n')
         result = cli("schedule", "show")
         assert result.exit_code == 0
         assert "cannot express" in result.output
@@ -250,7 +251,7 @@ class TestCli:
         result = cli("schedule", "export", "--cron")
         assert result.exit_code == 0
         assert result.stdout.startswith(se.BEGIN) and result.stdout.endswith(se.END + "\n")
-        assert f"TURBOMODE_HOME={home}" in result.stdout
+        assert f"TURBOMODE_HOME={shlex.quote(str(home))}" in result.stdout  # quoted: C:\ has backslashes
 
     def test_export_windows_writes_the_files(self, cli, tmp_path):
         result = cli("schedule", "export", "--windows", str(tmp_path / "out"))
@@ -259,10 +260,10 @@ class TestCli:
 
     def test_export_windows_refuses_an_inexpressible_schedule_with_exit_2(self, cli, home, tmp_path):
         home.mkdir(parents=True)
-        (home / "turbomode.toml").write_text('[jobs.scan]\nschedule = "*/7 * * * *"\n')
+        (home / "turbomode.toml").write_text('[jobs.scan]\nschedule = "0 0 */2 * 1"\n')
         result = cli("schedule", "export", "--windows", str(tmp_path / "out"))
         assert result.exit_code == 2
-        assert "jobs.scan.schedule = '*/7 * * * *' cannot be expressed in Windows Task Scheduler" in result.output
+        assert "jobs.scan.schedule = '0 0 */2 * 1' cannot be expressed in Windows Task Scheduler" in result.output
         assert "Traceback" not in result.output
         assert not (tmp_path / "out").exists()
 

@@ -83,6 +83,26 @@ def seed_drift(conn) -> None:
                      (did, sector, kind, name, value, level, json.dumps({})))
 
 
+RELIABILITY = {"BUY": [{"lo": 0.1, "hi": 0.2, "predicted": 0.17, "observed": 0.18, "count": 900},
+                       {"lo": 0.2, "hi": 0.3, "predicted": 0.25, "observed": 0.24, "count": 2400},
+                       {"lo": 0.4, "hi": 0.5, "predicted": 0.43, "observed": 0.41, "count": 120}],
+               "SELL": [{"lo": 0.2, "hi": 0.3, "predicted": 0.26, "observed": 0.27, "count": 2600},
+                        {"lo": 0.3, "hi": 0.4, "predicted": 0.34, "observed": 0.33, "count": 700}]}
+
+
+def seed_models(conn, now) -> None:
+    """A training run and two champions whose ensembles carry their test-window calibration."""
+    from turbomode.store import models
+
+    test = {"rows": 3420, "ece_buy": 0.012, "ece_sell": 0.009, "brier_buy": 0.19, "brier_sell": 0.18,
+            "reliability": RELIABILITY}
+    files = [{"sector": s, "model_type": "ensemble", "path": f"v1/{s}/ensemble.json", "sha256": "x",
+              "windows": {"test_start": "2025-07-01", "test_end": "2025-12-31"}, "metrics": {"test": test},
+              "feature_names": []} for s in ("Energy", "Utilities")]
+    models.record_version(conn, version="v20260118", now=now, files=files, promoted=["Energy", "Utilities"],
+                          run={"status": "succeeded", "metrics": {"test": test}})
+
+
 def seed_everything(conn, now, signal_age_hours: float = 12.0) -> list[tuple[str, float]]:
     sigs = seed_signals(conn, iso(now - timedelta(hours=signal_age_hours)))
     seed_runs(conn, now)

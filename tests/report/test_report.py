@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import NOW
-from tests.report.seed import seed_backtest, seed_everything, seed_signals
+from tests.report.seed import seed_backtest, seed_everything, seed_models, seed_signals
 from turbomode.clock import iso
 from turbomode.context import Context
 from turbomode.store.db import connect
@@ -66,6 +66,20 @@ def test_the_latest_backtest_is_drawn_with_both_curves(ctx):
     assert text.count('<path d="M') == 2 and "Buy-and-hold" in text
 
 
+def test_the_champions_calibration_is_drawn_as_reliability_diagrams_all_sectors_and_each_on_demand(ctx):
+    import re
+
+    seed_everything(ctx.connect(), NOW)
+    seed_models(ctx.connect(), NOW)
+    page = write_report(ctx, NOW).read_text()
+    section = page[page.index('id="calibration-section"'):page.index('id="sectors-section"')]
+    assert "ECE P(BUY) 0.012, P(SELL) 0.009" in section and "3,420 rows" in section
+    assert section.count('<svg class="chart reliability"') == 3  # all sectors, then Energy and Utilities
+    assert section.count("<details") == 2 and "<summary>Energy" in section
+    dots = re.findall(r"<title>(BUY|SELL): predicted ([0-9.]+), observed ([0-9.]+), ([0-9,]+) rows</title>", section)
+    assert ("BUY", "0.430", "0.410", "120") in dots and len(dots) == 3 * 5
+
+
 def test_an_equity_curve_needs_two_points():
     assert "Not enough" in equity_svg([("2026-01-02", 1.0, 1.0)])
     svg = equity_svg([("2026-01-02", 100.0, 50.0), ("2026-01-05", 110.0, 50.0)])
@@ -76,7 +90,7 @@ def test_chart_gridlines_use_round_steps():
     assert _nice_ticks(0.95, 1.62, 5) == [1.0, 1.2, 1.4, 1.6]
 
 
-def test_an_unwritable_out_path_is_a_one_line_error(cli, tmp_path):
+def test_an_unwritable_out_path_is_a_one_line_error(cli, tmp_path, fresh_db):
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     result = cli("report", "--out", str(blocker / "report.html"))
@@ -134,7 +148,7 @@ def test_a_report_that_cannot_be_written_does_not_fail_the_scan(home, monkeypatc
     assert warnings and "report.html not refreshed" in warnings[0]
 
 
-def test_open_hands_the_file_to_the_browser_and_says_so_when_there_is_none(cli, home, monkeypatch):
+def test_open_hands_the_file_to_the_browser_and_says_so_when_there_is_none(cli, home, monkeypatch, fresh_db):
     opened = []
     monkeypatch.setattr("webbrowser.open", lambda url: opened.append(url) or False)
     result = cli("report", "--open")

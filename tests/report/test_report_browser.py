@@ -39,8 +39,10 @@ def browser():
 class Page:
     """A loaded report page, with what the browser said while loading it."""
 
-    def __init__(self, browser, path: Path):
-        self.page = browser.new_page(viewport={"width": 1280, "height": 900})
+    def __init__(self, browser, path: Path, at=NOW, width: int = 1280):
+        self.page = browser.new_page(viewport={"width": width, "height": 900})
+        # The page judges staleness by the browser's clock when it is opened: open it at ``at``.
+        self.page.clock.install(time=at)
         self.console: list[str] = []  # errors only: what a broken page reports
         self.requests: list[str] = []
         self.page.on("console", lambda m: m.type == "error" and self.console.append(f"{m.type}: {m.text}"))
@@ -132,7 +134,8 @@ def test_the_stale_banner_shows_for_old_signals(browser, home):
         p.page.close()
 
 
-def test_a_page_written_by_the_cli_for_an_empty_home_loads_cleanly(browser, cli, tmp_path):
+def test_a_page_written_by_the_cli_for_an_empty_home_loads_cleanly(browser, cli, tmp_path, fresh_db):
+    # an empty database (a new install after its first command): nothing has run yet
     out = tmp_path / "out" / "page.html"
     result = cli("report", "--out", str(out))
     assert result.exit_code == 0, result.output
@@ -142,5 +145,83 @@ def test_a_page_written_by_the_cli_for_an_empty_home_loads_cleanly(browser, cli,
         assert p.visible_rows() == []
         assert p.page.is_visible("#stale-banner")  # no scan ever ran
         assert "No backtest yet" in p.page.text_content("#backtest-section")
+    finally:
+        p.page.close()
+
+
+# --- issue 10 item 18: "Last updated ... ago" and STALE are computed when the page is opened -------
+
+def test_last_updated_and_stale_are_judged_when_the_page_is_opened_not_when_it_was_written(browser, home):
+    path = make_report(home, signal_age_hours=17 / 60)  # written at NOW, signals 17 minutes old
+    p = Page(browser, path, at=NOW)
+    try:
+        assert p.page.text_content("#last-updated").endswith("(17 min ago)")
+        assert p.page.locator("#stale-banner").count() == 0
+    finally:
+        p.page.close()
+    # the same file, opened five days later (Wednesday: two NYSE sessions have closed since)
+    p = Page(browser, path, at=NOW + timedelta(days=5))
+    try:
+        assert p.page.text_content("#last-updated").endswith("(5 days ago)")
+        assert p.page.text_content("#age-last-updated") == "5 days ago"
+        assert p.page.is_visible("#stale-banner")
+        assert "older than the 24 h freshness limit" in p.page.text_content("#stale-banner")
+        assert p.console == [] and all(u.startswith("file://") for u in p.requests)
+    finally:
+        p.page.close()
+
+
+def test_a_page_written_stale_stays_stale_and_its_age_keeps_growing(browser, home):
+    path = make_report(home, signal_age_hours=72)
+    p = Page(browser, path, at=NOW + timedelta(hours=30))
+    try:
+        assert p.page.is_visible("#stale-banner")
+        assert p.page.text_content("#last-updated").endswith("(4 days ago)")  # 72 h + 30 h
+    finally:
+        p.page.close()
+
+
+@pytest.mark.parametrize("later", [timedelta(0), timedelta(hours=20), timedelta(days=1, hours=9),
+                                   timedelta(days=3), timedelta(days=4, hours=10), timedelta(days=12)],
+                         ids=lambda d: f"+{d}")
+def test_the_page_and_status_agree_on_staleness_at_any_later_time(browser, home, later):
+    from turbomode.store.state import signal_freshness
+
+    path = make_report(home, signal_age_hours=2)
+    ctx = Context.load(home)
+    try:
+        stale_by_status = not signal_freshness(ctx.connect(), NOW + later, 24).fresh
+    finally:
+        ctx.close()
+    p = Page(browser, path, at=NOW + later)
+    try:
+        assert p.page.locator("#stale-banner").count() == int(stale_by_status)
+    finally:
+        p.page.close()
+
+
+# --- issue 10 item 21: the report reads on a phone -------------------------------------------------
+
+def test_the_report_reads_on_a_390_pixel_phone_screen(browser, home, tmp_path):
+    p = Page(browser, make_report(home, signal_age_hours=2), width=390)
+    try:
+        page = p.page
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
+        # every cell of every table is on screen, the backtest's ten columns included
+        off = page.evaluate("""() => Array.from(document.querySelectorAll('table td'))
+            .filter(td => td.offsetParent !== null)
+            .map(td => td.getBoundingClientRect())
+            .filter(r => r.left < 0 || r.right > 390.5).length""")
+        assert off == 0
+        sharpe = page.locator("#backtest-metrics td[data-label='Sharpe']").first
+        assert sharpe.is_visible() and sharpe.bounding_box()["x"] + sharpe.bounding_box()["width"] <= 390
+        assert p.console == []
+        shot = tmp_path / "report-390.png"
+        page.screenshot(path=str(shot), full_page=True)
+        data = shot.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(data[16:20], "big") == 390  # IHDR width
+        # filtering still works in the phone layout
+        page.select_option("#filter-type", "SELL")
+        assert {r["type"] for r in p.visible_rows()} == {"SELL"}
     finally:
         p.page.close()

@@ -110,3 +110,21 @@ def test_sessions_are_written_and_read_back_for_freshness(fresh_db):
     from turbomode.store import state  # the one last-completed-session rule (status, scan, catchup)
 
     assert state.last_completed_session(fresh_db, NOW) == "2026-01-22"
+
+
+def test_adjusted_volume_follows_the_same_factor_as_prices_so_a_split_does_not_jump(fresh_db):
+    import pandas as pd
+
+    from turbomode.store.prices import read_panel, write_bars
+
+    # a 2:1 split on 2024-01-04 that the raw closes show (100 -> 50) and adj_close has applied
+    bars = pd.DataFrame({"symbol": "X", "date": pd.to_datetime(["2024-01-02", "2024-01-03", "2024-01-04",
+                                                                "2024-01-05"]),
+                         "open": [100.0, 100.0, 50.0, 50.0], "high": [101.0, 101.0, 51.0, 51.0],
+                         "low": [99.0, 99.0, 49.0, 49.0], "close": [100.0, 100.0, 50.0, 50.0],
+                         "adj_close": [50.0, 50.0, 50.0, 50.0], "volume": [1e6, 1e6, 2e6, 2e6]})
+    write_bars(fresh_db, bars, "csv", NOW)
+    adj = read_panel(fresh_db, ["X"])
+    assert adj["close"].tolist() == [50.0] * 4 and adj["volume"].tolist() == [2e6] * 4
+    raw = read_panel(fresh_db, ["X"], adjusted=False)
+    assert raw["volume"].tolist() == [1e6, 1e6, 2e6, 2e6]

@@ -79,6 +79,12 @@ def _use(prepared, home):
     shutil.copytree(prepared, home)
 
 
+def _ctx(home):
+    from turbomode.context import Context
+
+    return Context.load(home)
+
+
 def _backtest(cli, *args):
     result = cli("backtest", "--no-deps", "--json", "--models", MODELS, "--folds", "3", *args)
     assert result.exit_code == 0, result.output
@@ -105,7 +111,16 @@ class TestNoEdgeWhereNoneExists:
 
     def test_a_planted_edge_is_found_by_the_same_measures(self, cli, home, planted_home):
         _use(planted_home, home)
-        m = _backtest(cli)["summary"]["metrics"]
+        out = _backtest(cli)["summary"]
+        m = out["metrics"]
+        # a fixed list of symbols: every result says it carries survivorship bias
+        assert out["survivorship_note"].startswith("survivorship bias: fixed universe")
+        assert m["survivorship_note"] == out["survivorship_note"]
+        text = cli("backtest", "--no-deps", "--models", MODELS, "--folds", "3").output
+        assert "Survivorship bias: fixed universe" in text
+        from turbomode.report.build import backtest_html, collect
+
+        assert "Survivorship bias: fixed universe" in backtest_html(collect(_ctx(home), NOW))
         assert m["hit_rate"] - m["base_rate"] > 2 * m["hit_rate_se"], m
         assert m["mean_return_t"] > 2.0, m
 
@@ -187,11 +202,19 @@ class TestResults:
     (["--start", "2012-03-01"], 2, "cannot split the backtest into folds"),
     (["--folds", "0"], 2, ""),
 ])
-def test_it_refuses_bad_options_in_one_line(cli, home, random_walk_home, args, code, fragment):
+def test_it_refuses_bad_options_in_one_line_and_writes_nothing(cli, home, random_walk_home, args, code, fragment):
+    from tests.helpers_tables import snapshot
+
     _use(random_walk_home, home)
+    conn = sqlite3.connect(home / "turbomode.db")
+    conn.execute("INSERT INTO trades (symbol, entry_date, outcome) VALUES ('KEEP', '2015-01-02', 'BUY')")
+    conn.commit()
+    conn.close()
+    before = snapshot(home / "turbomode.db")
     result = cli("backtest", "--no-deps", *args)
     assert result.exit_code == code, result.output
     assert fragment in result.output and "Traceback" not in result.output
+    assert snapshot(home / "turbomode.db") == before  # the labelled trades were not rewritten
 
 
 def test_without_prices_it_says_to_ingest(cli, home):

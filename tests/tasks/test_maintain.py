@@ -123,6 +123,19 @@ def test_it_prunes_versions_beyond_the_limit_but_never_the_champion(fresh_db, ho
     assert versions == {"v1", "v4", "v5"}
 
 
+def test_it_keeps_every_version_scan_as_of_needs_within_the_configured_horizon(fresh_db, home):
+    models = home / "models"
+    ends = {"v1": "2024-01-10", "v2": "2025-02-10", "v3": "2025-06-10", "v4": "2025-10-10", "v5": "2025-12-10"}
+    for i, (v, end) in enumerate(ends.items(), start=1):
+        add_version(fresh_db, models, v, f"2026-01-0{i}T00:00:00Z", status="champion" if v == "v5" else "retired")
+        fresh_db.execute("INSERT INTO model_metadata (version, sector, model_type, path, status, created_at,"
+                         " data_end) VALUES (?, 'Energy', 'ensemble', 'x', ?, 't', ?)",
+                         (v, "champion" if v == "v5" else "retired", end))
+    # as-of dates from 2025-03-01 on need v2 (the newest fitted before it) and every later one
+    pruned, kept = maintain.prune_model_versions(fresh_db, models, keep_versions=1, as_of_since="2025-03-01")
+    assert pruned == ["v1"] and sorted(kept) == ["v2", "v3", "v4", "v5"]
+
+
 def test_a_version_whose_rows_cannot_be_deleted_keeps_its_folder(fresh_db, home, monkeypatch):
     models = home / "models"
     add_version(fresh_db, models, "v1", "2026-01-01T00:00:00Z")

@@ -251,3 +251,18 @@ def test_promotion_needs_a_log_loss_not_worse_and_signal_calibration_within_boun
     assert (out["warning"] is not None) == (champ_ll is None and new_ece > 0.05)
     forced = decide_promotion(new, {"champion_log_loss": champ_ll, "champion_signal_ece": champ_ece}, 0.05, True)
     assert forced["promoted"] and forced["forced"] is (not promoted)
+
+
+def test_a_refused_train_leaves_every_table_as_it_was(cli, home):
+    from tests.helpers_tables import snapshot
+
+    write_home(home)
+    add_market(home, start=date(2025, 6, 2), end=date(2025, 12, 31))  # far too short to train
+    conn = db(home)
+    conn.execute("INSERT INTO trades (symbol, entry_date, outcome) VALUES ('KEEP', '2015-01-02', 'BUY')")
+    conn.commit()
+    conn.close()
+    before = snapshot(home / "turbomode.db")
+    result, _ = train(cli)
+    assert result.exit_code == 4, result.output
+    assert snapshot(home / "turbomode.db") == before

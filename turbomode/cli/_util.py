@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 import typer
+from typer._click.exceptions import ClickException  # Typer 0.29 vendors Click as typer._click
+from typer._click.globals import get_current_context
+from typer.core import TyperGroup
 
 from turbomode.errors import EXIT_FAILED, TurboModeError
 
@@ -23,18 +26,43 @@ class State:
         self.home_arg = home
         self._ctx = None
 
-    def ctx(self):
+    @property
+    def home(self) -> Path | None:
+        """The resolved home folder (for error messages), or None when even that is not known."""
+        if self._ctx is not None:
+            return self._ctx.home
+        try:
+            from turbomode.config import resolve_home
+
+            return resolve_home(self.home_arg)
+        except Exception:  # an unusable --home: the error that follows names it
+            return None
+
+    def ctx(self, readonly: bool = False):
+        """The Context. ``readonly`` (status, signals, history, report, show commands): nothing is
+        created under the home (no folder, database or logs; only a crash's traceback makes the
+        logs folder of a home that exists) and the database is never migrated."""
         if self._ctx is None:
             from turbomode import logs
             from turbomode.context import Context
 
-            self._ctx = Context.load(self.home_arg)
-            logs.setup(self._ctx.logs_dir, self._ctx.config["general.log_level"])
+            self._ctx = Context.load(self.home_arg, readonly=readonly)
+            self._ctx.notice = lambda message: err(f"note: {message}")
+            logs.setup(self._ctx.logs_dir, self._ctx.config["general.log_level"], create=not readonly)
         return self._ctx
 
     def close(self) -> None:
         if self._ctx is not None:
             self._ctx.close()
+
+
+def private_files() -> None:
+    """Everything TurboMode creates (database, backups, config, logs, models, report) is readable by
+    its owner only on POSIX: 0600 files, 0700 folders, whatever the login's umask (often 022)."""
+    import os
+
+    if os.name == "posix":
+        os.umask(0o077)
 
 
 def state(tctx: typer.Context) -> State:
@@ -45,12 +73,38 @@ def state(tctx: typer.Context) -> State:
 
 
 def err(message: str) -> None:
-    """One line to stderr, no traceback."""
-    typer.echo(message, err=True)
+    """One line to stderr, no traceback, no secret."""
+    from turbomode.redact import redact
+
+    typer.echo(redact(message), err=True)
+
+
+def _json_requested() -> bool:
+    """Whether the running command was asked for JSON (``--json`` or ``--format json``)."""
+    ctx = get_current_context(silent=True)
+    while ctx is not None:
+        params = ctx.params or {}
+        if params.get("as_json") or params.get("fmt") == "json":
+            return True
+        ctx = ctx.parent
+    return False
+
+
+def fail(message: str, exit_code: int, hint: str | None = None, *, as_json: bool | None = None) -> None:
+    """End the command with one sentence (stderr) or, under --json, a JSON error object (stdout)."""
+    if as_json if as_json is not None else _json_requested():
+        print_json({"error": message, "exit_code": exit_code, "hint": hint})
+    else:
+        err(f"error: {message}")
+    raise typer.Exit(exit_code)
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn named errors into one sentence and their exit code; anything else into a log traceback."""
+    """Turn named errors into one sentence and their exit code; anything else into a log traceback.
+
+    File-system and SQLite failures (a full disk, a read-only folder or database) are named here
+    with their folder and cause (``store.db.storage_error``): exit 2, never a traceback.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -58,27 +112,98 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit):
             raise
-        except TurboModeError as exc:
-            log.error("%s: %s", type(exc).__name__, exc)
-            err(f"error: {exc}")
-            raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err("interrupted; everything committed so far is kept")
             raise typer.Exit(130) from None
-        except Exception as exc:  # a bug: the traceback goes to the log file, not the terminal
+        except Exception as exc:  # noqa: BLE001 - the one place errors become exit codes
+            named = exc if isinstance(exc, TurboModeError) else _storage_error(exc)
+            if named is not None:
+                log.error("%s: %s", type(named).__name__, named)
+                fail(str(named), named.exit_code, named.hint)
+            # a bug: the traceback goes to the log file, not the terminal
             from turbomode import logs
 
             log.exception("unexpected error")
             where = logs.current_file()
-            hint = f"; the traceback is in {where}" if where else ""
-            err(f"error: unexpected {type(exc).__name__}: {exc}{hint}")
-            raise typer.Exit(EXIT_FAILED) from None
+            hint = f"the traceback is in {where}" if where else None
+            fail(f"unexpected {type(exc).__name__}: {exc}" + (f"; {hint}" if hint else ""), EXIT_FAILED, hint)
 
     return wrapper
 
 
+def _storage_error(exc: BaseException) -> TurboModeError | None:
+    import sqlite3
+
+    if not isinstance(exc, (OSError, sqlite3.Error)):
+        return None
+    from turbomode.store.db import storage_error
+
+    home = None
+    tctx = get_current_context(silent=True)
+    if tctx is not None and isinstance(tctx.find_root().obj, State):
+        home = tctx.find_root().obj.home
+    if home is None:
+        home = Path.cwd()
+    from turbomode.config import DB_NAME
+
+    return storage_error(exc, home, db=home / DB_NAME if isinstance(exc, sqlite3.Error) else None)
+
+
+class OneLineGroup(TyperGroup):
+    """The root command group: Click's usage errors (unknown option, bad value, missing argument)
+    become one line naming the help to read, exit 2 — or a JSON error object under --json —
+    instead of a boxed multi-line panel."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        argv = list(sys.argv[1:] if args is None else args)
+        as_json = "--json" in argv or any(a == "json" and b == "--format" for b, a in zip(argv, argv[1:])) \
+            or "--format=json" in argv
+        streams = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = _Redacting(sys.stdout), _Redacting(sys.stderr)  # no secret in any output
+        try:
+            rc = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except ClickException as exc:
+            where = exc.ctx.command_path if getattr(exc, "ctx", None) is not None else (prog_name or "turbomode")
+            message = " ".join(exc.format_message().split())
+            hint = f"see `{where} --help`"
+            try:
+                fail(f"{message.rstrip('.')}; {hint}", exc.exit_code, hint, as_json=as_json)
+            except typer.Exit as done:
+                sys.exit(done.exit_code)
+        except typer.Abort:
+            err("aborted; nothing was changed")
+            sys.exit(1)
+        finally:
+            sys.stdout, sys.stderr = streams
+        sys.exit(rc if isinstance(rc, int) else 0)
+
+
+class _Redacting:
+    """A text stream that writes what it is given with secrets replaced (turbomode.redact)."""
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        from turbomode.redact import redact
+
+        return self._stream.write(redact(text) if isinstance(text, str) else text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    from turbomode.redact import redact_obj
+
+    sys.stdout.write(json.dumps(redact_obj(data), indent=2, default=str) + "\n")
 
 
 def console(stderr: bool = False):

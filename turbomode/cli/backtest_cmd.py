@@ -68,8 +68,10 @@ def _render(outcome: Any) -> None:
         return
     head = summary.get("window", {})
     out.print(f"Walk-forward backtest {head.get('start')} .. {head.get('end')}, {summary.get('folds')} folds, "
-              f"models: {', '.join(summary.get('models', []))}"
+              f"models: {', '.join(summary.get('models', []))}; filled at the next open"
               + ("  [SAMPLE DATA]" if summary.get("data_source") == "sample" else ""), soft_wrap=True)
+    if summary.get("survivorship_note"):
+        out.print(summary["survivorship_note"].capitalize(), style="bold yellow", soft_wrap=True)
     titles = {"overall": "Ensemble vs buy-and-hold", "model": "Per model type", "sector": "Per sector (ensemble)",
               "fold": "Per fold (ensemble)"}
     rows = summary["results"]

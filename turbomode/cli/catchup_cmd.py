@@ -42,7 +42,7 @@ def catchup(
     from turbomode.errors import ConfigError
     from turbomode.tasks import catchup as catchup_task
 
-    ctx = state(tctx).ctx()
+    ctx = state(tctx).ctx(readonly=dry_run)  # a dry run only reads
     if at is not None and not dry_run:
         raise ConfigError("--at only works with --dry-run (a real catch-up always runs at the current time)")
     now = _parse_at(at, ctx.config["general.timezone"]) if at else clock.now()

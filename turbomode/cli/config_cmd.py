@@ -33,7 +33,7 @@ def show(tctx: typer.Context, as_json: bool = typer.Option(False, "--json", help
 
     Example: turbomode config show --json
     """
-    ctx = state(tctx).ctx()
+    ctx = state(tctx).ctx(readonly=True)
     if as_json:
         print_json({"path": str(ctx.config.path) if ctx.config.path else None, "home": str(ctx.home),
                     "options": dict(ctx.config.items())})
@@ -52,7 +52,7 @@ def validate(tctx: typer.Context) -> None:
 
     Example: turbomode config validate
     """
-    ctx = state(tctx).ctx()
+    ctx = state(tctx).ctx(readonly=True)
     if ctx.config.path is None:
         typer.echo(f"no config file in {ctx.home}; the defaults are in effect (`turbomode config init` writes one)")
     else:

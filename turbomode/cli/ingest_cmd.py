@@ -62,16 +62,19 @@ def _render(outcome) -> None:
     table.add_column("")
     table.add_row("symbols updated", f"{s['symbols_updated']} of {s['symbols_requested']}")
     table.add_row("bars added", f"{s['bars_added']:,}")
+    if s.get("bars_removed"):
+        table.add_row("bars removed (not in the new history)", f"{s['bars_removed']:,}")
     if s.get("reloaded"):
         table.add_row("reloaded (history re-adjusted)", ", ".join(s["reloaded"][:20]))
     table.add_row("rows rejected", str(s["rejected_count"]))
-    table.add_row("moves flagged", str(s["flagged_count"]))
+    table.add_row("suspect bars quarantined", str(s["flagged_count"]))
     table.add_row("symbols failed", str(len(s["failed"])))
     table.add_row("latest bar", s["latest_bar_date"] or "none")
     table.add_row("last NYSE session", s["last_session"])
     table.add_row("fresh", "yes" if s["fresh"] else "NO")
     out.print(table)
-    for title, key in (("rejected rows", "rejected"), ("flagged (stored; check them)", "flagged")):
+    for title, key in (("rejected rows (a stored bar of that day is kept)", "rejected"),
+                       ("quarantined: kept out of features, labels and fills", "flagged")):
         rows = s.get(key) or []
         if rows:
             t = Table(title=title + (f" (first {len(rows)} of {s[key + '_count']})" if s[key + "_count"] > len(rows) else ""),
@@ -90,4 +93,6 @@ def _render(outcome) -> None:
         out.print(t)
     typer.echo(r.message)
     if r.status == "partial":
-        err("ingest was partial: the symbols above failed; the others were stored")
+        why = (["some symbols failed (above); the others were stored"] if s["failed"] else []) + \
+              (["suspect bars were quarantined (above)"] if s.get("quarantined_new") else [])
+        err(f"ingest was partial: {' and '.join(why)}")

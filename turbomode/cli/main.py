@@ -22,7 +22,7 @@ from turbomode.cli import train_cmd
 from turbomode.cli import catchup_cmd, history_cmd, status_cmd
 from turbomode.cli import schedule_cmd
 from turbomode.cli import backtest_cmd
-from turbomode.cli._util import State
+from turbomode.cli._util import OneLineGroup, State, private_files
 
 app = typer.Typer(
     name="turbomode",
@@ -30,7 +30,7 @@ app = typer.Typer(
     "Example: turbomode demo",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    cls=OneLineGroup,  # usage errors in one line (or a JSON object under --json), exit 2
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -48,6 +48,7 @@ def root(
                               "and backups (default: $TURBOMODE_HOME, else the platform's user data folder)."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
+    private_files()
     tctx.obj = State(home)
     tctx.call_on_close(tctx.obj.close)
 
@@ -70,6 +71,9 @@ app.add_typer(schedule_cmd.app, name="schedule")
 app.add_typer(config_cmd.app, name="config")
 
 def main() -> None:
+    from turbomode.cli._streams import make_std_streams_safe
+
+    make_std_streams_safe()  # a redirected stdout on Windows is cp1252, which has no ✓ or ✗
     app(prog_name="turbomode")
 
 
@@ -81,7 +85,10 @@ def main_windowless() -> None:
     import os
     import sys
 
+    from turbomode.cli._streams import make_std_streams_safe
+
     for name in ("stdout", "stderr"):
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
+    make_std_streams_safe()
     app(prog_name="turbomode")

@@ -25,10 +25,12 @@ def report(
     from turbomode.errors import HomeNotWritable
     from turbomode.report import write_report
 
-    ctx = state(tctx).ctx()
+    ctx = state(tctx).ctx(readonly=True)
     try:
         path = write_report(ctx, clock.now(), out.expanduser() if out else None)
-    except (PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+    except IsADirectoryError:
+        raise HomeNotWritable(f"--out {out} is a folder; give a file name, such as {out / 'report.html'}") from None
+    except (PermissionError, NotADirectoryError, FileNotFoundError) as exc:  # FileNotFoundError: a drive that is absent
         raise HomeNotWritable(f"cannot write the report to {exc.filename or out} ({exc.strerror}); "
                               "choose another --out") from None
     typer.echo(f"wrote {path}")

@@ -31,7 +31,7 @@ def show(
     from turbomode import clock
     from turbomode.ops import scheduler_export, scheduler_install
 
-    ctx = state(tctx).ctx()
+    ctx = state(tctx).ctx(readonly=True)
     target = scheduler_install.make_target(ctx, exe)
     view = scheduler_export.overview(ctx.config, target, clock.now())
     # Only the crontab can be compared cheaply; Task Scheduler is queried with `schtasks /Query`.
@@ -88,7 +88,7 @@ def export(
 
     if cron == (windows is not None):
         raise ConfigError("choose one of --cron or --windows DIR")
-    ctx = state(tctx).ctx()
+    ctx = state(tctx).ctx(readonly=True)
     target = scheduler_install.make_target(ctx, exe, "cron" if cron else "windows")
     if cron:
         for w in scheduler_export.warnings(ctx.config, "cron"):
@@ -100,6 +100,9 @@ def export(
     tasks = scheduler_export.render_windows(ctx.config, target, clock.now())
     for w in scheduler_export.warnings(ctx.config, "windows"):
         err(f"warning: {w}")
+    if windows.exists() and not windows.is_dir():
+        raise ConfigError(f"--windows {windows} is a file, not a folder; give a folder for the XML files "
+                          "(it is created if missing)")
     windows.mkdir(parents=True, exist_ok=True)
     for name, xml in tasks.items():
         path = windows / f"{name}.xml"

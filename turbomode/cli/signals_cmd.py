@@ -46,7 +46,7 @@ def _signals(tctx, signal_type, sector, symbol, min_confidence, sort, desc, limi
 
     signals_view.check_options(signal_type=signal_type, sort=sort, fmt=fmt, limit=limit,
                                min_confidence=min_confidence)
-    ctx = state(tctx).ctx()
+    ctx = state(tctx).ctx(readonly=True)
     v = signals_view.view(ctx, clock.now(), signal_type=signal_type, sector=sector, symbol=symbol,
                           min_confidence=min_confidence, sort=sort, descending=desc, limit=limit)
     lines = banners(v)
@@ -68,9 +68,11 @@ def banners(v) -> list[str]:
     from turbomode.tasks.signals_view import age_text
 
     out = []
-    if v.stale and v.updated_at:
+    if v.stale and v.updated_at and not v.judged_by_scan:
         out.append(f"STALE: the newest signal is {age_text(v.age_hours).removesuffix(' ago')} old (limit "
                    f"{v.freshness_hours}h); run `turbomode scan` or `turbomode catchup`")
+    elif v.stale:
+        out.append(f"STALE: {v.stale_reason} (or `turbomode catchup`)")
     if v.sample:
         out.append("SAMPLE DATA: these signals come from the synthetic sample market, not real prices")
     return out + v.notes
@@ -116,16 +118,23 @@ def render_table(v, lines, console) -> None:
         return
     from rich import box
 
-    cells = [[_cell(f, r.get(col)) + (" ref" if col == "entry_price" and r.get("price_basis") == "close" else "")
+    from turbomode.store.signals import expiry_of
+
+    cells = [[_cell(f, expiry_of(r) if col == "expiry_date" else r.get(col))
+              + (" ref" if col == "entry_price" and r.get("price_basis") == "close" else "")
               for _, col, f in TABLE_COLUMNS] for r in v.rows]
-    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for i, (header, _, _) in enumerate(TABLE_COLUMNS):
-        if header == "Sector":  # the one column shortened on a narrow terminal
-            t.add_column(header, overflow="ellipsis", no_wrap=True, min_width=6)
-        else:
-            width = max([len(header)] + [len(c[i]) for c in cells])
-            t.add_column(header, justify="right" if header in ("Conf", "Entry", "Target", "Stop") else "left",
-                         no_wrap=True, min_width=width)
+    widths = [max([len(header)] + [len(c[i]) for c in cells]) for i, (header, _, _) in enumerate(TABLE_COLUMNS)]
+    # Every column at its full width, one space apart; on a terminal too narrow for that the Sector
+    # column goes (never a clipped date or price).
+    keep = list(range(len(TABLE_COLUMNS)))
+    if sum(widths) + len(widths) - 1 > console.width:
+        keep = [i for i, (header, _, _) in enumerate(TABLE_COLUMNS) if header != "Sector"]
+    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    for i in keep:
+        header = TABLE_COLUMNS[i][0]
+        t.add_column(header, justify="right" if header in ("Conf", "Entry", "Target", "Stop") else "left",
+                     no_wrap=True, min_width=widths[i])
+    cells = [[c[i] for i in keep] for c in cells]
     for c in cells:
         t.add_row(*c)
     console.print(t)

@@ -16,13 +16,18 @@ def _when(text: str | None, tz, now: datetime) -> str:
     """'Thu 23:30' (or '12 Jan 23:30' when more than 6 days away) over '10 h ago', in the schedule's zone."""
     if not text:
         return "-"
+    day, age = _when_parts(text, tz, now)
+    return f"{day}\n[dim]{age}[/]"
+
+
+def _when_parts(text: str, tz, now: datetime) -> tuple[str, str]:
     from turbomode.clock import parse_iso
 
     dt = parse_iso(text)
     local = dt.astimezone(tz)
     secs = (now - dt).total_seconds()
     day = f"{local:%a}" if abs(secs) < 6 * 86400 else f"{local:%d %b}"
-    return f"{day} {local:%H:%M}\n[dim]{_age(secs)}[/]"
+    return f"{day} {local:%H:%M}", _age(secs)
 
 
 def _age(secs: float) -> str:
@@ -39,6 +44,28 @@ def _age(secs: float) -> str:
     return f"in {txt}" if future else f"{txt} ago"
 
 
+# Below these widths the table loses its schedule column, then becomes a list: a table squeezed
+# into 60 or 80 columns clipped its dates ("06 Dec 00:…").
+FULL_WIDTH = 100
+TABLE_WIDTH = 70
+
+
+def _state(j: dict, width: int = 0) -> str:
+    if not j["enabled"]:
+        style, text = "dim", "disabled"
+    elif j["running"]:
+        style, text = "cyan", "running"
+    elif j["overdue"]:
+        style, text = "bold red", "OVERDUE"
+    elif j["last_status"] in ("failed", "abandoned", "blocked"):
+        style, text = "bold red", j["last_status"].upper()
+    elif j["missed"]:
+        style, text = "yellow", "due"
+    else:
+        style, text = "green", "ok"
+    return f"[{style}]{text}[/]" + " " * max(0, width - len(text))
+
+
 def render(data: dict) -> None:
     from zoneinfo import ZoneInfo
 
@@ -51,36 +78,50 @@ def render(data: dict) -> None:
     out = console()
     tz = ZoneInfo(data["timezone"])
     now = parse_iso(data["at"])
-    table = Table(title=f"TurboMode jobs — {now.astimezone(tz):%a %d %b %Y %H:%M} {data['timezone']}",
-                  title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
-                  collapse_padding=True)
-    for col in ("job", "schedule", "last ok", "result", "next run", "missed", "state"):
-        table.add_column(col, no_wrap=col != "schedule")
+    title = f"TurboMode jobs — {now.astimezone(tz):%a %d %b %Y %H:%M} {data['timezone']}"
+    if out.width < TABLE_WIDTH:
+        _render_list(out, data, tz, now, title)
+    else:
+        full = out.width >= FULL_WIDTH
+        table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
+                      collapse_padding=True)
+        for col in ("job", "schedule", "last ok", "result", "next run", "missed", "state"):
+            if col != "schedule" or full:
+                table.add_column(col, no_wrap=col != "schedule")
+        for j in data["jobs"]:
+            ls = j["last_status"] or "none"
+            missed = "-" if not j["missed"] else (f"{j['missed']}+" if j["missed_capped"] else str(j["missed"]))
+            cells = [
+                f"[bold]{j['name']}[/]",
+                f"{j['schedule_words']}\n[dim]{j['schedule']}[/]",
+                _when(j["last_success"], tz, now) if j["last_success"] else "[red]never[/]",
+                f"[{STATUS_STYLE.get(ls, 'dim')}]{ls}[/]",
+                _when(j["next_run"], tz, now) if j["next_run"] else "-",
+                f"[red]{missed}[/]" if j["missed"] else missed,
+                _state(j),
+            ]
+            table.add_row(*(cells if full else cells[:1] + cells[2:]))
+        out.print(table)
+    _render_facts(out, data)
+
+
+def _render_list(out, data: dict, tz, now, title: str) -> None:
+    """Each job as a few short lines: nothing clipped on a 60-column terminal."""
+    out.print(title)
     for j in data["jobs"]:
-        if not j["enabled"]:
-            state_txt = "[dim]disabled[/]"
-        elif j["running"]:
-            state_txt = "[cyan]running[/]"
-        elif j["overdue"]:
-            state_txt = "[bold red]OVERDUE[/]"
-        elif j["last_status"] in ("failed", "abandoned", "blocked"):
-            state_txt = f"[bold red]{j['last_status'].upper()}[/]"
-        elif j["missed"]:
-            state_txt = "[yellow]due[/]"
-        else:
-            state_txt = "[green]ok[/]"
         ls = j["last_status"] or "none"
-        missed = "-" if not j["missed"] else (f"{j['missed']}+" if j["missed_capped"] else str(j["missed"]))
-        table.add_row(
-            f"[bold]{j['name']}[/]",
-            f"{j['schedule_words']}\n[dim]{j['schedule']}[/]",
-            _when(j["last_success"], tz, now) if j["last_success"] else "[red]never[/]",
-            f"[{STATUS_STYLE.get(ls, 'dim')}]{ls}[/]",
-            _when(j["next_run"], tz, now) if j["next_run"] else "-",
-            f"[red]{missed}[/]" if j["missed"] else missed,
-            state_txt,
-        )
-    out.print(table)
+        missed = f", missed {j['missed']}{'+' if j['missed_capped'] else ''}" if j["missed"] else ""
+        out.print(f"[bold]{j['name']:<9}[/]{_state(j, 10)}last result [{STATUS_STYLE.get(ls, 'dim')}]{ls}[/]{missed}")
+        for label, key in (("last ok", "last_success"), ("next", "next_run")):
+            if j[key]:
+                day, age = _when_parts(j[key], tz, now)
+                out.print(f"  {label:<8} {day} [dim]({age})[/]")
+            elif key == "last_success":
+                out.print(f"  {label:<8} [red]never[/]")
+    out.print()
+
+
+def _render_facts(out, data: dict) -> None:
     d, s, m = data["data"], data["signals"], data["models"]
     ok, bad = "[green]✓[/]", "[bold red]✗[/]"
     out.print(f"{ok if d['fresh'] else bad} prices   latest bar {d['latest_bar'] or 'none'}; "
@@ -89,7 +130,8 @@ def render(data: dict) -> None:
     out.print(f"{ok if s['fresh'] else bad} signals  {s['active']} active; newest {sig_age} "
               f"(limit {s['limit_hours']} h)")
     chall = f"; challenger {m['challenger']}" if m["challenger"] else ""
-    out.print(f"{ok if m['fresh'] else bad} models   champion {m['champion'] or 'none'}{chall}")
+    broken = "; no usable model: " + ", ".join(m["unusable"]) if m.get("unusable") else ""
+    out.print(f"{ok if m['fresh'] else bad} models   champion {m['champion'] or 'none'}{chall}{broken}")
     for w in data["warnings"]:
         out.print(f"[yellow]warning:[/] {w}")
     for a in data["abandoned_now"]:
@@ -117,7 +159,7 @@ def status(
     from turbomode import clock
     from turbomode.tasks import status as status_task
 
-    data = status_task.collect(state(tctx).ctx(), clock.now())
+    data = status_task.collect(state(tctx).ctx(readonly=True), clock.now())
     if as_json:
         print_json(data)
     else:

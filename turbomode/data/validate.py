@@ -184,6 +184,38 @@ def _split_like(ratio: float) -> float | None:
     return None
 
 
+# A jump that a later jump undoes within this many rows marks the rows between as suspect too
+# (a stretch of prices quoted in cents); beyond it, two jumps are two separate events.
+MAX_RUN = 20
+
+
+def _runs(ratio, level, same) -> tuple[list[int], dict[int, int]]:
+    """(rows whose one-day ratio jumps, {row inside a run: the row that starts it}).
+
+    A jump that a later jump within MAX_RUN rows brings back to the level before it is a bad run
+    (a one-day spike, or days quoted in cents): its first row and every row up to the undoing one
+    are suspect; the undoing row itself, back on the right level, is not.
+    """
+    import numpy as np
+
+    jumps = np.flatnonzero((ratio >= JUMP_RATIO) | (ratio <= 1.0 / JUMP_RATIO)).tolist()
+    starts: list[int] = []
+    inside: dict[int, int] = {}
+    undone: set[int] = set()
+    for n, i in enumerate(jumps):
+        if i in undone:
+            continue
+        starts.append(i)
+        for j in jumps[n + 1:]:
+            if j - i > MAX_RUN or not same[i + 1 : j + 1].all():
+                break
+            if 1.0 / JUMP_RATIO < level[j] / level[i - 1] < JUMP_RATIO:
+                inside.update({k: i for k in range(i + 1, j)})
+                undone.add(j)
+                break
+    return starts, inside
+
+
 def _flags(bars: "pd.DataFrame", extras: dict, lines) -> list[Issue]:
     """One-day moves that look like unit or split errors, on valid bars sorted by symbol, date."""
     import numpy as np
@@ -205,7 +237,8 @@ def _flags(bars: "pd.DataFrame", extras: dict, lines) -> list[Issue]:
         out.append(Issue(str(sym[i]), bars["date"].iloc[i].strftime("%Y-%m-%d"), text,
                          int(lines[i]) if lines is not None else None))
 
-    for i in np.flatnonzero((ratio >= JUMP_RATIO) | (ratio <= 1.0 / JUMP_RATIO)):
+    starts, inside = _runs(ratio, close, same)
+    for i in starts:
         r = ratio[i]
         prev = close[i - 1]
         if abs(math.log10(r if r >= 1 else 1 / r) - 2.0) < 0.15:
@@ -216,8 +249,15 @@ def _flags(bars: "pd.DataFrame", extras: dict, lines) -> list[Issue]:
             what = f"an unapplied {k:g}-for-1 split" if k and r < 1 else (
                 f"an unapplied 1-for-{k:g} reverse split" if k else "an unapplied split or a unit error")
             add(i, f"close {prev:g} -> {close[i]:g} ({r:.3g}x in one day) looks like {what}")
-    for i in np.flatnonzero((fratio >= JUMP_RATIO) | (fratio <= 1.0 / JUMP_RATIO)):
+    for k, i in inside.items():
+        add(k, f"close {close[k]:g} is inside the run that starts with the jump on "
+               f"{bars['date'].iloc[i].strftime('%Y-%m-%d')} and ends when prices return to their level before it")
+    fstarts, finside = _runs(fratio, factor, same)
+    for i in fstarts:
         add(i, f"Adj Close / Close changes {fratio[i]:.3g}x in one day: a bad dividend or split adjustment")
+    for k, i in finside.items():
+        add(k, f"Adj Close / Close is inside the run that starts with the jump on "
+               f"{bars['date'].iloc[i].strftime('%Y-%m-%d')} and ends when it returns to its level before it")
     div = extras.get("dividends")
     if div is not None:
         for i in np.flatnonzero(same & (div > 0)):

@@ -58,18 +58,19 @@ class Prices:
     low: np.ndarray
     close: np.ndarray
     close_ff: np.ndarray
+    member: np.ndarray | None = None  # symbols x sessions: in the universe that day (None: always)
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.close.shape  # type: ignore[return-value]
 
 
-def make_prices(open_: Any, high: Any, low: Any, close: Any) -> Prices:
+def make_prices(open_: Any, high: Any, low: Any, close: Any, member: Any = None) -> Prices:
     arrs = [np.ascontiguousarray(np.asarray(a, dtype=np.float64)) for a in (open_, high, low, close)]
     shape = arrs[3].shape
     if len(shape) != 2 or any(a.shape != shape for a in arrs):
         raise ValueError("open, high, low and close must be 2-D arrays of one shape (symbols x sessions)")
-    return Prices(*arrs, close_ff=_ffill(arrs[3]))
+    return Prices(*arrs, close_ff=_ffill(arrs[3]), member=None if member is None else np.asarray(member, bool))
 
 
 def _ffill(a: np.ndarray) -> np.ndarray:
@@ -208,10 +209,14 @@ def daily_portfolio(prices: Prices, sig: "Trades", taken: np.ndarray, cost: floa
 
 
 def buy_and_hold(prices: Prices, start: int, end: int, rows: Any = None) -> np.ndarray:
-    """Daily returns of the equal-weight, daily-rebalanced portfolio of ``rows`` (all symbols)."""
+    """Daily returns of the equal-weight, daily-rebalanced portfolio of ``rows`` (all symbols), each
+    symbol held on the days it was in the universe (``Prices.member``)."""
     c = prices.close if rows is None else prices.close[rows]
     r = c[:, start + 1:end + 1] / c[:, start:end] - 1.0
     ok = np.isfinite(r)
+    if prices.member is not None:
+        m = prices.member if rows is None else prices.member[rows]
+        ok &= m[:, start:end]  # a member at the close it was bought at
     cnt = ok.sum(axis=0)
     out = np.zeros(end - start + 1)
     out[1:] = np.divide(np.where(ok, r, 0.0).sum(axis=0), cnt, out=np.zeros(r.shape[1]), where=cnt > 0)

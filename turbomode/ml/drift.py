@@ -19,6 +19,19 @@ A sector's features have drifted significantly when at least ``min_features`` of
 significant (one feature beyond its floor by chance is expected now and then; a regime change moves
 many at once).
 
+Why features are compared as stationary transforms: a sector model's directional features are
+already relative to the sector's same-date mean, but volatility and volume are absolute, and the
+whole market's volatility wanders in regimes lasting weeks (the sample market's GARCH persistence
+is 0.98; real markets do the same). A calm quarter after a volatile training window moved every
+volatility feature of every sector at once, past its floor: drift 20 minutes after training, on a
+market whose laws had not changed. Targets and stops scale with each stock's own volatility, so a
+market-wide level is not what the models depend on; how a stock stands against the rest of the
+market on the same date is. So each absolute feature is also compared as its distance from that
+date's median over all symbols (``stationary``), and a feature has drifted only when it moved both
+on its own scale and against the rest of the market (``least_severe`` of the two levels): a
+market-wide calm or storm cancels in the second, a sector whose stocks now move twice as much as
+before stands out in both, and the sectors that did not change fail the first.
+
 Levels of the outcome test: p < 0.05 is 'moderate', p < 0.01 'significant' — but only a hit rate
 *below* the backtest's can be significant: doing better than expected is news, not an alarm.
 Too little data gives 'insufficient' rather than a number that means nothing.
@@ -45,6 +58,13 @@ def level(value: float | None, moderate: float, significant: float) -> str:
     if value >= moderate:
         return "moderate"
     return "none"
+
+
+def least_severe(a: str, b: str) -> str:
+    """The milder of two levels ('insufficient' when either is)."""
+    if INSUFFICIENT in (a, b):
+        return INSUFFICIENT
+    return min(a, b, key=LEVELS.index)
 
 
 def worst(levels: Sequence[str]) -> str:
@@ -152,6 +172,25 @@ def sector_feature_level(levels: Sequence[str], min_features: int) -> str:
     if n_sig or n_mod >= min_features:
         return "moderate"
     return "none"
+
+
+def stationary(features: Any, absolute: Sequence[str]) -> Any:
+    """``features`` (index (symbol, date)) with each of the ``absolute`` columns replaced by its
+    distance from the same date's median over all rows (volatility features in log terms): what
+    drift compares, see above. Other columns are returned as they are."""
+    import numpy as np
+
+    out = features.copy()
+    dates = out.index.get_level_values("date")
+    for name in absolute:
+        if name not in out.columns:
+            continue
+        v = out[name].astype("float64")
+        if name.startswith(("vol_", "atr_", "range_")) and name != "vol_ratio_10_63":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                v = np.log(v.where(v > 0))
+        out[name] = v - v.groupby(dates).transform("median")
+    return out
 
 
 def reference_bins(values: Mapping[str, Any], n_bins: int = 10) -> dict[str, dict[str, list[float]]]:

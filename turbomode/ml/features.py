@@ -133,11 +133,15 @@ def atr(panel: "pd.DataFrame", days: int) -> "pd.Series":
     return _roll(true_range(panel), panel["symbol"], days, "mean")
 
 
-def compute_features(panel: "pd.DataFrame", sectors: Mapping[str, str]) -> "pd.DataFrame":
+def compute_features(panel: "pd.DataFrame", sectors: Mapping[str, str],
+                     members: Mapping[str, tuple[str | None, str | None]] | None = None) -> "pd.DataFrame":
     """Feature table indexed by (symbol, date), columns FEATURE_NAMES plus 'sector', float32.
 
     ``panel``: long prices [symbol, date, open, high, low, close, volume] (adjusted).
     ``sectors``: symbol -> sector; symbols without one are dropped (they have no sector model).
+    ``members``: symbol -> (added, removed) membership dates (data.universe.membership); a symbol's
+    rows outside them have NaN features and do not count in its sector's same-date means (its bars
+    before it joined still feed its own look-back windows: that history was public).
     Rows inside the warm-up (fewer than WARMUP_BARS bars of history) are kept with NaN features.
     """
     import numpy as np
@@ -199,6 +203,10 @@ def compute_features(panel: "pd.DataFrame", sectors: Mapping[str, str]) -> "pd.D
     # so a stock still warming up does not pull its sector's mean).
     n_before = sym.groupby(sym, sort=False).cumcount()
     out.loc[(n_before < WARMUP_BARS).to_numpy(), :] = np.nan
+    if members:
+        from turbomode.data.universe import member_mask
+
+        out.loc[~member_mask(sym.to_numpy(), p["date"].to_numpy(), dict(members)), :] = np.nan
     sector = sym.map(dict(sectors))
     keys = [sector.to_numpy(), p["date"].to_numpy()]
     directional = list(DIRECTIONAL)

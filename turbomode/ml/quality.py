@@ -17,8 +17,10 @@ for each side, at the signal threshold:
   P(side) - P(other side) against the base rate of the same sector and date — on a random walk,
   where no signal clears a threshold above break-even, this is what shows there is no edge.
 
-Standard errors are clustered by date: one date's stocks share the market's move, so they are not
-independent draws (a binomial error would be several times too small).
+Standard errors are clustered by blocks of ``BLOCK`` consecutive sessions: one date's stocks share
+the market's move, and labels of neighbouring dates share most of their horizon, so neither a
+binomial error nor one clustered by single dates is honest (on a random walk a date-clustered error
+called a held-out year's market trend a 2.6-sigma difference between BUY and SELL).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 SIDES = (("BUY", 0, "p_buy"), ("SELL", 1, "p_sell"))
+BLOCK = 21  # sessions per cluster: about a month, two label horizons
 
 
 def clustered_se(values: Any, clusters: Any) -> float:
@@ -52,12 +55,15 @@ def measure(proba: Any, y: Any, dates: Any, sectors: Sequence[str], threshold: f
 
     from turbomode.ml import metrics
 
+    import pandas as pd
+
     proba = np.asarray(proba, dtype=float)
     y = np.asarray(y)
-    dates = np.asarray(dates)
+    day = np.asarray(dates)
+    dates = pd.factorize(day, sort=True)[0] // BLOCK  # the clusters of the standard errors
     sectors = np.asarray(sectors, dtype=object)
     sig = metrics.signals(proba, threshold)
-    out: dict[str, Any] = {"rows": int(len(y)), "threshold": threshold, "dates": int(len(np.unique(dates)))}
+    out: dict[str, Any] = {"rows": int(len(y)), "threshold": threshold, "dates": int(len(np.unique(day)))}
     for name, c, _ in SIDES:
         picked = sig == c
         n = int(picked.sum())
@@ -78,6 +84,16 @@ def measure(proba: Any, y: Any, dates: Any, sectors: Sequence[str], threshold: f
         out[name] = d
     nb, ns = out["BUY"]["signals"], out["SELL"]["signals"]
     out["buy_share"] = nb / (nb + ns) if nb + ns else float("nan")
+    if oracle is not None:  # the best forecast's own mix at the same threshold: what the market offered
+        o = np.asarray(oracle, dtype=float)
+        o_sig = metrics.signals(np.column_stack([o, np.clip(1.0 - o.sum(axis=1), 0.0, 1.0)]), threshold)
+        ob, os_ = int((o_sig == 0).sum()), int((o_sig == 1).sum())
+        out["oracle_buy_share"] = ob / (ob + os_) if ob + os_ else float("nan")
+        for sec in sorted(set(sectors)):
+            m = sectors == sec
+            b, sl = int((o_sig[m] == 0).sum()), int((o_sig[m] == 1).sum())
+            out.setdefault("oracle_sectors", {})[sec] = {"buy": b, "sell": sl,
+                                                          "buy_share": b / (b + sl) if b + sl else None}
     per_sector = {}
     for s in sorted(set(sectors)):
         m = sectors == s
@@ -94,7 +110,7 @@ def measure(proba: Any, y: Any, dates: Any, sectors: Sequence[str], threshold: f
     out["base_rate_difference_se"] = clustered_se(diff, dates)
     out["mean_probability"] = {"BUY": float(proba[:, 0].mean()), "SELL": float(proba[:, 1].mean())}
     if symbols is not None:
-        out["ranking"] = {name: metrics.edge_vs_base(proba, y, dates, np.asarray(symbols), c, sectors=sectors)
+        out["ranking"] = {name: metrics.edge_vs_base(proba, y, day, np.asarray(symbols), c, sectors=sectors)
                           for name, c, _ in SIDES}
     return out
 
@@ -115,3 +131,72 @@ def one_line(q: dict[str, Any]) -> str:
     tail = f"; BUY share {q['buy_share']:.0%}" if q["buy_share"] == q["buy_share"] else ""
     return ("held-out " + "; ".join(parts) + tail
             + f"; calibration error BUY {cal['BUY']['ece']:.3f}, SELL {cal['SELL']['ece']:.3f}")
+
+
+def held_out_year(*, years: int, symbols: int | None, strength: float, seed: int | None, end: Any,
+                  n_jobs: int = 2, overrides: dict | None = None, paths: int = 300, held_out: int = 252,
+                  oracle: bool = True, log: Any = print) -> dict[str, Any]:
+    """``measure`` on the sample market's final ``held_out`` sessions, never fitted, chosen or tuned on.
+
+    The market is ``years`` of the sample generator up to ``end`` (``symbols`` spread over the
+    sectors, all when None). The models are trained exactly as `train` trains them (features, labels,
+    windows, six calibrated members, mean ensemble) on the rows whose labels end before the held-out
+    year (per symbol, in bars); then they predict it, and the oracle gives the best possible forecast
+    of the same rows. benchmarks/quality.py prints it; tests/ml/test_quality.py asserts on it.
+    """
+    import time
+    from datetime import date
+
+    import numpy as np
+    import pandas as pd
+
+    from turbomode import config
+    from turbomode.data import sample
+    from turbomode.data.universe import load_universe
+    from turbomode.ml.labels import LabelParams, triple_barrier
+    from turbomode.ml.train import NotTrainable, build_dataset, data_dates, ensemble_proba, split_windows, train_sector
+    from turbomode.tasks.demo import pick_universe
+
+    cfg = config.defaults().with_overrides(models__n_jobs=n_jobs, **(overrides or {}))
+    seed = cfg["data.sample.seed"] if seed is None else seed
+    secs = pick_universe(load_universe(None), symbols)
+    start = date(end.year - years, end.month, end.day)
+    t0 = time.perf_counter()
+    panel = sample.generate(secs, start, end, seed=seed, strength=strength)
+    params = LabelParams.from_config(cfg)
+    sectors = {s.symbol: s.sector for s in secs}
+    data = build_dataset(panel, sectors, cfg, labels=triple_barrier(panel, params))
+    label_dates = pd.DatetimeIndex(np.unique(data_dates(data)))
+    held_start = label_dates[-held_out]
+    held = data[data_dates(data) >= held_start]
+    fit_rows = data[data["horizon_end"] < held_start]  # no label of the fitted rows reads the held-out year
+    windows = split_windows(data_dates(fit_rows), cfg)
+    log(f"  {len(secs)} symbols x {years} years, strength {strength}; fitted on rows up to {windows.test[1]}, "
+        f"held out {held_start.date()}..{label_dates[-1].date()} ({held_out} dates)")
+    parts = []
+    for sector in sorted(set(sectors.values())):
+        try:
+            fit = train_sector(fit_rows[fit_rows["sector"] == sector], windows, cfg, sector=sector)
+        except NotTrainable as exc:
+            log(f"  {sector}: not trained ({exc})")
+            continue
+        rows = held[held["sector"] == sector]
+        proba = ensemble_proba(fit.members, rows[fit.feature_names].to_numpy(np.float32))
+        parts.append(pd.DataFrame(proba, index=rows.index, columns=["pb", "ps", "ph"]).assign(
+            y=rows["label_id"].to_numpy(), sector=sector))
+        log(f"  {sector:24s} trained ({time.perf_counter() - t0:.0f} s)")
+    v = pd.concat(parts)
+    fit_seconds = time.perf_counter() - t0
+    o = None
+    if oracle:
+        t1 = time.perf_counter()
+        orc = sample.oracle(secs, start, end, seed=seed, strength=strength, label_params=params,
+                            dates=sorted(set(v.index.get_level_values("date"))), paths=paths)
+        o = orc.set_index(["symbol", "date"]).reindex(v.index)[["p_buy", "p_sell"]].to_numpy()
+        log(f"  oracle: {len(orc):,} symbol-days x {paths} paths in {time.perf_counter() - t1:.0f} s")
+    q = measure(v[["pb", "ps", "ph"]].to_numpy(), v["y"].to_numpy(), v.index.get_level_values("date"),
+                v["sector"].to_numpy(), float(cfg["signals.min_confidence"]), oracle=o,
+                symbols=v.index.get_level_values("symbol"))
+    q.update(strength=strength, years=years, symbols=len(secs), seed=seed, seconds=round(time.perf_counter() - t0, 1),
+             fit_seconds=round(fit_seconds, 1), held_out=[str(held_start.date()), str(label_dates[-1].date())])
+    return q

@@ -74,6 +74,7 @@ def write_version(models_dir: Path, version: str, fits: Iterable["SectorFit"]) -
 
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp(models_dir)  # what a killed writer left behind
     final = models_dir / version
     if final.exists():
         raise FileExistsError(f"model version folder {final} already exists")
@@ -98,6 +99,30 @@ def write_version(models_dir: Path, version: str, fits: Iterable["SectorFit"]) -
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return records
+
+
+_TEMP = re.compile(r"^\.(?:tmp-.+|pruning)-(\d+)(?:-\d+)?$")
+
+
+def remove_stale_temp(models_dir: Path) -> list[str]:
+    """Delete the temporary folders (``.tmp-<version>-<pid>``, ``.pruning-<pid>-<n>``) of writers
+    whose process is gone; a live writer's folder is left alone. Returns the names removed."""
+    import psutil
+
+    removed = []
+    models_dir = Path(models_dir)
+    if not models_dir.is_dir():
+        return removed
+    for entry in models_dir.iterdir():
+        m = _TEMP.match(entry.name)
+        if not m or not entry.is_dir():
+            continue
+        pid = int(m.group(1))
+        if pid == os.getpid() or psutil.pid_exists(pid):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry.name)
+    return removed
 
 
 def _write(path: Path, data: bytes, sector: str, kind: str, version: str) -> FileRecord:

@@ -158,28 +158,29 @@ def build_dataset(panel: "pd.DataFrame", sectors: Mapping[str, str], cfg: Any,
 CHUNK_MIN_SYMBOLS = 1000
 
 
-def features_piece(panel: "pd.DataFrame", sectors: Mapping[str, str]) -> "pd.DataFrame":
+def features_piece(panel: "pd.DataFrame", sectors: Mapping[str, str],
+                   members: Mapping[str, Any] | None = None) -> "pd.DataFrame":
     """The features of one chunk of whole sectors (a compute piece)."""
     from turbomode.ml.features import compute_features
 
-    return compute_features(panel, sectors)
+    return compute_features(panel, sectors, members)
 
 
 def features_on(backend: Any, panel: "pd.DataFrame", sectors: Mapping[str, str],
-                min_symbols: int = CHUNK_MIN_SYMBOLS) -> "pd.DataFrame":
-    """``compute_features(panel, sectors)``, computed in chunks of whole sectors on ``backend`` when
-    the universe has at least ``min_symbols`` symbols and the backend has more than one worker; the
-    same frame either way."""
+                members: Mapping[str, Any] | None = None, min_symbols: int = CHUNK_MIN_SYMBOLS) -> "pd.DataFrame":
+    """``compute_features(panel, sectors, members)``, computed in chunks of whole sectors on
+    ``backend`` when the universe has at least ``min_symbols`` symbols and the backend has more than
+    one worker; the same frame either way."""
     import pandas as pd
 
     from turbomode.ml.features import compute_features
 
     present = set(panel["symbol"].unique()) if len(panel) else set()
-    members = {s: sec for s, sec in sectors.items() if s in present}
-    if backend is None or backend.workers <= 1 or len(members) < max(1, min_symbols):
-        return compute_features(panel, sectors)
+    in_panel = {s: sec for s, sec in sectors.items() if s in present}
+    if backend is None or backend.workers <= 1 or len(in_panel) < max(1, min_symbols):
+        return compute_features(panel, sectors, members)
     by_sector: dict[str, list[str]] = {}
-    for sym, sec in members.items():
+    for sym, sec in in_panel.items():
         by_sector.setdefault(sec, []).append(sym)
     # about two chunks per worker, whole sectors each, the largest sectors placed first
     n_chunks = max(1, min(len(by_sector), 2 * backend.workers))
@@ -187,7 +188,8 @@ def features_on(backend: Any, panel: "pd.DataFrame", sectors: Mapping[str, str],
     for sec in sorted(by_sector, key=lambda k: (-len(by_sector[k]), k)):
         min(chunks, key=len).extend(by_sector[sec])
     chunks = [c for c in chunks if c]
-    pieces = ((i, (panel[panel["symbol"].isin(c)], {s: members[s] for s in c})) for i, c in enumerate(chunks))
+    pieces = ((i, (panel[panel["symbol"].isin(c)], {s: in_panel[s] for s in c},
+                   {s: members[s] for s in c if s in (members or {})})) for i, c in enumerate(chunks))
     parts = dict(backend.map(features_piece, pieces))
     return pd.concat([parts[i] for i in range(len(chunks))]).sort_index()
 

@@ -136,10 +136,12 @@ def alert_stale(ctx, report: dict[str, Any], now: datetime | None = None) -> lis
                                                                            "last_session": data["last_session"]}),
                           now, once_per=STALE_REPEAT)
         if not signals["fresh"]:
-            msg = ("there are no active signals yet; run `turbomode scan`" if signals["newest"] is None else
-                   f"the newest signal is {signals['age_hours']:.0f} h old (limit {signals['limit_hours']} h); "
-                   "run `turbomode scan` (or `turbomode catchup`)")
-            out += notify(ctx, AlertEvent("scan", "stale", msg, details={"newest_signal": signals["newest"]}),
+            msg = signals.get("stale_reason") or (
+                "there are no active signals yet; run `turbomode scan`" if signals["newest"] is None else
+                f"the newest signal is {signals['age_hours']:.0f} h old (limit {signals['limit_hours']} h); "
+                "run `turbomode scan` (or `turbomode catchup`)")
+            out += notify(ctx, AlertEvent("scan", "stale", msg, details={"newest_signal": signals["newest"],
+                                                                         "last_scan_session": signals.get("last_scan_session")}),
                           now, once_per=STALE_REPEAT)
     except Exception:
         log.exception("staleness alerts failed")
@@ -150,6 +152,10 @@ def alert_stale(ctx, report: dict[str, Any], now: datetime | None = None) -> lis
 
 def _secret(env_name: str) -> str | None:
     value = os.environ.get(env_name, "").strip() if env_name else ""
+    if value:
+        from turbomode.redact import register
+
+        register(value)  # whatever error text quotes it is redacted
     return value or None
 
 
@@ -158,7 +164,9 @@ def _host() -> str:
 
 
 def _subject(event: AlertEvent) -> str:
-    return f"[TurboMode] {event.job} {event.kind} on {_host()}"
+    from turbomode.redact import redact
+
+    return redact(f"[TurboMode] {event.job} {event.kind} on {_host()}")
 
 
 def _body(ctx, event: AlertEvent, now: datetime) -> str:
@@ -170,7 +178,9 @@ def _body(ctx, event: AlertEvent, now: datetime) -> str:
         lines.append(f"{k}: {v}")
     lines += ["", f"Next steps: `turbomode history --job {event.job}` and `turbomode status`; the log is "
               f"{ctx.home / 'logs' / 'turbomode.log'}."]
-    return "\n".join(lines) + "\n"
+    from turbomode.redact import redact
+
+    return redact("\n".join(lines) + "\n")
 
 
 def _send_email(ctx, event: AlertEvent, now: datetime) -> None:
@@ -200,7 +210,9 @@ def _send_email(ctx, event: AlertEvent, now: datetime) -> None:
 
 
 def _payload(ctx, event: AlertEvent, now: datetime) -> dict[str, Any]:
-    return {
+    from turbomode.redact import redact_obj
+
+    return redact_obj({
         # "text" makes the POST readable as-is by Slack/Mattermost-style incoming webhooks.
         "text": f"{_subject(event)}: {event.message}",
         "job": event.job,
@@ -211,7 +223,7 @@ def _payload(ctx, event: AlertEvent, now: datetime) -> dict[str, Any]:
         "home": str(ctx.home),
         "time": clock.iso(now),
         "details": event.details,
-    }
+    })
 
 
 def _post_webhook(url: str, payload: dict[str, Any], timeout: float) -> None:
@@ -250,11 +262,13 @@ def _rid(ctx, run_id: int | None, what: str) -> str | None:
 def _describe_error(exc: BaseException) -> str:
     import urllib.error
 
+    from turbomode.redact import redact
+
     if isinstance(exc, urllib.error.HTTPError):
         return f"HTTP {exc.code} {exc.reason}"  # str(HTTPError) is fine too, but never the URL
     if isinstance(exc, urllib.error.URLError):
-        return f"{type(exc.reason).__name__}: {exc.reason}"
-    return f"{type(exc).__name__}: {exc}"
+        return redact(f"{type(exc.reason).__name__}: {exc.reason}")
+    return redact(f"{type(exc).__name__}: {exc}")  # ValueError('unknown url type: ...') quotes the URL
 
 
 # --- the record ---------------------------------------------------------------------------------
@@ -264,10 +278,27 @@ def _record(ctx, run_id: int | None, task: str, kind: str, channel: str, now: da
     try:
         from turbomode.store import alerts as store
 
+        from turbomode.redact import redact
+
         store.record(ctx.connect(), run_id=run_id, task=task, kind=kind, channel=channel, now=now, ok=ok,
-                     error=error)
+                     error=redact(error))
     except Exception as exc:  # a broken database must not stop the alert that reports it
         log.warning("could not record the %s alert in alerts_sent: %s", channel, exc)
+        if ok and channel != "ping":
+            try:
+                (ctx.home / MARKS).mkdir(parents=True, exist_ok=True)
+                _mark_file(ctx, task, kind).write_text(clock.iso(now), encoding="utf-8")
+            except OSError:  # no room even for that: the alert went out, which is what matters
+                pass
+
+
+# When the database cannot record an alert (it is the thing that broke), a file in the home does,
+# so that an hourly catch-up does not repeat the same alert every hour.
+MARKS = ".alerts-sent"
+
+
+def _mark_file(ctx, task: str, kind: str):
+    return ctx.home / MARKS / f"{task}-{kind}"
 
 
 def _sent_recently(ctx, event: AlertEvent, now: datetime, window: timedelta) -> bool:
@@ -276,6 +307,9 @@ def _sent_recently(ctx, event: AlertEvent, now: datetime, window: timedelta) -> 
 
         last = store.last_delivered(ctx.connect(), event.job, event.kind)
     except Exception as exc:
-        log.warning("could not read alerts_sent: %s", exc)
-        return False
+        log.warning("could not read alerts_sent (%s); using the file record", exc)
+        try:
+            last = _mark_file(ctx, event.job, event.kind).read_text(encoding="utf-8").strip() or None
+        except OSError:
+            return False
     return last is not None and clock.parse_iso(last) > now - window

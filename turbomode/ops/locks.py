@@ -112,7 +112,8 @@ def sweep(conn: sqlite3.Connection, now: datetime, stale_minutes: int) -> list[A
     found: list[Abandoned] = []
     for row in ledger.running_runs(conn):
         why = death_reason(row, now, stale_after, host)
-        if why and ledger.mark_abandoned(conn, row["id"], now, f"abandoned: {why}"):
+        # the status column says "abandoned"; the error says why (status prints "<status>: <error>")
+        if why and ledger.mark_abandoned(conn, row["id"], now, why):
             log.warning("run %s (%s) abandoned: %s", row["id"], row["task"], why)
             found.append(Abandoned(row["id"], row["task"], row["pid"], row["host"], why))
     for lock in ledger.all_locks(conn):
@@ -123,6 +124,12 @@ def sweep(conn: sqlite3.Connection, now: datetime, stale_minutes: int) -> list[A
         if death_reason(lock, now, stale_after, host):  # a run-less lock (catchup) of a dead process
             ledger.release_lock(conn, lock["name"], pid=lock["pid"], acquired_at=lock["acquired_at"])
     return found
+
+
+# How long one heartbeat write waits for the lock, and after how long without one it is a warning
+# (well under run.stale_heartbeat_minutes, the default 15, after which another host may call it dead).
+BEAT_WAIT_S = 5.0
+QUIET_WARNING_S = 5 * 60.0
 
 
 class Heartbeat:
@@ -149,20 +156,31 @@ class Heartbeat:
         self._thread.join(timeout=10)
 
     def _loop(self) -> None:
+        import time
+
         from turbomode.store.db import connect
 
         conn = None
+        last_ok = time.monotonic()
         try:
             while not self._stop.wait(self.seconds):
                 try:
                     if conn is None:
                         conn = connect(self.db_path, migrate=False)
+                        # A beat that waits is pointless: the next one comes in `seconds` anyway.
+                        conn.execute(f"PRAGMA busy_timeout = {int(min(self.seconds, BEAT_WAIT_S) * 1000)}")
                     if not ledger.beat(conn, self.run_id, self.lock_name, self.now_fn()):
                         self.lost = True
                         log.error("run %s is no longer marked running; heartbeat stopped", self.run_id)
                         return
+                    last_ok = time.monotonic()
                 except sqlite3.Error as exc:
-                    log.warning("heartbeat of run %s failed (%s); retrying", self.run_id, exc)
+                    # The job's own long write (train's labelled trades) holds the lock for a while:
+                    # that is normal. Only a heartbeat that has not landed for long is worth a warning.
+                    quiet = time.monotonic() - last_ok
+                    level = logging.WARNING if quiet > QUIET_WARNING_S else logging.DEBUG
+                    log.log(level, "heartbeat of run %s not recorded for %.0f s (%s); retrying", self.run_id,
+                            quiet, exc)
         finally:
             if conn is not None:
                 conn.close()

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sqlite3
 import time
 import traceback
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from turbomode import clock
@@ -67,9 +68,13 @@ def run_job(ctx: Context, job: str, options: dict[str, Any] | None = None, *, tr
     if trigger not in TRIGGERS:
         raise ConfigError(f"unknown trigger {trigger!r}; use one of {', '.join(TRIGGERS)}")
     spec = JOBS[job]
-    conn = ctx.connect()
+    conn = open_database(ctx, job)
     sweep(ctx, now_fn())
     now = now_fn()
+    # A mistyped option is a usage error: no ledger row, no alert, status unchanged.
+    from turbomode.tasks import options as option_checks
+
+    option_checks.check(ctx, job, now, options)
     if trigger == "cron" and scheduled_for is None:
         scheduled_for = _scheduled_time(ctx, job, now)
     claim = ledger.claim_run(conn, job, trigger, now, scheduled_for, missed_count, parent_run_id,
@@ -104,6 +109,10 @@ def run_job(ctx: Context, job: str, options: dict[str, Any] | None = None, *, tr
                 raise
             # run_id lets a task link the rows it writes (backtest_runs, drift_runs) to this ledger row.
             result: TaskResult = task.run(ctx, now_fn(), {"run_id": run_id, **(options or {})})
+            for up in spec.needs:
+                if not ctx.config.enabled(up):
+                    result.warnings.append(f"{up} is disabled (jobs.{up}.enabled = false): {job} used what is "
+                                           f"stored, which is up to date")
         except TurboModeError as exc:
             outcome = RunOutcome(job, run_id, "failed", exc.exit_code, error=str(exc))
             log.error("run %s failed: %s", run_id, exc)
@@ -126,19 +135,47 @@ def run_job(ctx: Context, job: str, options: dict[str, Any] | None = None, *, tr
     return outcome
 
 
+# A database that cannot be opened is alerted at most this often per job (cron and the hourly
+# catch-up would otherwise repeat it all day); the alert's record then lives in a file.
+UNUSABLE_REPEAT = timedelta(hours=24)
+
+
+def open_database(ctx: Context, job: str) -> "sqlite3.Connection":
+    """``ctx.connect()``, alerting when the database cannot be opened at all (damaged, not a
+    database, a full disk, a read-only folder): the ledger cannot record that failure, and a cron-run
+    install must not go silent. The alert needs no database (alerts.notify records it in a file)."""
+    try:
+        return ctx.connect()
+    except TurboModeError as exc:
+        log.error("%s cannot open its database: %s", job, exc)
+        try:
+            from turbomode.ops import alerts
+
+            alerts.notify(ctx, alerts.AlertEvent(job=job, kind="failed", message=f"{job} could not run: {exc}",
+                                                 details={"database": str(ctx.db_path)}),
+                          once_per=UNUSABLE_REPEAT)
+        except Exception:  # an alert channel must never change the outcome
+            log.warning("alert for the unusable database failed:\n%s", traceback.format_exc())
+        raise
+
+
 def _finish(ctx: Context, outcome: RunOutcome, now_fn: Callable[[], datetime]) -> None:
     """Record the end (and release the lock) in one transaction, then alert and ping."""
     result = outcome.result
+    summary = result.summary if result else None
+    if result is not None and result.message and "message" not in summary:
+        summary = {**summary, "message": result.message}  # what `history` shows for the run
     kept = ledger.finish_run(ctx.connect(), outcome.run_id, outcome.status, now_fn(),
-                             summary=result.summary if result else None, error=outcome.error,
-                             exit_code=outcome.exit_code)
+                             summary=summary, error=outcome.error, exit_code=outcome.exit_code)
     if not kept:
         log.error("run %s had been marked abandoned by another process; its result (%s) is not recorded",
                   outcome.run_id, outcome.status)
     log.info("run %s finished: %s%s", outcome.run_id, outcome.status,
              f" {result.message}" if result and result.message else
              (f" {outcome.error}" if outcome.error else ""))
-    if outcome.status in ("failed", "blocked"):
+    # partial too: some of the work was not done (a symbol failed, a bar was quarantined, a sector
+    # had no usable model) and a person has to look
+    if outcome.status in ("failed", "blocked", "partial"):
         notify_safe(ctx, outcome.job, outcome.status, outcome.error or outcome.status, outcome.run_id,
                     details=result.summary if result else None)
     ping_safe(ctx, outcome.job, str(outcome.exit_code), outcome.run_id)
@@ -163,6 +200,9 @@ def _prerequisites(ctx: Context, job: str, run_id: int, now_fn: Callable[[], dat
 
     facts = read_facts(ctx, now_fn())
     for up, why in planner.stale_prerequisites(job, facts):
+        if not ctx.config.enabled(up):  # disabled means never started by TurboMode, as a dependency too
+            return (f"{up} is disabled (jobs.{up}.enabled = false) and {why}; run `turbomode {up}` yourself "
+                    f"or enable it")
         done = session.get(up)
         if done is not None:
             if done.status in ledger.SUCCESS:

@@ -25,6 +25,9 @@ from pathlib import Path, PurePosixPath
 from turbomode.config import Config
 from turbomode.errors import BadSchedule, SchedulerError
 from turbomode.jobs import JOBS, ORDER
+# The cron -> calendar-trigger translation lives in task_triggers; its names are used here and by tests.
+from turbomode.ops.task_triggers import (ALL_DOM, ALL_DOW, ALL_MONTHS, ALL_WEEKS, MAX_TRIGGERS,  # noqa: F401
+                                         DaySpec, TimeSpec, windows_triggers)
 
 BEGIN = "# BEGIN turbomode"
 END = "# END turbomode"
@@ -39,8 +42,6 @@ TIME_LIMITS = {"ingest": "PT2H", "scan": "PT1H", "train": "PT8H", "backtest": "P
 # Task Scheduler retries a failed start this often; the run lock makes a retry harmless.
 RESTART_INTERVAL, RESTART_COUNT = "PT15M", 2
 LOGON_DELAY, BOOT_DELAY = "PT2M", "PT5M"
-# Task Scheduler accepts at most 48 triggers per task.
-MAX_TRIGGERS = 48
 # Calendar triggers need a StartBoundary; its date only anchors the schedule (any past date works).
 ANCHOR_DATE = "2026-01-01"
 
@@ -162,96 +163,6 @@ def render_cron(cfg: Config, target: Target) -> str:
     return "\n".join(lines) + "\n"
 
 
-# --- Windows Task Scheduler: which cron expressions it can express -------------------------------
-
-@dataclass(frozen=True)
-class TimeSpec:
-    """A daily start time (minutes after midnight), optionally repeated every ``every`` minutes."""
-
-    start: int
-    every: int = 0
-    span: int = 0  # minutes from the first to the last repetition
-
-
-@dataclass(frozen=True)
-class DaySpec:
-    """Which days: 'daily', 'weekly' (days_of_week), 'monthly' (days_of_month, months) or
-    'monthly_dow' (days_of_week in every week of the given months)."""
-
-    kind: str
-    days_of_week: tuple[int, ...] = ()  # 0 = Sunday
-    days_of_month: tuple[int, ...] = ()
-    months: tuple[int, ...] = ()
-
-
-ALL_DOW = tuple(range(7))
-ALL_DOM = tuple(range(1, 32))
-ALL_MONTHS = tuple(range(1, 13))
-
-
-def _refuse(where: str, expr: str, why: str) -> BadSchedule:
-    return BadSchedule(f"{where} = '{expr}' cannot be expressed in Windows Task Scheduler ({why}); "
-                       "use evenly spaced or a few fixed times of day, and restrict either the day of "
-                       "the month or the day of the week, not both")
-
-
-def windows_triggers(expr: str, where: str) -> list[tuple[TimeSpec, DaySpec]]:
-    """Translate a cron expression into Task Scheduler calendar triggers, or refuse it.
-
-    Supported: times of day that are one time, evenly spaced (one trigger that repeats), or up to
-    48 fixed times; every day, some days of the week, some days of the month, some months; when
-    both day fields are restricted, cron runs on either, which is two triggers. Refused: cronsim's
-    extensions (L, W, #) and day-of-month AND day-of-week both required (``*/2 * 1``).
-    """
-    from cronsim import CronSim, CronSimError
-
-    try:
-        sim = CronSim(expr, datetime(2026, 1, 1))
-    except CronSimError as exc:
-        raise BadSchedule(f"{where} = '{expr}' is not a valid cron expression ({exc})") from None
-    if expr.strip().startswith("@") or len(expr.split()) != 5:
-        raise _refuse(where, expr, "only five-field expressions are supported")
-    dom = sim.days
-    dow = sim.weekdays
-    if any(not isinstance(d, int) or d < 1 for d in dom) or any(not isinstance(d, int) for d in dow):
-        raise _refuse(where, expr, "the L, W and # day extensions have no Task Scheduler equivalent")
-    days_of_week = tuple(sorted({d % 7 for d in dow}))  # cron's 7 is Sunday too
-    days_of_month = tuple(sorted(dom))
-    months = tuple(sorted(sim.months))
-
-    full_dom, full_dow = days_of_month == ALL_DOM, days_of_week == ALL_DOW
-    day_specs: list[DaySpec]
-    if sim.day_and:  # Debian cron: a field starting with '*' means both fields must match
-        if not full_dom and not full_dow:
-            raise _refuse(where, expr, "the day of the month and the day of the week must both match")
-        if not full_dom:
-            day_specs = [DaySpec("monthly", days_of_month=days_of_month, months=months)]
-        elif not full_dow:
-            day_specs = ([DaySpec("weekly", days_of_week=days_of_week)] if months == ALL_MONTHS
-                         else [DaySpec("monthly_dow", days_of_week=days_of_week, months=months)])
-        else:
-            day_specs = ([DaySpec("daily")] if months == ALL_MONTHS
-                         else [DaySpec("monthly", days_of_month=ALL_DOM, months=months)])
-    else:  # both restricted: cron runs when either matches, so one trigger for each
-        day_specs = [DaySpec("monthly", days_of_month=days_of_month, months=months),
-                     DaySpec("weekly", days_of_week=days_of_week) if months == ALL_MONTHS
-                     else DaySpec("monthly_dow", days_of_week=days_of_week, months=months)]
-
-    times = sorted(60 * h + m for h in sim.hours for m in sim.minutes)
-    steps = {b - a for a, b in zip(times, times[1:])}
-    if len(times) == 1:
-        time_specs = [TimeSpec(times[0])]
-    elif len(steps) == 1:
-        time_specs = [TimeSpec(times[0], every=steps.pop(), span=times[-1] - times[0])]
-    else:
-        time_specs = [TimeSpec(t) for t in times]
-    count = len(time_specs) * len(day_specs)
-    if count > MAX_TRIGGERS:
-        raise _refuse(where, expr, f"its {len(times)} times of day are not evenly spaced and would need "
-                      f"{count} triggers, more than Task Scheduler's {MAX_TRIGGERS}")
-    return [(t, d) for d in day_specs for t in time_specs]
-
-
 # --- Windows Task Scheduler XML ---------------------------------------------------------------------
 
 def _duration(minutes: int) -> str:
@@ -321,7 +232,7 @@ def _calendar_trigger(parent, time: TimeSpec, days: DaySpec, offset: str) -> Non
     else:  # monthly_dow: the given weekdays in every week of the given months
         sched = sub(trig, "ScheduleByMonthDayOfWeek")
         weeks = sub(sched, "Weeks")
-        for w in ("1", "2", "3", "4", "Last"):
+        for w in days.weeks:
             sub(weeks, "Week").text = w
         dows = sub(sched, "DaysOfWeek")
         for d in days.days_of_week:

@@ -7,6 +7,8 @@ network and no server. ``write_report`` writes it to a temporary name and rename
 
 from __future__ import annotations
 
+import errno
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -26,5 +28,7 @@ def write_report(ctx, now: datetime, path: Path | None = None) -> Path:
     html = render(collect(ctx, now), now)
     if not target.parent.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
+    elif not target.parent.is_dir():  # Windows says "not found" for a path under a file; say what it is
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(target.parent))
     atomic_write_text(target, html)
     return target

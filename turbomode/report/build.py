@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +34,8 @@ class ReportData:
     sector_stats: list[dict[str, Any]]
     backtest: dict[str, Any] | None
     drift: dict[str, Any] | None
+    calibration: dict[str, Any] | None = None  # the champions' test-window calibration (calibration_facts)
+    freshness: dict[str, Any] | None = None  # what the page needs to judge staleness when it is opened
 
 
 def collect(ctx, now: datetime) -> ReportData:
@@ -53,7 +56,7 @@ def collect(ctx, now: datetime) -> ReportData:
         freshness_hours=v.freshness_hours,
         signals=v.rows,
         last_update=v.updated_at,
-        stale=v.stale or not v.updated_at,
+        stale=v.stale,
         sample=v.sample,
         jobs=health["jobs"],
         problems=health["problems"],
@@ -61,7 +64,47 @@ def collect(ctx, now: datetime) -> ReportData:
         sector_stats=signal_store.sector_stats(conn),
         backtest=backtests.load(conn),
         drift=drift_store.latest(conn),
+        calibration=calibration_facts(conn),
+        freshness=_freshness_facts(conn, now, v),
     )
+
+
+def calibration_facts(conn) -> dict[str, Any] | None:
+    """The latest training run's test-window calibration over all sectors, and each champion's own
+    (stored with the model version: model_metadata metrics of its ensemble)."""
+    import json
+
+    from turbomode.store import models as model_store
+
+    run = model_store.latest_training_run(conn)
+    pooled = ((run or {}).get("metrics") or {}).get("test") or {}
+    sectors = {}
+    for sector, (version, files) in model_store.champion_files(conn).items():
+        ens = next((f for f in files if f["model_type"] == "ensemble"), None)
+        metrics = json.loads(ens["metrics"]) if ens and ens.get("metrics") else {}
+        test = metrics.get("test") or {}
+        if test.get("reliability"):
+            sectors[sector] = {"version": version, "window": [ens.get("test_start"), ens.get("test_end")], **test}
+    if not pooled.get("reliability") and not sectors:
+        return None
+    return {"version": (run or {}).get("version"), "pooled": pooled, "sectors": sectors}
+
+
+# Sessions embedded in the page, so that it judges staleness by the same rule when opened later
+# (store.state.signal_freshness); a page opened after the last one is simply stale.
+PAGE_SESSIONS_AHEAD_DAYS = 120
+
+
+def _freshness_facts(conn, now: datetime, v) -> dict[str, Any]:
+    from datetime import timedelta
+
+    from turbomode.store.sessions import closes_between
+
+    days = [d for d in (v.session, v.scan_session) if d] + [(now - timedelta(days=10)).date().isoformat()]
+    sessions = closes_between(conn, min(days), (now + timedelta(days=PAGE_SESSIONS_AHEAD_DAYS)).date().isoformat())
+    return {"generated_at": iso(now), "updated_at": v.updated_at and iso(parse_iso(v.updated_at)),
+            "newest_session": v.session, "last_scan_at": v.scan_at, "last_scan_session": v.scan_session,
+            "limit_hours": v.freshness_hours, "sessions": sessions}
 
 
 # --- formatting ------------------------------------------------------------------------------
@@ -104,7 +147,9 @@ def fmt_pct(v: Any, digits: int = 1) -> str:
 
 
 def e(v: Any) -> str:
-    return escape("" if v is None else str(v))
+    from turbomode.redact import redact
+
+    return escape(redact("" if v is None else str(v)))
 
 
 def badge(status: str | None) -> str:
@@ -137,11 +182,13 @@ def signal_headers() -> str:
 
 
 def signal_rows(signals: list[dict[str, Any]]) -> str:
+    from turbomode.store.signals import expiry_of, session_of
+
     out = []
     for s in signals:
         typ = (s.get("signal_type") or "").upper()
-        session = s.get("market_date") or (s.get("created_at") or "")[:10]
-        expires = s.get("expiry_date") or (s.get("expires_at") or "")[:10]
+        session = session_of(s) or ""
+        expires = expiry_of(s) or ""
         conf = s.get("confidence")
         width = max(0, min(60, round((conf or 0) * 60)))
         search = f"{s.get('symbol') or ''} {s.get('sector') or ''}".lower()
@@ -175,7 +222,7 @@ def banners(d: ReportData, now: datetime) -> str:
             why = (f"Signals were last updated {fmt_time(d.last_update)} ({fmt_age(now, d.last_update)}), "
                    f"older than the {d.freshness_hours} h freshness limit.")
         else:
-            why = "No scan has produced signals yet."
+            why = "No scan has succeeded for the last session yet."
         out.append(f'<div class="banner stale" id="stale-banner" role="alert">STALE<small>{e(why)} '
                    "Run <code>turbomode catchup</code> (or <code>turbomode scan</code>) to refresh them."
                    "</small></div>")
@@ -194,7 +241,8 @@ def cards(d: ReportData, now: datetime) -> str:
     n_sell = sum(1 for s in d.signals if (s.get("signal_type") or "").upper() == "SELL")
     items = [
         ("Active signals", f"{len(d.signals)}", f"{n_buy} BUY · {n_sell} SELL"),
-        ("Last updated", fmt_age(now, d.last_update) or "never", fmt_time(d.last_update)),
+        ("Last updated", f'<span id="age-last-updated">{fmt_age(now, d.last_update) or "never"}</span>',
+         fmt_time(d.last_update)),
     ]
     bt = d.backtest
     if bt:
@@ -276,7 +324,12 @@ def backtest_html(d: ReportData) -> str:
     meta = (f'Run {fmt_time(bt.get("created_at"))} · test period {e(bt.get("start_date"))} to '
             f'{e(bt.get("end_date"))} · {e(bt.get("folds"))} folds'
             + (f" · models {e(models_text)}" if models_text else "")
+            + " · filled at the next open"
             + (' · <strong>sample data</strong>' if (bt.get("data_source") or "") == "sample" else ""))
+    bias = (bt.get("params") or {}).get("survivorship_note") or (bt.get("metrics") or {}).get("survivorship_note")
+    if bias:
+        meta += f'</p><p class="note" id="survivorship"><strong>{e(bias[0].upper() + bias[1:])}</strong>'
+
     chart = equity_svg(bt.get("equity") or [])
     results = sorted(bt.get("results") or [], key=lambda r: (SLICE_ORDER.get(r["slice_kind"], 9), r["slice"]))
     floor = int(((bt.get("metrics") or {}).get("min_trades")) or 0)
@@ -303,6 +356,35 @@ def backtest_html(d: ReportData) -> str:
     else:
         table = '<p class="note">This backtest recorded no per-slice results.</p>'
     return f'<p class="note">{meta}</p>{chart}{table}'
+
+
+def calibration_html(d: ReportData) -> str:
+    """Reliability diagrams of P(BUY) and P(SELL) on the champions' test window: all sectors, and each
+    sector's on demand (a <details> per sector)."""
+    from turbomode.report.charts import reliability_svg
+
+    c = d.calibration
+    if not c:
+        return '<p class="note">No calibration recorded yet: run <code>turbomode train</code>.</p>'
+    pooled = c.get("pooled") or {}
+    head = ""
+    if pooled.get("reliability"):
+        rows = f"{pooled.get('rows') or 0:,}"
+        head = (f'<p class="note">Version {e(c.get("version"))}, test window (it chose nothing): '
+                f'{e(rows)} rows. ECE P(BUY) '
+                f'{fmt_num(pooled.get("ece_buy"), 3)}, P(SELL) {fmt_num(pooled.get("ece_sell"), 3)}; Brier '
+                f'{fmt_num(pooled.get("brier_buy"), 3)} / {fmt_num(pooled.get("brier_sell"), 3)}. A dot on the '
+                'diagonal: signals given that confidence reached their target that often.</p>'
+                + reliability_svg(pooled["reliability"], title="Reliability of P(BUY) and P(SELL), all sectors",
+                                  ident="rel-all"))
+    parts = []
+    for i, (sector, t) in enumerate(sorted((c.get("sectors") or {}).items())):
+        chart = reliability_svg(t["reliability"], title=f"Reliability of P(BUY) and P(SELL), {sector}",
+                                ident=f"rel-{i}")
+        parts.append(f'<details class="sector-calibration"><summary>{e(sector)} · ECE BUY '
+                     f'{fmt_num(t.get("ece_buy"), 3)}, SELL {fmt_num(t.get("ece_sell"), 3)} · '
+                     f'{e(t.get("rows", 0))} rows</summary>{chart}</details>')
+    return head + "".join(parts)
 
 
 def drift_html(d: ReportData) -> str:
@@ -358,4 +440,7 @@ def render(d: ReportData, now: datetime) -> str:
         sector_stats=sector_stats_html(d),
         backtest=backtest_html(d),
         drift=drift_html(d),
+        calibration=calibration_html(d),
+        # JSON inside <script>: "</" is escaped so no value can end the element
+        freshness=json.dumps(d.freshness or {}).replace("</", "<\\/"),
     )

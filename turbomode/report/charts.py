@@ -8,6 +8,7 @@ from typing import Sequence
 
 STRATEGY_COLOR = "#2457c5"
 BUY_HOLD_COLOR = "#8a94a3"
+SIDE_COLORS = {"BUY": "#1f8a4c", "SELL": "#c0392b"}
 
 
 def _normalised(values: Sequence[float | None]) -> list[float | None]:
@@ -106,3 +107,51 @@ def _pct(growth: float | None) -> str:
     if growth is None:
         return "n/a"
     return f"{(growth - 1) * 100:+.0f}%" if abs(growth - 1) >= 0.1 else f"{(growth - 1) * 100:+.1f}%"
+
+
+def reliability_svg(tables: dict[str, list[dict]], *, title: str, size: int = 300, ident: str = "rel") -> str:
+    """A reliability diagram: per probability bin, the mean predicted P(side) (x) against the share of
+    those rows whose side reached its target (y), BUY and SELL, dots sized by the rows in the bin; the
+    diagonal is perfect calibration. ``tables``: side -> ml.metrics.reliability rows."""
+    rows = {side: [b for b in bins if b.get("count")] for side, bins in tables.items() if bins}
+    if not rows:
+        return '<p class="note">No calibration table recorded.</p>'
+    pts = [b for bins in rows.values() for b in bins]
+    hi = min(1.0, max(0.2, math.ceil(max(max(b["predicted"], b["observed"]) for b in pts) * 10 + 0.5) / 10))
+    left, right, top, bottom = 40, 12, 12, 34
+    pw, ph = size - left - right, size - top - bottom
+    biggest = max(b["count"] for b in pts)
+
+    def x(v: float) -> float:
+        return left + pw * min(v, hi) / hi
+
+    def y(v: float) -> float:
+        return top + ph * (1 - min(v, hi) / hi)
+
+    tid = f"{ident}-title"
+    out = [f'<svg class="chart reliability" viewBox="0 0 {size} {size}" style="max-width:{size + 60}px" role="img" aria-labelledby="{tid}" '
+           f'xmlns="http://www.w3.org/2000/svg"><title id="{tid}">{escape(title)}</title>']
+    for t in _nice_ticks(0.0, hi, 4):
+        out.append(f'<line x1="{left}" x2="{size - right}" y1="{y(t):.1f}" y2="{y(t):.1f}" stroke="#e6e9ee"/>'
+                   f'<text x="{left - 5}" y="{y(t) + 4:.1f}" text-anchor="end">{t:.1f}</text>'
+                   f'<text x="{x(t):.1f}" y="{size - bottom + 14}" text-anchor="middle">{t:.1f}</text>')
+    out.append(f'<line x1="{x(0):.1f}" y1="{y(0):.1f}" x2="{x(hi):.1f}" y2="{y(hi):.1f}" stroke="#b8c0cc" '
+               'stroke-dasharray="3 3"/>')
+    out.append(f'<text x="{left + pw / 2:.1f}" y="{size - 4}" text-anchor="middle">predicted P(side)</text>')
+    for side, bins in rows.items():
+        color = SIDE_COLORS.get(side, STRATEGY_COLOR)
+        line = " ".join(f"{'L' if i else 'M'}{x(b['predicted']):.1f},{y(b['observed']):.1f}"
+                        for i, b in enumerate(sorted(bins, key=lambda b: b["predicted"])))
+        out.append(f'<path d="{line}" fill="none" stroke="{color}" stroke-width="1.5"/>')
+        for b in bins:
+            r = 2 + 5 * math.sqrt(b["count"] / biggest)
+            out.append(f'<circle cx="{x(b["predicted"]):.1f}" cy="{y(b["observed"]):.1f}" r="{r:.1f}" fill="{color}" '
+                       f'fill-opacity="0.75"><title>{side}: predicted {b["predicted"]:.3f}, observed '
+                       f'{b["observed"]:.3f}, {b["count"]:,} rows</title></circle>')
+    lx = left + 8
+    for i, side in enumerate(rows):
+        color = SIDE_COLORS.get(side, STRATEGY_COLOR)
+        out.append(f'<circle cx="{lx + 70 * i}" cy="{top + 8}" r="4" fill="{color}"/>'
+                   f'<text x="{lx + 8 + 70 * i}" y="{top + 12}">{escape(side)}</text>')
+    out.append("</svg>")
+    return "".join(out)

@@ -7,16 +7,25 @@ imported only when a migration is actually pending, so ``status`` and ``catchup`
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sqlite3
+import time
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from turbomode.errors import HomeNotWritable, NotADatabase
+
+if TYPE_CHECKING:
+    from turbomode.errors import TurboModeError
 from turbomode.store.schema_version import MIGRATION_SET, MIGRATION_NAMES
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT_S = 30.0
+# Windows: how long a replace waits for another process (a virus scan, the search indexer, a
+# browser reading the report) to let go of the file it would replace.
+REPLACE_WAIT_S = 5.0
+WINDOWS = os.name == "nt"  # elsewhere a PermissionError is a real one: no waiting
 
 
 # Files this process has already checked (and so may hold open through SQLite).
@@ -39,6 +48,8 @@ def check_is_database(path: Path) -> None:
 
 
 def _check_header(path: Path) -> None:
+    if Path(path).is_dir():  # opening a folder is PermissionError on Windows, not IsADirectoryError
+        raise NotADatabase(f"{path} is a folder, not a database; move it away or choose another --home")
     try:
         with open(path, "rb") as fh:
             head = fh.read(16)
@@ -53,10 +64,13 @@ def _check_header(path: Path) -> None:
         )
 
 
-def connect(path: Path, *, migrate: bool = True, readonly: bool = False) -> sqlite3.Connection:
+def connect(path: Path, *, migrate: bool = True, readonly: bool = False, backups_dir: Path | None = None,
+            notice: Callable[[str], None] | None = None) -> sqlite3.Connection:
     """Open (creating if needed) the database at ``path`` in autocommit mode.
 
-    Transactions are explicit: use ``transaction(conn)``. ``migrate`` applies pending migrations.
+    Transactions are explicit: use ``transaction(conn)``. ``migrate`` applies pending migrations;
+    a database that already holds tables is first copied into ``backups_dir`` (default: the
+    ``backups`` folder beside it) and ``notice`` is told where.
     """
     path = Path(path)
     check_is_database(path)
@@ -71,34 +85,184 @@ def connect(path: Path, *, migrate: bool = True, readonly: bool = False) -> sqli
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise HomeNotWritable(f"cannot create the folder {path.parent} ({exc.strerror}); "
-                                  "choose a writable --home") from None
+            raise storage_error(exc, path.parent) or HomeNotWritable(
+                f"cannot create the folder {path.parent} ({exc.strerror}); choose a writable --home") from None
+    conn = None
     try:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        pending = pending_migrations(conn) if migrate else []
+        if pending and _has_tables(conn):
+            # Before the first change to a database we did not create (the old system's, or one of
+            # an older TurboMode): a copy, byte for byte in content, that no rotation removes.
+            saved = backup_before_upgrade(conn, backups_dir or path.parent / "backups")
+            if notice is not None:
+                notice(f"backed up {path} to {saved} before upgrading its schema ({len(pending)} change(s))")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         conn.execute("PRAGMA synchronous = NORMAL" if mode == "wal" else "PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
-    except sqlite3.DatabaseError as exc:
-        msg = str(exc)
-        if "file is not a database" in msg or "malformed" in msg:
-            raise NotADatabase(f"{path} is not a usable SQLite database ({msg}); restore a backup with "
-                               "`turbomode restore` or move it away") from None
-        if "readonly" in msg or "unable to open" in msg:
-            raise HomeNotWritable(f"cannot write the database {path} ({msg}); check the folder's "
-                                  "permissions or choose another --home") from None
-        raise
-    if migrate:
-        try:
+        if pending:
             ensure_schema(conn)
-        except sqlite3.OperationalError as exc:
-            if "readonly" in str(exc) or "unable to open" in str(exc):
-                conn.close()
-                raise HomeNotWritable(f"cannot write the database {path} ({exc}); check the folder's "
-                                      "permissions or choose another --home") from None
-            raise
+    except (sqlite3.Error, OSError) as exc:
+        if conn is not None:
+            conn.close()
+        named = storage_error(exc, path.parent, db=path)
+        if named is not None:
+            raise named from None
+        raise
     return conn
+
+
+# Read-only commands can read a database that has at least these migrations: later ones only add
+# what their readers treat as empty when missing (e.g. price_quarantine). An older database (the
+# old system's, or one without the run ledger) is refused until a write command upgrades it.
+READABLE_FROM = "m005_next_open_fills_and_windows"  # active_signals columns the readers select
+
+
+def connect_existing(path: Path, notice: Callable[[str], None] | None = None) -> sqlite3.Connection:
+    """The database of a read-only command: it must exist and be recent enough to read as it is;
+    nothing is created or migrated."""
+    from turbomode.errors import NoDatabase
+
+    path = Path(path)
+    if not path.exists():
+        raise NoDatabase(f"there is no TurboMode database in {path.parent} (no {path.name}); check --home "
+                         "or TURBOMODE_HOME, or start with `turbomode demo` or `turbomode ingest`")
+    check_is_database(path)
+    try:
+        probe = connect(path, readonly=True)
+        try:
+            pending = pending_migrations(probe)
+        finally:
+            probe.close()
+        needed = MIGRATION_NAMES[: MIGRATION_NAMES.index(READABLE_FROM) + 1]
+        if pending and notice is not None and not set(pending) & set(needed):
+            notice(f"{path}'s schema is {len(pending)} change(s) behind this version of TurboMode; the next job "
+                   "applies them (after a backup)")
+        if set(pending) & set(needed):
+            raise NoDatabase(
+                f"{path} was written by the old system or an older TurboMode and needs a schema upgrade "
+                f"({len(pending)} change(s)), which a read-only command never makes; run a job such as "
+                "`turbomode ingest` or `turbomode catchup`: it backs the file up first, then upgrades it")
+        return connect(path, migrate=False)
+    except sqlite3.Error as exc:
+        named = storage_error(exc, path.parent, db=path)
+        if named is not None:
+            raise named from None
+        raise
+
+
+def _has_tables(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0] > 0
+
+
+def backup_before_upgrade(conn: sqlite3.Connection, backups_dir: Path) -> Path:
+    """Copy the database (sqlite3 backup API) to ``turbomode-<stamp>-before-upgrade.db``.
+
+    The name is outside maintain's rotation (``turbomode-<stamp>.db``): this copy is kept until
+    the user deletes it.
+    """
+    from turbomode import clock
+
+    backups_dir = Path(backups_dir)
+    backups_dir.mkdir(parents=True, exist_ok=True)
+    stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
+    final = backups_dir / f"turbomode-{stamp}-before-upgrade.db"
+    n = 1
+    while final.exists():
+        final = backups_dir / f"turbomode-{stamp}-{n}-before-upgrade.db"
+        n += 1
+    tmp = backups_dir / f".{final.name}.{os.getpid()}.tmp"
+    try:
+        dst = sqlite3.connect(tmp)
+        try:
+            conn.backup(dst)
+            dst.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            dst.close()
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return final
+
+
+# SQLite reports a disk that filled up mid-write as "disk I/O error" as often as "disk is full"
+# (e.g. when the -shm file cannot grow); below this much free space we say which it is.
+LOW_SPACE_BYTES = 16 * 1024 * 1024
+
+
+def free_bytes(where: Path) -> int | None:
+    """Free space on the file system holding ``where`` (its nearest existing ancestor)."""
+    import shutil
+
+    p = Path(where)
+    for candidate in (p, *p.parents):
+        try:
+            if candidate.exists():
+                return shutil.disk_usage(candidate).free
+        except OSError:
+            return None
+    return None
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "unknown space"
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def storage_error(exc: BaseException, where: Path, db: Path | None = None) -> "TurboModeError | None":
+    """The one-sentence error for a file-system or SQLite failure under the folder ``where``.
+
+    Disk full, permission denied, read-only file system or database, a path through a file: each
+    named with its folder and cause. None when ``exc`` is none of these (a bug: log it).
+    """
+    import errno
+
+    from turbomode.errors import DiskFull
+
+    where = Path(where)
+    name = db or where
+    full = DiskFull(f"the disk holding {where} is full ({_size(free_bytes(where))} free); free some space "
+                    "and run the command again (nothing stored was lost)")
+    if isinstance(exc, sqlite3.Error):
+        msg = str(exc).lower()
+        if "database or disk is full" in msg:
+            return full
+        if "disk i/o error" in msg:
+            free = free_bytes(where)
+            if free is not None and free < LOW_SPACE_BYTES:
+                return full
+            return HomeNotWritable(f"reading or writing {name} failed with a disk I/O error ({_size(free)} free "
+                                   f"in {where}); check the disk, then run the command again")
+        if "readonly" in msg or "read-only" in msg:
+            return HomeNotWritable(f"the database {name} is read-only ({exc}); make it and the folder {where} "
+                                   "writable for this user, or choose another --home")
+        if "unable to open database file" in msg:
+            return HomeNotWritable(f"cannot open the database {name} ({exc}): the folder {where} is missing "
+                                   "or not writable for this user; fix its permissions or choose another --home")
+        if "file is not a database" in msg or "malformed" in msg:
+            return NotADatabase(f"{name} is not a usable SQLite database ({exc}); restore a backup with "
+                                "`turbomode restore` or move it away")
+        return None
+    if isinstance(exc, OSError):
+        target = exc.filename or where
+        if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            return full
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return HomeNotWritable(f"cannot write {target} (permission denied); make {where} writable for this "
+                                   "user or choose another --home")
+        if exc.errno == errno.EROFS:
+            return HomeNotWritable(f"cannot write {target}: {where} is on a read-only file system; choose "
+                                   "another --home")
+        if exc.errno == errno.ENOTDIR:
+            return HomeNotWritable(f"cannot use {target}: part of that path is a file, not a folder; point "
+                                   "--home (or TURBOMODE_HOME) at a folder")
+    return None
 
 
 def pending_migrations(conn: sqlite3.Connection) -> list[str]:
@@ -107,13 +271,16 @@ def pending_migrations(conn: sqlite3.Connection) -> list[str]:
         rows = conn.execute(
             "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", (MIGRATION_SET,)
         ).fetchall()
-    except sqlite3.OperationalError:  # no migrations table yet
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise  # a full disk or an unreadable file is not "an old database": say what it is
         return list(MIGRATION_NAMES)
     done = {r[0] for r in rows}
     return [n for n in MIGRATION_NAMES if n not in done]
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
+    """Apply pending migrations (``connect`` backs a database with tables up first)."""
     if not pending_migrations(conn):
         return
     from sqlite_utils import Database
@@ -130,7 +297,13 @@ def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        # SQLite rolls back by itself on some errors (a full disk): then there is nothing to roll
+        # back, and the error the caller must see is the original one, not "no transaction".
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
         raise
     else:
         conn.execute("COMMIT")
@@ -139,12 +312,33 @@ def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temporary name in the same folder, fsync, then rename over ``path``."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder", str(path))
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)  # never leave the temporary file behind
+        if isinstance(exc, OSError) and exc.filename == str(tmp):
+            exc.filename = str(path)  # the user knows the file they asked for, not our temporary name
+        raise
+
+
+def replace(src: Path, dst: Path) -> None:
+    """os.replace, waiting on Windows while another process holds ``dst`` open (it refuses until then)."""
+    deadline = time.monotonic() + REPLACE_WAIT_S
+    while True:
+        try:
+            os.replace(src, dst)
+            return
+        except PermissionError:
+            if not WINDOWS or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

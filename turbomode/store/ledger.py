@@ -17,13 +17,14 @@ from datetime import datetime
 from typing import Any, Callable
 
 from turbomode.clock import iso
+from turbomode.redact import redact, redact_obj
 from turbomode.store.db import transaction
 
 SUCCESS = ("succeeded", "partial")  # a partial run (some symbols failed) still counts as done
 
 
 def _json(summary: dict[str, Any] | None) -> str | None:
-    return json.dumps(summary, default=str) if summary is not None else None
+    return json.dumps(redact_obj(summary), default=str) if summary is not None else None
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def finish_run(conn: sqlite3.Connection, run_id: int, status: str, now: datetime
         cur = conn.execute(
             "UPDATE task_runs SET status = ?, finished_at = ?, summary = ?, error = ?, exit_code = ?"
             " WHERE id = ? AND status = 'running'",
-            (status, iso(now), _json(summary), error, exit_code, run_id),
+            (status, iso(now), _json(summary), redact(error), exit_code, run_id),
         )
         conn.execute("DELETE FROM locks WHERE run_id = ?", (run_id,))
         return cur.rowcount == 1
@@ -109,7 +110,7 @@ def record_instant(conn: sqlite3.Connection, task: str, trigger: str, status: st
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (task, trigger, iso(scheduled_for) if scheduled_for else None, iso(now), iso(now), status,
              os.getpid(), socket.gethostname(), _json(summary) if summary else None,
-             error, exit_code, missed_count, parent_run_id),
+             redact(error), exit_code, missed_count, parent_run_id),
         )
         return int(cur.lastrowid)
 
@@ -139,7 +140,7 @@ def mark_abandoned(conn: sqlite3.Connection, run_id: int, now: datetime, why: st
     with transaction(conn):
         cur = conn.execute(
             "UPDATE task_runs SET status = 'abandoned', finished_at = ?, error = ?, exit_code = NULL"
-            " WHERE id = ? AND status = 'running'", (iso(now), why, run_id))
+            " WHERE id = ? AND status = 'running'", (iso(now), redact(why), run_id))
         conn.execute("DELETE FROM locks WHERE run_id = ?", (run_id,))
         return cur.rowcount == 1
 

@@ -333,3 +333,22 @@ def m005_next_open_fills_and_windows(db: Database) -> None:
     for col in ("test_start", "test_end", "data_end"):
         if col not in _table_columns(db, "model_metadata"):
             db.execute(f"ALTER TABLE model_metadata ADD COLUMN [{col}] TEXT")
+
+
+@migrations(name=MIGRATION_NAMES[5])
+def m006_price_quarantine(db: Database) -> None:
+    # Suspect bars (a 100x unit error, an unapplied split) are kept here, with their values, instead
+    # of in price_data: features, labels and fills read price_data only, and nothing is lost.
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS price_quarantine (
+  symbol TEXT NOT NULL,
+  date TEXT NOT NULL,
+  open REAL, high REAL, low REAL, close REAL, adj_close REAL, volume REAL,
+  source TEXT,
+  reason TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'quarantined' CHECK (status IN ('quarantined', 'confirmed', 'corrected')),
+  flagged_at TEXT NOT NULL,
+  resolved_at TEXT,
+  PRIMARY KEY (symbol, date)
+)"""
+    )

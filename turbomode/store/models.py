@@ -73,6 +73,13 @@ def champion_files(conn: sqlite3.Connection) -> dict[str, tuple[str, list[dict[s
     return out
 
 
+def champion_versions(conn: sqlite3.Connection) -> dict[str, str]:
+    """sector -> its champion version (one small query: `status` reads it)."""
+    rows = conn.execute("SELECT sector, MAX(version) FROM model_metadata WHERE status = 'champion'"
+                        " GROUP BY sector").fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
 def former_champions(conn: sqlite3.Connection, sector: str) -> list[tuple[str, list[dict[str, Any]]]]:
     """The sector's retired champions, newest first: the fallbacks when the champion's files are broken."""
     rows = _files(conn, "sector = ? AND status = 'retired'", (sector,))
@@ -97,6 +104,25 @@ def point_in_time_files(conn: sqlite3.Connection, as_of: str) -> dict[str, tuple
     for sector, version in cur.fetchall():
         out[sector] = (version, version_files(conn, version, sector))
     return out
+
+
+def point_in_time_needed(conn: sqlite3.Connection, since: str) -> set[str]:
+    """The versions that `scan --as-of` would choose for some date from ``since`` on: per sector, every
+    champion or former champion whose fitted data ends on or after ``since``, and the newest one that
+    ends before it (it serves the first dates). ``maintain`` keeps them (models.as_of_days)."""
+    cur = conn.execute(
+        f"SELECT sector, version, {_DATA_END} FROM model_metadata WHERE model_type = 'ensemble'"
+        " AND status IN ('champion', 'retired') ORDER BY sector, version")
+    keep: set[str] = set()
+    before: dict[str, str] = {}
+    for sector, version, data_end in cur.fetchall():
+        if data_end is None:
+            continue
+        if data_end >= since:
+            keep.add(version)
+        elif version > before.get(sector, ""):
+            before[sector] = version
+    return keep | set(before.values())
 
 
 def earliest_point_in_time(conn: sqlite3.Connection) -> str | None:

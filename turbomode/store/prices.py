@@ -77,9 +77,23 @@ def write_bars(conn: sqlite3.Connection, df: "pd.DataFrame", source: str, now: d
     return cur.rowcount if cur.rowcount >= 0 else len(df)
 
 
-def delete_symbol(conn: sqlite3.Connection, symbol: str) -> int:
+def delete_symbol(conn: sqlite3.Connection, symbol: str, keep: Iterable[str] | None = None) -> int:
+    """Delete ``symbol``'s stored bars, except those on the dates in ``keep`` (YYYY-MM-DD)."""
+    import json
+
     with _tx(conn):
+        if keep:
+            return conn.execute("DELETE FROM price_data WHERE symbol = ? AND date NOT IN"
+                                " (SELECT value FROM json_each(?))", (symbol, json.dumps(sorted(keep)))).rowcount
         return conn.execute("DELETE FROM price_data WHERE symbol = ?", (symbol,)).rowcount
+
+
+def count_stored(conn: sqlite3.Connection, symbol: str, days: Iterable[str]) -> int:
+    """How many of ``days`` (YYYY-MM-DD) already hold a stored bar of ``symbol`` (index lookups)."""
+    import json
+
+    return int(conn.execute("SELECT count(*) FROM price_data WHERE symbol = ? AND date IN"
+                            " (SELECT value FROM json_each(?))", (symbol, json.dumps(list(days)))).fetchone()[0])
 
 
 def replace_symbol(conn: sqlite3.Connection, symbol: str, df: "pd.DataFrame", source: str, now: datetime) -> int:
@@ -157,7 +171,8 @@ def read_panel(conn: sqlite3.Connection, symbols: Iterable[str] | None = None, s
 
     Columns: symbol, date (datetime64), open, high, low, close, adj_close, volume. With
     ``adjusted`` (the default, for features) open/high/low/close are scaled by adj_close/close,
-    so every price is on the same split- and dividend-adjusted basis; adj_close is unchanged.
+    so every price is on the same split- and dividend-adjusted basis, and volume is divided by the
+    same factor (shares on today's basis); adj_close is unchanged.
     """
     import json
 
@@ -197,6 +212,9 @@ def read_panel(conn: sqlite3.Connection, symbols: Iterable[str] | None = None, s
         factor = (df["adj_close"] / df["close"]).where(lambda f: np.isfinite(f) & (f > 0), 1.0)
         for c in ("open", "high", "low", "close"):
             df[c] = df[c] * factor
+        # shares on the same basis as the prices: before a 2:1 split each share is two of today's,
+        # so a split leaves dollar volume (price x volume) and the volume features unchanged
+        df["volume"] = df["volume"] / factor
     return df
 
 

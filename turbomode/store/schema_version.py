@@ -11,4 +11,5 @@ MIGRATION_NAMES = (
     "m003_models_backtest_drift",
     "m004_run_process_start",
     "m005_next_open_fills_and_windows",
+    "m006_price_quarantine",
 )

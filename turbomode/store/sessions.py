@@ -29,6 +29,12 @@ def sessions_after(conn: sqlite3.Connection, date: str, n: int) -> list[tuple[st
     ).fetchall()]
 
 
+def closes_between(conn: sqlite3.Connection, start: str, end: str) -> list[tuple[str, str]]:
+    """(session, close UTC ISO) of the cached NYSE sessions from ``start`` to ``end`` (YYYY-MM-DD)."""
+    return [(r[0], r[1]) for r in conn.execute(
+        "SELECT date, close_utc FROM market_sessions WHERE date >= ? AND date <= ? ORDER BY date", (start, end))]
+
+
 def session_before(conn: sqlite3.Connection, date: str, n: int) -> str | None:
     """The cached session ``n`` sessions before ``date`` (None when the cache does not reach back)."""
     row = conn.execute("SELECT date FROM market_sessions WHERE date < ? ORDER BY date DESC LIMIT 1 OFFSET ?",

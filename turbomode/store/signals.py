@@ -67,6 +67,16 @@ class Closure:
     realized_return: float
 
 
+def expiry_of(signal: dict[str, Any]) -> str | None:
+    """The last session a signal is open (YYYY-MM-DD): ours, or the date of an adopted row's expires_at."""
+    return signal.get("expiry_date") or (signal.get("expires_at") or "")[:10] or None
+
+
+def session_of(signal: dict[str, Any]) -> str | None:
+    """The session a signal was emitted for: ours, or the date of an adopted row's created_at."""
+    return signal.get("market_date") or (signal.get("created_at") or "")[:10] or None
+
+
 def _rows(cur: sqlite3.Cursor) -> list[dict[str, Any]]:
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r)) for r in cur.fetchall()]

@@ -156,27 +156,74 @@ def signal_state(conn: sqlite3.Connection) -> SignalState:
 
 
 @dataclass(frozen=True)
+class LastScan:
+    started_at: datetime
+    session: str | None  # the session it scanned (YYYY-MM-DD), from its ledger summary
+    summary: dict
+
+
+def last_scan(conn: sqlite3.Connection) -> LastScan | None:
+    """The newest scan that succeeded (or was partial), with its ledger summary."""
+    import json
+
+    marks = ",".join("?" * len(SUCCESS))
+    row = conn.execute(f"SELECT started_at, summary FROM task_runs WHERE task = 'scan' AND status IN ({marks})"
+                       " ORDER BY id DESC LIMIT 1", SUCCESS).fetchone()
+    if row is None:
+        return None
+    try:
+        summary = json.loads(row["summary"]) if row["summary"] else {}
+    except ValueError:
+        summary = {}
+    if not isinstance(summary, dict):
+        summary = {}
+    session = summary.get("session")
+    return LastScan(parse_iso(row["started_at"]), session if isinstance(session, str) else None, summary)
+
+
+@dataclass(frozen=True)
 class SignalFreshness:
     state: SignalState
     last_session: str | None  # the last completed NYSE session at ``now``
     age_hours: float | None  # of the newest open signal
     limit_hours: float
     fresh: bool
+    scan: LastScan | None = None  # the last successful scan, when the ledger has one
+    scan_age_hours: float | None = None
 
 
 def signal_freshness(conn: sqlite3.Connection, now: datetime, limit_hours: float) -> SignalFreshness:
     """THE staleness rule for signals (`status`, `turbomode signals` and the report all use it).
 
-    Fresh when the newest open signal is at most ``limit_hours`` old, or when it is already for the
-    last completed NYSE session (Friday's signals are still current on Sunday). No signals: not fresh.
+    Fresh when the last successful scan is for the last completed NYSE session (Friday's scan is
+    still current on Sunday) or ran within ``limit_hours``, whatever number of signals it found:
+    a scan that finds nothing worth signalling is a fresh answer. The newest open signal passes
+    by the same two tests (a database adopted from the old system has signals but no scan runs).
     """
     sig = signal_state(conn)
     session = last_completed_session(conn, now)
-    if sig.newest_created_at is None:
-        return SignalFreshness(sig, session, None, limit_hours, False)
-    age = max(0.0, (now - sig.newest_created_at).total_seconds() / 3600)
-    current = sig.newest_market_date is not None and session is not None and sig.newest_market_date >= session
-    return SignalFreshness(sig, session, age, limit_hours, age <= limit_hours or current)
+
+    def current(day: str | None) -> bool:
+        return day is not None and session is not None and day >= session
+
+    age = None if sig.newest_created_at is None else max(0.0, (now - sig.newest_created_at).total_seconds() / 3600)
+    fresh = age is not None and (age <= limit_hours or current(sig.newest_market_date))
+    scan = last_scan(conn)
+    scan_age = None
+    if scan is not None:
+        scan_age = max(0.0, (now - scan.started_at).total_seconds() / 3600)
+        fresh = fresh or scan_age <= limit_hours or current(scan.session)
+    return SignalFreshness(sig, session, age, limit_hours, fresh, scan, scan_age)
+
+
+def stale_signals_text(f: SignalFreshness) -> str:
+    """Why signals are stale, and what to do (status, the alert and the report say the same)."""
+    if f.scan is not None:
+        return (f"the last successful scan ({f.scan_age_hours:.0f} h ago) was for session {f.scan.session or 'unknown'}"
+                f" but the last completed NYSE session is {f.last_session}; run `turbomode scan`")
+    if f.age_hours is None:
+        return "no scan has succeeded yet; run `turbomode scan`"
+    return f"the newest signal is {f.age_hours:.0f} h old (limit {f.limit_hours:g} h); run `turbomode scan`"
 
 
 def _parse_loose(text: str) -> datetime:

@@ -1,7 +1,7 @@
 """The ``trades`` table: the labelled historical trades (one row per symbol and entry date).
 
 Regenerated as a whole (or per sector) in one transaction: the old rows disappear only when the
-new ones are in.
+new ones are in (staged first in a TEMP table, so that transaction is short).
 """
 
 from __future__ import annotations
@@ -17,15 +17,25 @@ COLUMNS = ("symbol", "sector", "entry_date", "entry_price", "target_price", "sto
 
 def replace_trades(conn: sqlite3.Connection, rows: Iterable[Sequence[Any]],
                    sectors: Sequence[str] | None = None) -> int:
-    """Replace all trades (or those of ``sectors``) with ``rows`` (tuples in COLUMNS order)."""
-    sql = f"INSERT INTO trades ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-    with transaction(conn):
-        if sectors is None:
-            conn.execute("DELETE FROM trades")
-        else:
-            conn.executemany("DELETE FROM trades WHERE sector = ?", [(s,) for s in sectors])
-        cur = conn.executemany(sql, rows)
-        return cur.rowcount
+    """Replace all trades (or those of ``sectors``) with ``rows`` (tuples in COLUMNS order).
+
+    The rows are first staged in a TEMP table, which takes no lock on the database; the write lock
+    is held only for the delete and one INSERT ... SELECT. Writing ~800k rows straight into
+    ``trades`` held it long enough for other writers (the run's heartbeat) to time out.
+    """
+    cols = ", ".join(COLUMNS)
+    conn.execute("DROP TABLE IF EXISTS temp.trades_new")
+    conn.execute(f"CREATE TEMP TABLE trades_new ({cols})")
+    try:
+        conn.executemany(f"INSERT INTO temp.trades_new VALUES ({', '.join('?' * len(COLUMNS))})", rows)
+        with transaction(conn):
+            if sectors is None:
+                conn.execute("DELETE FROM trades")
+            else:
+                conn.executemany("DELETE FROM trades WHERE sector = ?", [(s,) for s in sectors])
+            return conn.execute(f"INSERT INTO trades ({cols}) SELECT {cols} FROM temp.trades_new").rowcount
+    finally:
+        conn.execute("DROP TABLE IF EXISTS temp.trades_new")
 
 
 def count_trades(conn: sqlite3.Connection, sector: str | None = None) -> dict[str, int]:

@@ -82,11 +82,14 @@ def _start_date(text: str | None) -> Date | None:
         raise BadInput(f"--start {text!r} is not a date; use YYYY-MM-DD, e.g. 2019-01-02") from None
 
 
-def price_arrays(panel: "pd.DataFrame", symbols: Sequence[str]) -> tuple["np.ndarray", "bt.Prices"]:
-    """(sessions, Prices) from a long panel: one row per symbol (in ``symbols`` order), one column per session."""
+def price_arrays(panel: "pd.DataFrame", symbols: Sequence[str], members: Mapping[str, Any] | None = None
+                 ) -> tuple["np.ndarray", "bt.Prices"]:
+    """(sessions, Prices) from a long panel: one row per symbol (in ``symbols`` order), one column per
+    session; ``members`` marks which bars count for buy-and-hold (Prices.member)."""
     import numpy as np
     import pandas as pd
 
+    from turbomode.data.universe import member_mask
     from turbomode.ml import backtest as bt
 
     dates = pd.to_datetime(panel["date"]).to_numpy().astype("datetime64[D]")
@@ -99,7 +102,10 @@ def price_arrays(panel: "pd.DataFrame", symbols: Sequence[str]) -> tuple["np.nda
         a = np.full((len(symbols), len(sessions)), np.nan)
         a[row[ok], col[ok]] = panel[name].to_numpy(dtype=np.float64)[ok]
         arrays.append(a)
-    return sessions, bt.make_prices(*arrays)
+    member = np.zeros((len(symbols), len(sessions)), dtype=bool)
+    member[row[ok], col[ok]] = member_mask(panel["symbol"].to_numpy()[ok], panel["date"].to_numpy()[ok],
+                                           dict(members or {}))
+    return sessions, bt.make_prices(*arrays, member=member)
 
 
 @dataclass
@@ -144,14 +150,16 @@ def fold_sector_signals(rows: SectorRows, fold: "bt.Fold", windows: Any, cfg: An
 
 def walk_forward(panel: "pd.DataFrame", sectors: Mapping[str, str], cfg: Any, *, models: Sequence[str],
                  n_folds: int, start: Date | None = None, trades: dict[str, Any] | None = None,
-                 progress: Progress | None = None, backend: Any = None) -> WalkForward:
+                 progress: Progress | None = None, members: Mapping[str, Any] | None = None,
+                 backend: Any = None) -> WalkForward:
     """Retrain per fold on the expanding window, predict the fold, and take each signal's trade.
 
     ``trades``: ``ml.labels.panel_trades`` of the same panel, when already computed. A fold trains
     on rows whose date is at least ``labels.horizon_days`` sessions before the fold *and* whose
-    label's last bar (per symbol, in bars) is before the fold's first session. Each fold x sector
-    is one piece (``fold_sector_signals``) on ``backend`` (turbomode.compute; none: one after
-    another in this process).
+    label's last bar (per symbol, in bars) is before the fold's first session. ``members``: membership
+    dates (data.universe.membership): a stock is trained on, signalled and held in buy-and-hold only
+    on the dates it was in the universe. Each fold x sector is one piece (``fold_sector_signals``) on
+    ``backend`` (turbomode.compute; none: one after another in this process).
     """
     import numpy as np
     import pandas as pd
@@ -167,11 +175,11 @@ def walk_forward(panel: "pd.DataFrame", sectors: Mapping[str, str], cfg: Any, *,
     embargo = params.horizon_days
     panel = prepare_panel(panel[panel["symbol"].isin(list(sectors))])
     symbols = sorted(panel["symbol"].unique())
-    sessions, prices = price_arrays(panel, symbols)
+    sessions, prices = price_arrays(panel, symbols, members)
     if trades is None:
         trades = panel_trades(panel, params)
     labels = triple_barrier(panel, params, trades=trades)
-    data = build_dataset(panel, sectors, cfg, features=features_on(backend, panel, sectors), labels=labels)
+    data = build_dataset(panel, sectors, cfg, features=features_on(backend, panel, sectors, members), labels=labels)
     if data.empty:
         raise MissingInput("no labelled rows with complete features: the price history is too short; "
                            "ingest more history (at least two years)")
@@ -389,12 +397,15 @@ def run(ctx: Any, now: datetime, options: dict[str, Any]) -> TaskResult:
     compute.check(settings)
     conn = ctx.connect()
 
-    from turbomode.data.universe import load_universe
+    from turbomode.data.universe import load_universe, membership, survivorship_note
     from turbomode.ml.labels import LabelParams, panel_trades, trade_rows, triple_barrier
     from turbomode.store import backtests, trades as trades_store
     from turbomode.store.prices import data_source, read_panel
 
-    sectors = {s.symbol: s.sector for s in load_universe(cfg["general.universe"] or None)}
+    universe = load_universe(cfg["general.universe"] or None)
+    sectors = {s.symbol: s.sector for s in universe}
+    members = membership(universe)
+    bias = survivorship_note(universe)
     panel = read_panel(conn)
     panel = panel[panel["symbol"].isin(list(sectors))]
     if panel.empty:
@@ -405,7 +416,7 @@ def run(ctx: Any, now: datetime, options: dict[str, Any]) -> TaskResult:
     trades = panel_trades(panel, params)
     with compute.open_backend(settings) as backend:
         wf = walk_forward(panel, sectors, cfg, models=models, n_folds=n_folds, start=start, trades=trades,
-                          progress=progress, backend=backend)
+                          progress=progress, members=members, backend=backend)
         ran_on = backend.describe()
     if not any(len(s) for s in wf.signals.values()) and len(wf.skipped) >= len(wf.folds) * len(set(wf.sectors)):
         raise JobFailed("no fold could be trained: " + "; ".join(wf.skipped[:3])
@@ -423,7 +434,9 @@ def run(ctx: Any, now: datetime, options: dict[str, Any]) -> TaskResult:
         "min_confidence": cfg["signals.min_confidence"], "embargo_days": params.horizon_days,
         "labels": params.as_dict(), "symbols": len(wf.symbols), "skipped": wf.skipped,
         "fills": "next open", "min_trades": int(cfg["backtest.min_trades"]),
+        "universe": "fixed list" if bias else "point in time", "survivorship_note": bias,
     }
+    headline["survivorship_note"] = bias
     backtest_id = backtests.save(
         conn, now=now, run_id=options.get("run_id"), start_date=window["start"], end_date=window["end"],
         folds=wf.windows, models=[*models, ENSEMBLE], params=run_params, metrics=headline, data_source=source,
@@ -435,9 +448,10 @@ def run(ctx: Any, now: datetime, options: dict[str, Any]) -> TaskResult:
 
     message = (f"backtest {backtest_id}: {ens['trades']} trades, hit rate {pct(ens['hit_rate'])} "
                f"(base {pct(headline['base_rate'])}), total {pct(ens['total_return'])} vs buy-and-hold "
-               f"{pct(bh['total_return'])}")
+               f"{pct(bh['total_return'])}" + (f" [{bias.split(' (')[0]}]" if bias else ""))
     warnings = [f"not trained: {s}" for s in wf.skipped]
     summary = {"backtest_id": backtest_id, "window": window, "folds": len(wf.folds), "fold_windows": wf.windows,
                "models": [*models, ENSEMBLE], "data_source": source, "labelled_trades": n_trades,
-               "cost_bps_per_side": cost_bps, "metrics": headline, "results": results, "compute": ran_on}
+               "cost_bps_per_side": cost_bps, "survivorship_note": bias, "metrics": headline, "results": results,
+               "compute": ran_on}
     return TaskResult("succeeded", summary, message, warnings)

@@ -35,7 +35,7 @@ def run(ctx: Context, now: datetime, options: dict[str, Any],
         return TaskResult("succeeded", {"dry_run": True, "at": clock.iso(now),
                                         "plan": [i.as_json() for i in items], "runs": []},
                           _plan_message(items))
-    conn = ctx.connect()
+    conn = runner.open_database(ctx, "catchup")
     runner.sweep(ctx, now)
     holder = ledger.claim_lock(conn, locks.CATCHUP_LOCK, now, locks.my_start_time())
     if holder is not None:

@@ -12,7 +12,10 @@ from turbomode.store.db import atomic_write_text
 
 
 def init(home_arg: str | Path | None, *, force: bool = False, source: str | None = None) -> Path:
+    from turbomode.context import check_home
+
     home = config_mod.resolve_home(home_arg)
+    check_home(home)
     path = home / config_mod.CONFIG_NAME
     if path.exists() and not force:
         raise ConfigError(f"{path} already exists; use --force to overwrite it (a .bak copy is kept)")

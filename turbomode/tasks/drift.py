@@ -158,14 +158,17 @@ def feature_drift(ctx, conn, champions: dict[str, Champion], check: DriftCheck,
 
     from turbomode import compute
     from turbomode.data.universe import load_universe
-    from turbomode.ml.features import LOOKBACK_CALENDAR_DAYS, usable
+    from turbomode.ml.features import DIRECTIONAL, FEATURE_NAMES, LOOKBACK_CALENDAR_DAYS, usable
 
     backend = backend or compute.inline()
     cfg = ctx.config
     moderate, significant = cfg["drift.moderate"], cfg["drift.significant"]
     window = cfg["drift.recent_sessions"]
+    from turbomode.data.universe import membership
+
     universe = load_universe(cfg["general.universe"] or None)
     sector_of = {s.symbol: s.sector for s in universe if s.sector in champions}
+    members = membership(universe)
     end = _latest_price_date(conn)
     if end is None:
         raise MissingInput("no prices stored; run `turbomode ingest` first")
@@ -173,28 +176,31 @@ def feature_drift(ctx, conn, champions: dict[str, Champion], check: DriftCheck,
     start = end - timedelta(days=LOOKBACK_CALENDAR_DAYS + int(window * 1.5) + 10)
     steps = len(champions) + 2
     progress("recent features", 0, steps)
-    feats = _features(conn, sector_of, start, end)
+    absolute = [n for n in FEATURE_NAMES if n not in DIRECTIONAL]
+    feats = _features(conn, sector_of, start, end, members)
     feats = feats[usable(feats)]
     dates = feats.index.get_level_values("date")
-    recent = feats[dates.isin(sorted(set(dates))[-window:])]
+    recent = {"raw": feats[dates.isin(sorted(set(dates))[-window:])]}
+    recent["relative"] = stats.stationary(feats, absolute).loc[recent["raw"].index]
     progress("training-window features", 1, steps)
-    training = _training_features(conn, champions, sector_of) if cfg["drift.calibrate"] or any(
-        not c.bins for c in champions.values()) else {}
+    training = _training_features(conn, champions, sector_of, absolute, members)
     settings = {"moderate": moderate, "significant": significant, "window": window,
                 "calibrate": bool(cfg["drift.calibrate"]), "min_features": cfg["drift.min_features"]}
 
+    def columns(frame) -> dict[str, Any]:
+        return {n: frame[n].to_numpy() for n in _feature_names(frame)}
+
     def pieces():
         for sector, champ in sorted(champions.items()):
-            train = training.get(sector)
-            rows = recent[recent["sector"] == sector]
-            wanted = list(champ.bins) or _feature_names(rows)
-            recent_values = {n: rows[n].to_numpy() for n in wanted if n in rows.columns}
-            train_values, train_day = None, None
-            if train is not None and len(train):
-                train_values = {n: train[n].to_numpy() for n in _feature_names(train)}
-                _, train_day = np.unique(train.index.get_level_values("date").to_numpy(), return_inverse=True)
-            yield sector, (sector, champ.version, champ.bins, recent_values, len(rows), train_values, train_day,
-                           settings)
+            mine = {}
+            for view, frame in recent.items():
+                rows = frame[frame["sector"] == sector]
+                mine[view] = (columns(rows), len(rows))
+            train = {}
+            for view, frame in (training.get(sector) or {}).items():
+                _, day = np.unique(frame.index.get_level_values("date").to_numpy(), return_inverse=True)
+                train[view] = (columns(frame), day)
+            yield sector, (sector, champ.version, champ.bins, mine, train, settings)
 
     # One piece per sector (the noise floors are the work); results in sector order, whatever order
     # the pieces finished in.
@@ -209,42 +215,58 @@ def feature_drift(ctx, conn, champions: dict[str, Champion], check: DriftCheck,
     progress("predictions and outcomes", steps, steps)
 
 
-def sector_feature_check(sector: str, version: str, bins: dict[str, dict[str, list[float]]],
-                         recent: dict[str, Any], n_recent: int, train: dict[str, Any] | None, train_day: Any,
-                         settings: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
-    """One sector's feature drift (a compute piece): each feature's PSI over the recent rows against
-    the champion's training bins, judged against its noise floor inside the training window; then
-    the sector's verdict. Pure: values in, (result rows, notes) out."""
-    import numpy as np
-
+def sector_feature_check(sector: str, version: str, saved_bins: dict[str, dict[str, list[float]]],
+                         recent: dict[str, tuple[dict[str, Any], int]],
+                         train: dict[str, tuple[dict[str, Any], Any]], settings: dict[str, Any]
+                         ) -> tuple[list[dict[str, Any]], list[str]]:
+    """One sector's feature drift (a compute piece): per view ("raw", and "relative": the absolute
+    features as distances from each date's median), each feature's PSI over the recent rows against
+    bins of the champion's training window, judged against its noise floor inside that window; a
+    feature drifted when it did in both views; then the sector's verdict. Pure: ``recent`` (view ->
+    (feature values, rows)) and ``train`` (view -> (feature values, day index of each row)) in,
+    (result rows, notes) out."""
     check = DriftCheck()
     moderate, significant, window = settings["moderate"], settings["significant"], settings["window"]
-    has_train = train is not None and train_day is not None and len(train_day) > 0
-    if not bins and has_train:
-        bins = stats.reference_bins(train)
-    if not bins:
+    views: dict[str, tuple[dict, Any, Any]] = {}  # view -> (bins, training values or None, their days)
+    if train:
+        for view, (values, day) in train.items():
+            views[view] = (stats.reference_bins(values), values, day)
+    elif saved_bins:  # no training window recorded: the bins saved at train time, raw values only
+        views["raw"] = (saved_bins, None, None)
+    if not views:
         check.notes.append(f"{sector}: no training bins and no training window recorded; features not checked")
         return check.results, check.notes
-    values = {name: recent[name] for name in bins if name in recent}
-    psis = stats.feature_psi(bins, values, min_rows=MIN_FEATURE_ROWS)
-    floors: dict[str, stats.Floor | None] = {}
-    if settings["calibrate"] and has_train:
-        for name, b in bins.items():
-            if name in train and b.get("edges"):
-                w = stats.window_psis(b, np.asarray(train[name]), train_day, window, max(1, window // 4))
-                floors[name] = stats.noise_floor(w, len(b["expected"]), len(bins))
+    per_view: dict[str, dict[str, tuple[float | None, str, Any]]] = {}
+    n_rows = 0
+    for view, (bins, values_train, day) in views.items():
+        values_recent, n_rows = recent[view]
+        values = {name: values_recent[name] for name in bins if name in values_recent}
+        psis = stats.feature_psi(bins, values, min_rows=MIN_FEATURE_ROWS)
+        floors: dict[str, stats.Floor | None] = {}
+        if settings["calibrate"] and values_train is not None:
+            for name, b in bins.items():
+                if name in values_train and b.get("edges"):
+                    w = stats.window_psis(b, values_train[name], day, window, max(1, window // 4))
+                    floors[name] = stats.noise_floor(w, len(b["expected"]), len(bins))
+        per_view[view] = {name: (value, stats.feature_level(value, floors.get(name), moderate, significant),
+                                 floors.get(name)) for name, value in psis.items()}
     levels = []
-    for name, value in psis.items():
-        fl = floors.get(name)
-        lv = stats.feature_level(value, fl, moderate, significant)
+    for name in per_view["raw"]:
+        # a feature has drifted when it moved on its own scale and also against the rest of the
+        # market on the same dates (ml/drift.py): a market-wide calm or storm is not drift
+        value, lv, fl = per_view["raw"][name]
+        rel = per_view.get("relative", {}).get(name)
+        if rel is not None:
+            lv = stats.least_severe(lv, rel[1])
         levels.append(lv)
-        check.add(sector, "feature", name, value, lv, rows=n_recent, version=version,
-                  floor_moderate=fl.moderate if fl else None, floor_significant=fl.significant if fl else None)
+        check.add(sector, "feature", name, value, lv, rows=n_rows, version=version,
+                  floor_moderate=fl.moderate if fl else None, floor_significant=fl.significant if fl else None,
+                  relative_psi=rel[0] if rel else None, relative_level=rel[1] if rel else None)
     verdict = stats.sector_feature_level(levels, settings["min_features"])
     n_sig, n_mod = levels.count("significant"), levels.count("moderate")
     check.add(sector, "features", "drifted_features", n_sig, verdict, moderate=n_mod, checked=len(levels),
-              calibrated=bool(floors), version=version,
-              top=[n for n, lv in zip(psis, levels) if lv == "significant"][:8])
+              calibrated=settings["calibrate"] and bool(train), version=version,
+              top=[n for n, lv in zip(per_view["raw"], levels) if lv == "significant"][:8])
     return check.results, check.notes
 
 
@@ -254,8 +276,11 @@ def _feature_names(frame) -> list[str]:
     return [n for n in FEATURE_NAMES if n in frame.columns]
 
 
-def _training_features(conn, champions: dict[str, Champion], sector_of: dict[str, str]) -> dict[str, Any]:
-    """Usable feature rows of each champion's training window (computed once per distinct window)."""
+def _training_features(conn, champions: dict[str, Champion], sector_of: dict[str, str],
+                       absolute: list[str], members: dict | None = None) -> dict[str, dict[str, Any]]:
+    """sector -> {"raw": its usable feature rows of the champion's training window, "relative": the
+    same with the ``absolute`` features as distances from each date's median over all the window's
+    symbols (ml/drift.py)}; computed once per distinct window."""
     import pandas as pd
 
     from turbomode.ml.features import LOOKBACK_CALENDAR_DAYS, usable
@@ -266,13 +291,14 @@ def _training_features(conn, champions: dict[str, Champion], sector_of: dict[str
             by_window.setdefault((c.train_start[:10], c.train_end[:10]), []).append(c.sector)
     out: dict[str, Any] = {}
     for (a, b), sectors in by_window.items():
-        members = {s: sec for s, sec in sector_of.items() if sec in sectors}
+        in_window = {s: sec for s, sec in sector_of.items() if sec in sectors}
         start = date.fromisoformat(a) - timedelta(days=LOOKBACK_CALENDAR_DAYS)
-        feats = _features(conn, members, start, date.fromisoformat(b))
+        feats = _features(conn, in_window, start, date.fromisoformat(b), members)
         d = feats.index.get_level_values("date")
         feats = feats[usable(feats) & (d >= pd.Timestamp(a)) & (d <= pd.Timestamp(b))]
+        relative = stats.stationary(feats, absolute)
         for sector in sectors:
-            out[sector] = feats[feats["sector"] == sector]
+            out[sector] = {"raw": feats[feats["sector"] == sector], "relative": relative[relative["sector"] == sector]}
     return out
 
 
@@ -281,13 +307,13 @@ def _latest_price_date(conn) -> date | None:
     return date.fromisoformat(row[0]) if row and row[0] else None
 
 
-def _features(conn, sector_of: dict[str, str], start: date, end: date):
+def _features(conn, sector_of: dict[str, str], start: date, end: date, members: dict | None = None):
     from turbomode.ml.features import compute_features
     from turbomode.store.prices import read_panel
 
     panel = read_panel(conn, symbols=sorted(sector_of), start=start.isoformat(), end=end.isoformat(),
                        adjusted=True)
-    return compute_features(panel, sector_of)
+    return compute_features(panel, sector_of, members)
 
 
 # --- predictions and outcomes ------------------------------------------------------------------

@@ -40,7 +40,9 @@ def _parse_options(options: dict[str, Any]) -> tuple[list[str] | None, date | No
     if isinstance(symbols, str):
         symbols = symbols.split(",")
     if symbols is not None:
-        symbols = [s.strip().upper() for s in symbols if s and s.strip()]
+        from turbomode.data.universe import canonical_symbol
+
+        symbols = [canonical_symbol(s) for s in symbols if s and s.strip()]
         if not symbols:
             raise BadInput("--symbols is empty; give symbols like AAPL,MSFT")
     start = options.get("start")
@@ -50,6 +52,20 @@ def _parse_options(options: dict[str, Any]) -> tuple[list[str] | None, date | No
         except ValueError:
             raise BadInput(f"--start {start!r} is not a date; write it like 2020-01-02") from None
     return symbols, start
+
+
+def resolve_symbols(cfg, requested: list[str], universe=None) -> list:
+    """The universe's securities for ``--symbols`` (canonical spellings); BadInput names unknown ones."""
+    from turbomode.data.universe import load_universe
+
+    universe = universe if universe is not None else load_universe(cfg["general.universe"])
+    by_symbol = {s.symbol: s for s in universe}
+    unknown = [s for s in requested if s not in by_symbol]
+    if unknown:
+        where = cfg["general.universe"] or "the built-in universe"
+        raise BadInput(f"unknown symbol(s) {', '.join(unknown)}: not in {where}; check the spelling "
+                       "or add them to your universe file (general.universe)")
+    return [by_symbol[s] for s in dict.fromkeys(requested)]
 
 
 def overlap_disagreements(stored, fresh, tolerance: float) -> dict[str, float]:
@@ -71,13 +87,14 @@ def overlap_disagreements(stored, fresh, tolerance: float) -> dict[str, float]:
 
 
 def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
+    import numpy as np
     import pandas as pd
 
     from turbomode.data import calendar
     from turbomode.data.sources import SOURCES, get_source
     from turbomode.data.universe import load_universe
     from turbomode.data.validate import validate
-    from turbomode.store import prices
+    from turbomode.store import prices, quarantine
     from turbomode.store.db import transaction
     from turbomode.store.sessions import write_sessions
 
@@ -92,15 +109,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
 
     universe = load_universe(cfg["general.universe"])
     by_symbol = {s.symbol: s for s in universe}
-    if requested:
-        unknown = [s for s in requested if s not in by_symbol]
-        if unknown:
-            where = cfg["general.universe"] or "the built-in universe"
-            raise BadInput(f"unknown symbol(s) {', '.join(unknown)}: not in {where}; check the spelling "
-                           "or add them to your universe file (general.universe)")
-        securities = [by_symbol[s] for s in dict.fromkeys(requested)]
-    else:
-        securities = list(universe)
+    securities = resolve_symbols(cfg, requested, universe) if requested else list(universe)
 
     conn = ctx.connect()
     source = get_source(source_name, ctx, universe)
@@ -126,6 +135,13 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     if switching:
         notes.append(f"the data source changed from {stored_source} to {source_name}: each symbol fetched "
                      "now has its stored history replaced")
+    # A stock that left the universe (its 'removed' date has passed) keeps its stored bars and is not
+    # fetched again: a point-in-time history needs its past, and a delisted ticker has no future.
+    gone = [s for s in securities if s.removed and s.removed <= end.isoformat() and s.symbol in last
+            and not requested and not full and not switching]
+    if gone:
+        securities = [s for s in securities if s not in gone]
+        notes.append(f"{len(gone)} symbol(s) that left the universe are not fetched; their bars are kept")
 
     starts: dict[str, date] = {}
     replace: set[str] = set()  # symbols whose stored bars are deleted before the new ones go in
@@ -148,6 +164,9 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     rejected = [i for i in checked.rejected if i.date is None or i.symbol not in starts
                 or i.date >= starts[i.symbol].isoformat()]
     flagged = list(checked.flagged)
+    # Suspect bars never reach price_data (so they neither trigger a reload nor feed features):
+    # they are quarantined below, unless an explicit reload confirms them.
+    bars, suspects = _hold_back(bars, flagged)
 
     # Overlap check: re-adjusted history reloads the symbol.
     tol = float(cfg["data.reload_tolerance"])
@@ -164,6 +183,8 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
         full_bars = _window(checked2.bars, {s: data_start for s in reloads}, end)
         rejected += checked2.rejected
         flagged += checked2.flagged
+        full_bars, more = _hold_back(full_bars, checked2.flagged)
+        suspects = pd.concat([suspects[~suspects["symbol"].isin(list(reloads))], more], ignore_index=True)
         ok = set(full_bars["symbol"].unique()) - set(again.failed)
         for s, reason in again.failed.items():
             failed[s] = f"reload after re-adjusted history failed: {reason}"
@@ -182,22 +203,49 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
                 continue  # already up to date; nothing new in the overlap is fine
             failed[s] = "no valid bars returned" + (
                 f" ({sum(1 for i in rejected if i.symbol == s)} rows rejected)" if any(i.symbol == s for i in rejected) else "")
+    # Quarantine: what stays held back, what a reload confirms or corrects (store/quarantine.py).
+    held_before = quarantine.held(conn, starts)
+    suspect_keys = _keys(suspects)
+    confirmed = set()
+    if full:  # an explicit reload: a held bar that comes back unchanged is confirmed by its source
+        confirmed = {k for k, row in zip(suspect_keys, suspects.itertuples(index=False))
+                     if k in held_before and _same_bar(row, held_before[k])}
+    confirmed_mask = np.array([k in confirmed for k in suspect_keys], dtype=bool)  # a row mask, even when empty
+    if confirmed:
+        bars = pd.concat([bars, suspects.loc[confirmed_mask, list(bars.columns)]], ignore_index=True)
+    to_hold = suspects.loc[~confirmed_mask]
+    corrected = set()
+    if held_before:
+        held_syms = {sym for sym, _ in held_before}
+        corrected = set(held_before) & set(_keys(bars[bars["symbol"].isin(list(held_syms))])) - confirmed
+    newly_held = sorted(k for k in _keys(to_hold) if k not in held_before)
+    # A rejected row or a held-back bar never removes the good bar stored for that day (a reload or a
+    # source switch replaces everything else).
+    protected: dict[str, set[str]] = {}
+    for i in rejected:
+        if i.date:
+            protected.setdefault(i.symbol, set()).add(i.date)
+    for sym, day in _keys(to_hold):
+        protected.setdefault(sym, set()).add(day)
     bars = bars.sort_values(["symbol", "date"], kind="stable").reset_index(drop=True)
 
     with transaction(conn):
-        # bars added = new rows minus the rows they replace (counted by index ranges, not scans)
-        spans = bars.groupby("symbol")["date"].agg(["min", "max", "size"]) if len(bars) else None
-        added = 0
-        if spans is not None:
-            for sym, lo, hi, size in spans.itertuples():
-                if sym in replace:
-                    added += int(size) - prices.count_in_range(conn, sym)
-                else:
-                    added += int(size) - prices.count_in_range(conn, sym, lo.strftime("%Y-%m-%d"),
-                                                               hi.strftime("%Y-%m-%d"))
+        # Only a replaced symbol can lose days; the others are upserted. Counts are index lookups.
+        before = {sym: prices.count_bars(conn, sym) for sym in replace}
+        already = {sym: prices.count_stored(conn, sym, days)
+                   for sym, days in _days_by_symbol(bars[bars["symbol"].isin(list(last))]).items()}
         for s in sorted(replace):
-            prices.delete_symbol(conn, s)
+            prices.delete_symbol(conn, s, keep=protected.get(s))
         written = prices.write_bars(conn, bars, source_name, now)
+        quarantine.hold(conn, _quarantine_rows(to_hold), source_name, now)
+        quarantine.release(conn, sorted(confirmed), "confirmed", now)
+        quarantine.release(conn, sorted(corrected), "corrected", now)
+        # bars added: days stored now that were not before; removed: the reverse (a reload that
+        # brought fewer days). Counted per symbol by index lookups, never negative.
+        sizes = bars.groupby("symbol").size().to_dict() if len(bars) else {}
+        added = sum(int(n) - already.get(sym, 0) for sym, n in sizes.items())
+        removed = sum(max(0, before[sym] + (int(sizes.get(sym, 0)) - already.get(sym, 0))
+                          - prices.count_bars(conn, sym)) for sym in replace)
         for s in starts:
             sec = by_symbol[s]
             if s in failed:
@@ -226,12 +274,18 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
         "symbols_requested": len(starts),
         "symbols_updated": len(updated),
         "bars_added": added,
+        "bars_removed": removed,
         "bars_written": written,
         "reloaded": sorted(reloads) if reloads else sorted(replace),
         "rejected_count": len(rejected),
         "rejected": [i.as_dict() for i in rejected[:MAX_LISTED]],
         "flagged_count": len(flagged),
         "flagged": [i.as_dict() for i in flagged[:MAX_LISTED]],
+        "quarantined": [{"symbol": sym, "date": day, "reason": why} for (sym, day), why
+                        in list(_reasons(to_hold).items())[:MAX_LISTED]],
+        "quarantined_new": len(newly_held),
+        "confirmed": [f"{sym} {day}" for sym, day in sorted(confirmed)],
+        "corrected": [f"{sym} {day}" for sym, day in sorted(corrected)],
         "failed": dict(sorted(failed.items())),
         "skipped": dict(sorted(fetched.skipped.items())),
         "latest_bar_date": latest,
@@ -242,8 +296,8 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     ok_count = len(starts) - len(failed) - len(fetched.skipped)
     if failed and ok_count <= 0:
         status = "failed"
-    elif failed:
-        status = "partial"
+    elif failed or newly_held:
+        status = "partial"  # a newly quarantined bar needs a person to look: alerted as partial
     else:
         status = "succeeded"
     freshness = (f"fresh (last NYSE session {nyse_last})" if fresh
@@ -251,13 +305,75 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     msg = (f"ingest from {source_name}{' (SAMPLE DATA)' if source_name == 'sample' else ''}: "
            f"{len(updated)} symbol(s) updated, {added:,} bar(s) added; latest bar {latest or 'none'}, "
            f"{freshness}")
+    if removed:
+        msg += f"; {removed:,} stored bar(s) not in the new history removed"
     if failed:
         names = ", ".join(sorted(failed)[:20]) + (" ..." if len(failed) > 20 else "")
         msg += f"; {len(failed)} symbol(s) failed: {names}"
+    if newly_held:
+        shown = ", ".join(f"{sym} {day}" for sym, day in newly_held[:10]) + (" ..." if len(newly_held) > 10 else "")
+        msg += (f"; {len(newly_held)} suspect bar(s) quarantined ({shown}): kept out of features, labels and "
+                "fills until the source corrects them, or `turbomode ingest --full --symbols <SYMBOL>` confirms "
+                "them if they are right")
     warnings = list(notes)
     if fetched.skipped and not requested:
         warnings.append(f"{len(fetched.skipped)} universe symbol(s) have no file in the CSV folder and were skipped")
     return TaskResult(status=status, summary=summary, message=msg, warnings=warnings)
+
+
+def _hold_back(bars, flagged):
+    """(bars without the flagged ones, the flagged bars with a 'reason' column)."""
+    import pandas as pd
+
+    if len(bars) == 0 or not flagged:
+        return bars, bars.iloc[0:0].assign(reason=pd.Series(dtype=object))
+    reasons: dict[tuple[str, str], str] = {}
+    for i in flagged:
+        if i.date:
+            key = (i.symbol, i.date)
+            reasons[key] = f"{reasons[key]}; {i.reason}" if key in reasons else i.reason
+    keys = _keys(bars)
+    mask = [k in reasons for k in keys]
+    held = bars[mask].copy()
+    held["reason"] = [reasons[k] for k, m in zip(keys, mask) if m]
+    return bars[[not m for m in mask]].reset_index(drop=True), held.reset_index(drop=True)
+
+
+def _keys(bars) -> list[tuple[str, str]]:
+    """(symbol, 'YYYY-MM-DD') of each row (dates formatted once per distinct day)."""
+    from turbomode.store.prices import _date_strings
+
+    if len(bars) == 0:
+        return []
+    return list(zip(bars["symbol"].tolist(), _date_strings(bars["date"])))
+
+
+def _reasons(held) -> dict[tuple[str, str], str]:
+    return dict(zip(_keys(held), held["reason"].tolist())) if len(held) else {}
+
+
+def _days_by_symbol(bars) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for sym, day in _keys(bars):
+        out.setdefault(sym, []).append(day)
+    return out
+
+
+def _quarantine_rows(held) -> list[tuple]:
+    rows = []
+    for (sym, day), r in zip(_keys(held), held.itertuples(index=False)):
+        values = [None if v != v else float(v) for v in (r.open, r.high, r.low, r.close, r.adj_close, r.volume)]
+        rows.append((sym, day, *values, r.reason))
+    return rows
+
+
+def _same_bar(row, stored: dict, tol: float = 1e-9) -> bool:
+    """The re-fetched suspect bar has the values that were held (the source insists on them)."""
+    for col in ("open", "high", "low", "close", "adj_close"):
+        a, b = getattr(row, col), stored.get(col)
+        if b is None or abs(float(a) - float(b)) > tol * max(1.0, abs(float(b))):
+            return False
+    return True
 
 
 def _window(bars, starts: dict[str, date], end: date):

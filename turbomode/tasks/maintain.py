@@ -55,15 +55,22 @@ def run(ctx: Context, now: datetime, options: dict[str, Any]) -> TaskResult:
     summary["runs_pruned"] = store.prune_task_runs(conn, iso(cutoff))
     lines.append(f"ledger rows older than {cfg['maintain.keep_runs_days']} days pruned: {summary['runs_pruned']}")
 
-    pruned, kept = prune_model_versions(conn, ctx.models_dir, cfg["models.keep_versions"])
+    as_of_since = (now - timedelta(days=int(cfg["models.as_of_days"]))).date().isoformat()
+    pruned, kept = prune_model_versions(conn, ctx.models_dir, cfg["models.keep_versions"], as_of_since)
     summary["model_versions_pruned"] = pruned
     summary["model_versions_kept"] = kept
+    from turbomode.ml.registry import remove_stale_temp
+
+    summary["temp_folders_removed"] = remove_stale_temp(ctx.models_dir)
+    if summary["temp_folders_removed"]:
+        lines.append(f"temporary model folders of killed writers removed: {len(summary['temp_folders_removed'])}")
     lines.append(f"model versions pruned: {len(pruned)} (kept {len(kept)}: newest "
                  f"{cfg['models.keep_versions']} and every champion)")
 
     progress("backup", 3, 5)
     path = backup_store.backup_database(conn, ctx.backups_dir, now,
-                                        progress=lambda done, total: progress("backup", 3 + done / max(total, 1), 5))
+                                        progress=lambda done, total: progress("backup", 3 + done / max(total, 1), 5),
+                                        own_run_id=options.get("run_id"))
     removed = backup_store.rotate_backups(ctx.backups_dir, cfg["maintain.keep_backups"])
     summary["backup"] = str(path)
     summary["backup_bytes"] = path.stat().st_size
@@ -131,14 +138,19 @@ def _day_after(day: str) -> str:
     return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
 
 
-def prune_model_versions(conn, models_dir: Path, keep_versions: int) -> tuple[list[str], list[str]]:
-    """Delete versions beyond the newest ``keep_versions``, never a champion: folder and rows together.
+def prune_model_versions(conn, models_dir: Path, keep_versions: int, as_of_since: str | None = None
+                         ) -> tuple[list[str], list[str]]:
+    """Delete versions beyond the newest ``keep_versions``, never a champion nor a version `scan
+    --as-of` needs for a date from ``as_of_since`` on: folder and rows together.
 
     The folder is first renamed aside; if deleting the rows fails it is renamed back, so rows and files
     never disagree. Returns (pruned, kept).
     """
+    from turbomode.store.models import point_in_time_needed
+
     versions = store.model_versions(conn)
-    kept = [v.version for i, v in enumerate(versions) if i < keep_versions or v.champion]
+    needed = point_in_time_needed(conn, as_of_since) if as_of_since else set()
+    kept = [v.version for i, v in enumerate(versions) if i < keep_versions or v.champion or v.version in needed]
     pruned: list[str] = []
     for v in versions:
         if v.version in kept:
@@ -147,7 +159,12 @@ def prune_model_versions(conn, models_dir: Path, keep_versions: int) -> tuple[li
         trash = models_dir / f".pruning-{os.getpid()}-{len(pruned)}"
         moved = False
         if folder is not None and folder.exists():
-            os.replace(folder, trash)
+            try:
+                os.replace(folder, trash)
+            except PermissionError as exc:  # Windows: a file in it is open (a scan loading it); next time
+                log.warning("kept model version %s for now: its folder is in use (%s)", v.version, exc.strerror)
+                kept.append(v.version)
+                continue
             moved = True
         try:
             with transaction(conn):

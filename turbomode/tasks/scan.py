@@ -140,7 +140,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     conn = ctx.connect()
     session = _check_inputs(conn, cfg, now, options)
     universe = load_universe(cfg["general.universe"] or None)
-    sector_of = {s.symbol: s.sector for s in universe}
+    sector_of = {s.symbol: s.sector for s in universe if s.member_on(session)}  # members on that session
 
     shown = options.get("progress") or (lambda step, done, total: None)  # progress(step, done, total)
     timings: dict[str, float] = {}
@@ -197,8 +197,11 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     outcomes: dict[str, int] = {}
     for c in closures:
         outcomes[c.outcome] = outcomes.get(c.outcome, 0) + 1
-    # A sector whose champion files are unusable is served by its previous champion (or skipped).
-    warnings = list(getattr(champions, "problems", {}).values())
+    # A sector whose champion files are unusable is served by its previous champion (or gets no
+    # signals): either way the run is partial, alerts, and `status` names the sector.
+    problems = dict(getattr(champions, "problems", {}))
+    warnings = list(problems.values())
+    model_problems = _model_problems(conn, champions, problems)
     one_sided = one_sided_warning(buy, sell)
     if one_sided:
         warnings.append(one_sided)
@@ -221,6 +224,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
         "skipped_no_bar": skipped["no_bar"],
         "skipped_no_model": skipped["no_model"],
         "one_sided": bool(one_sided),
+        "model_problems": model_problems,
         "allow_stale": bool(options.get("allow_stale")),
         "as_of": as_of,
         "model_versions": getattr(champions, "versions", {}),
@@ -234,9 +238,26 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
                f"{len(candidates)} symbols scanned")
     if as_of:
         message += f" (as of {session}, with models fitted before it)"
+    if model_problems:
+        unusable = sorted(s for s, m in model_problems.items() if m["using"] is None)
+        fallback = sorted(s for s, m in model_problems.items() if m["using"] is not None)
+        message += ("; no usable champion model for " + ", ".join(unusable) + " (no signals for it)" if unusable
+                    else "") + ("; previous champion used for " + ", ".join(fallback) if fallback else "") + \
+            "; run `turbomode train --sector <SECTOR>`"
     if source == "sample":
         message += " [SAMPLE DATA]"
-    return TaskResult("succeeded", summary, message, warnings)
+    return TaskResult("partial" if model_problems else "succeeded", summary, message, warnings)
+
+
+def _model_problems(conn, champions, problems: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """sector -> {champion: the broken version, using: the version that served it (None: none), problem}."""
+    if not problems:
+        return {}
+    from turbomode.store.models import champion_versions
+
+    current = champion_versions(conn)
+    return {sector: {"champion": current.get(sector), "using": champions.version(sector), "problem": text}
+            for sector, text in problems.items()}
 
 
 def _refresh_report(ctx, now: datetime, warnings: list[str]) -> str | None:

@@ -29,6 +29,10 @@ class SignalsView:
     freshness_hours: int = 24
     sample: bool = False
     notes: list[str] = field(default_factory=list)
+    stale_reason: str | None = None
+    judged_by_scan: bool = False  # freshness came from the last successful scan (not the signals' age)
+    scan_at: str | None = None  # the last successful scan's start
+    scan_session: str | None = None  # and the session it scanned
 
 
 def check_options(*, signal_type: str | None, sort: str, fmt: str, limit: int | None,
@@ -53,21 +57,24 @@ def view(ctx, now: datetime, *, signal_type: str | None = None, sector: str | No
     from turbomode.store import signals as store
 
     freshness = ctx.config["signals.freshness_hours"]
-    if not ctx.db_path.exists():
-        return SignalsView([], freshness_hours=freshness,
-                           notes=["no database yet: run `turbomode ingest`, `turbomode train` and "
-                                  "`turbomode scan` (or `turbomode demo` to try it on sample data)"])
     conn = ctx.connect()
     s = store.summary(conn)
+    if symbol:
+        from turbomode.data.universe import canonical_symbol
+
+        symbol = canonical_symbol(symbol)  # BRK.B finds BRK-B
     rows = store.query_active(conn, signal_type=signal_type, sector=sector, symbol=symbol,
                               min_confidence=min_confidence, sort=sort, descending=descending, limit=limit)
     v = SignalsView(rows, s["total"], s["buy"], s["sell"], s["newest_created_at"], s["newest_market_date"],
                     freshness_hours=freshness)
-    if v.updated_at:
-        from turbomode.store.state import signal_freshness
+    from turbomode.store.state import signal_freshness, stale_signals_text
 
-        f = signal_freshness(conn, now, freshness)  # status's rule: young enough or for the last session
-        v.age_hours, v.stale = f.age_hours, not f.fresh
+    f = signal_freshness(conn, now, freshness)  # status's rule: the last scan's session (or its age)
+    v.age_hours, v.stale = f.age_hours, not f.fresh
+    v.stale_reason = None if f.fresh else stale_signals_text(f)
+    v.judged_by_scan = f.scan is not None
+    v.scan_at = iso(f.scan.started_at) if f.scan else None
+    v.scan_session = f.scan.session if f.scan else None
     v.sample = s["sample_rows"] > 0 or store.data_source(conn) == "sample"
     if s["total"] == 0:
         from turbomode.store.state import last_success

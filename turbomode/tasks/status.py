@@ -48,7 +48,9 @@ def collect(ctx: Context, now: datetime) -> dict[str, Any]:
             if is_overdue:
                 problems.append(f"{name} is overdue: {st.reason}")
             if last_status in BAD_RESULTS:
-                problems.append(f"{name}'s last run {run['id']} {last_status}: {run['error'] or 'no detail'}")
+                # rows written before the fix carry the status again at the start of their error
+                detail = (run["error"] or "no detail").removeprefix(f"{last_status}: ")
+                problems.append(f"{name}'s last run {run['id']} {last_status}: {detail}")
         if live is not None and live["heartbeat_at"]:
             quiet = _age_s(now, parse_iso(live["heartbeat_at"])) or 0
             if quiet > cfg["run.stale_heartbeat_minutes"] * 60:
@@ -83,35 +85,69 @@ def collect(ctx: Context, now: datetime) -> dict[str, Any]:
         problems.append("no prices stored yet; run `turbomode ingest`" if bar is None else
                         f"prices end {bar} but the last completed NYSE session is {session}; run `turbomode ingest`")
 
+    from turbomode.store import quarantine
+
+    held = quarantine.summary(conn)
+    if held["count"]:
+        names = ", ".join(held["symbols"][:10]) + (" ..." if len(held["symbols"]) > 10 else "")
+        warnings.append(f"{held['count']} suspect bar(s) of {names} are quarantined (kept out of features, labels "
+                        "and fills); correct the source, or confirm them with `turbomode ingest --full --symbols "
+                        f"{held['symbols'][0]}`")
+
     limit_h = cfg["signals.freshness_hours"]
     freshness = state.signal_freshness(conn, now, limit_h)  # young enough, or for the last session (weekends)
     sig, sig_fresh = freshness.state, freshness.fresh
     age_h = None if freshness.age_hours is None else round(freshness.age_hours, 1)
     if not sig_fresh:
-        problems.append("no active signals yet; run `turbomode scan`" if sig.newest_created_at is None else
-                        f"the newest signal is {age_h:.0f} h old (limit {limit_h} h); run `turbomode scan`")
+        problems.append(state.stale_signals_text(freshness))
 
     models = state.model_state(conn)
     if models.champion is None:
         problems.append("no champion model; run `turbomode train`")
+    unusable = _unusable_models(conn, freshness.scan)
+    for sector, m in unusable.items():
+        if m["using"] is None:
+            problems.append(f"{sector} has no usable model (the last scan gave it no signals): {m['problem']}")
+        else:
+            warnings.append(f"{sector} is served by its previous champion {m['using']}: {m['problem']}")
 
-    return {
+    from turbomode.redact import redact_obj
+
+    return redact_obj({
         "at": iso(now),
         "timezone": tz.key,
         "timezone_setting": tzname,
         "jobs": jobs,
-        "data": {"latest_bar": bar, "last_session": session, "fresh": data_fresh},
+        "data": {"latest_bar": bar, "last_session": session, "fresh": data_fresh, "quarantined": held["count"]},
         "signals": {"active": sig.active, "newest": iso(sig.newest_created_at) if sig.newest_created_at else None,
                     "newest_market_date": sig.newest_market_date, "age_hours": age_h, "limit_hours": limit_h,
+                    "last_scan_at": iso(freshness.scan.started_at) if freshness.scan else None,
+                    "last_scan_session": freshness.scan.session if freshness.scan else None,
+                    "stale_reason": None if sig_fresh else state.stale_signals_text(freshness),
                     "fresh": sig_fresh},
         "models": {"champion": models.champion, "champion_created_at": models.champion_created_at,
                    "challenger": models.challenger, "challenger_created_at": models.challenger_created_at,
-                   "fresh": models.champion is not None},
+                   "unusable": {k: v for k, v in unusable.items() if v["using"] is None},
+                   "fallback": {k: v for k, v in unusable.items() if v["using"] is not None},
+                   "fresh": models.champion is not None and not any(v["using"] is None for v in unusable.values())},
         "abandoned_now": [{"run_id": a.run_id, "job": a.job, "why": a.why} for a in abandoned],
         "problems": problems,
         "warnings": warnings,
         "healthy": not problems,
-    }
+    })
+
+
+def _unusable_models(conn, scan) -> dict[str, dict[str, Any]]:
+    """Sectors whose champion the last scan could not load, while that version is still champion
+    (a `train` that replaced it settles the matter before the next scan does)."""
+    from turbomode.store.models import champion_versions
+
+    found = (scan.summary.get("model_problems") if scan is not None else None) or {}
+    if not isinstance(found, dict) or not found:
+        return {}
+    current = champion_versions(conn)
+    return {sector: m for sector, m in sorted(found.items())
+            if isinstance(m, dict) and m.get("champion") is not None and current.get(sector) == m.get("champion")}
 
 
 def history(ctx: Context, job: str | None, limit: int) -> list[dict[str, Any]]:
@@ -135,4 +171,6 @@ def history(ctx: Context, job: str | None, limit: int) -> list[dict[str, Any]]:
             "missed_count": r["missed_count"], "parent_run_id": r["parent_run_id"], "exit_code": r["exit_code"],
             "pid": r["pid"], "host": r["host"], "summary": summary, "error": r["error"],
         })
-    return out
+    from turbomode.redact import redact_obj
+
+    return redact_obj(out)  # rows written before redaction existed

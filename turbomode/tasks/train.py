@@ -84,7 +84,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
 def _train(ctx, now: datetime, options: dict[str, Any], backend) -> TaskResult:
     import numpy as np
 
-    from turbomode.data.universe import load_universe
+    from turbomode.data.universe import load_universe, membership
     from turbomode.ml import registry
     from turbomode.ml import metrics
     from turbomode.ml.labels import LabelParams, trade_rows, triple_barrier
@@ -99,6 +99,7 @@ def _train(ctx, now: datetime, options: dict[str, Any], backend) -> TaskResult:
     report = options.get("progress") or (lambda done, total, label: None)
     universe = load_universe(cfg["general.universe"] or None)
     sector_of = {s.symbol: s.sector for s in universe}
+    members = membership(universe)  # a stock counts only on the dates it was in the universe
     targets = _pick_sectors(options.get("sector"), sorted(set(sector_of.values())))
     total = 2 + len(targets) * len(types)
     done = 0
@@ -109,7 +110,7 @@ def _train(ctx, now: datetime, options: dict[str, Any], backend) -> TaskResult:
     if panel.empty:
         raise MissingInput("no prices are stored yet; run `turbomode ingest` first")
     params = LabelParams.from_config(cfg)
-    features = features_on(backend, panel, sector_of)
+    features = features_on(backend, panel, sector_of, members)
     labels = triple_barrier(panel, params)
     target_symbols = {s for s, sec in sector_of.items() if sec in targets}
     labels = labels[labels["symbol"].isin(target_symbols)]

@@ -37,14 +37,19 @@ class CsvSource:
         if not self.folder.is_dir():
             raise DataSourceError(f"the CSV folder {self.folder} does not exist; fix data.csv_dir in "
                                   "turbomode.toml")
-        self.files = {p.stem.upper(): p for p in self.folder.iterdir() if p.suffix.lower() == ".csv"}
+        from turbomode.data.universe import canonical_symbol
+
+        # BRK.B.csv and BRK-B.csv are the same stock's file (BRK-B, Yahoo's spelling)
+        self.files = {canonical_symbol(p.stem): p for p in self.folder.iterdir() if p.suffix.lower() == ".csv"}
 
     def fetch(self, starts: dict[str, date], end: date, progress: Progress | None = None) -> FetchResult:
         import pandas as pd
 
+        from turbomode.data.universe import canonical_symbol
+
         frames, failed, skipped = [], {}, {}
         for symbol in starts:
-            path = self.files.get(symbol.upper())
+            path = self.files.get(canonical_symbol(symbol))
             if path is None:
                 skipped[symbol] = f"no file {symbol}.csv in {self.folder}"
             else:

@@ -142,6 +142,27 @@ def to_long(frame, tickers: list[str]):
     return long[["symbol", "date", *FIELDS.values()]].reset_index(drop=True), missing
 
 
+# Where Yahoo's chart API lives: a TCP connection to it tells "offline" from "delisted".
+YAHOO_HOST = ("query2.finance.yahoo.com", 443)
+
+
+def probe_yahoo(timeout: float) -> str | None:
+    """None when Yahoo's server accepts a connection, else why it does not (DNS, refused, timeout)."""
+    import socket
+
+    try:
+        with socket.create_connection(YAHOO_HOST, timeout=min(timeout, 10.0)):
+            return None
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def unreachable_error(reason: str) -> DataSourceError:
+    return DataSourceError(f"cannot reach Yahoo Finance ({reason[:120]}); nothing was changed. Check the network "
+                           "(or a proxy or firewall) and run `turbomode ingest` again, or use "
+                           "`turbomode ingest --source sample` to work offline")
+
+
 class YFinanceSource:
     name = "yfinance"
 
@@ -172,9 +193,13 @@ class YFinanceSource:
                 if progress:
                     progress(len(batch))
         if starts and network_failures == len(starts):
-            sample_reason = next(iter(failed.values()))
-            raise DataSourceError(f"cannot reach Yahoo Finance ({sample_reason[:120]}); nothing was changed. "
-                                  "Check the network, or try `turbomode ingest --source sample` to work offline")
+            raise unreachable_error(next(iter(failed.values())))
+        if starts and len(failed) == len(starts) and any(classify(r) == "data" for r in failed.values()):
+            # Offline, yfinance often reports every ticker as "possibly delisted; no timezone found"
+            # (its time-zone lookup failed quietly). Every symbol failing is the sign: ask the network.
+            why = probe_yahoo(timeout)
+            if why is not None:
+                raise unreachable_error(why)
         bars = pd.concat(frames, ignore_index=True) if frames else empty_bars()
         return FetchResult(bars, failed)
 

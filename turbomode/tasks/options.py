@@ -1,0 +1,58 @@
+"""Options checked before a run is claimed: a mistyped ``--as-of``, ``--start``, ``--symbols``,
+``--models`` or ``--sector`` is a usage error (exit 2, or 4 for a date without prices), never a
+failed run: it enters no ledger row, sends no alert and leaves ``status`` as it was.
+
+Each check calls the task's own parser, so the rule that reads an option lives once, in its task.
+Only what the user typed is judged here; what the data says (stale prices, no model) is the run's
+business and is recorded.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable
+
+
+def _ingest(ctx, now: datetime, options: dict[str, Any]) -> None:
+    from turbomode.tasks import ingest
+
+    requested, _ = ingest._parse_options(options)
+    if requested:
+        ingest.resolve_symbols(ctx.config, requested)
+
+
+def _scan(ctx, now: datetime, options: dict[str, Any]) -> None:
+    if not options.get("as_of"):
+        return
+    from turbomode.tasks import scan
+
+    scan._check_inputs(ctx.connect(), ctx.config, now, options)
+
+
+def _train(ctx, now: datetime, options: dict[str, Any]) -> None:
+    if not options.get("sector"):
+        return
+    from turbomode.data.universe import load_universe
+    from turbomode.tasks import train
+
+    sectors = sorted({s.sector for s in load_universe(ctx.config["general.universe"] or None)})
+    train._pick_sectors(options["sector"], sectors)
+
+
+def _backtest(ctx, now: datetime, options: dict[str, Any]) -> None:
+    from turbomode.tasks import backtest
+
+    if options.get("models") is not None:
+        backtest.parse_models(options["models"], ctx.config)
+    backtest._start_date(options.get("start"))
+
+
+CHECKS: dict[str, Callable[[Any, datetime, dict[str, Any]], None]] = {
+    "ingest": _ingest, "scan": _scan, "train": _train, "backtest": _backtest,
+}
+
+
+def check(ctx, job: str, now: datetime, options: dict[str, Any] | None) -> None:
+    """Raise the task's own BadInput/ConfigError (or MissingInput) for an option the user mistyped."""
+    if options and job in CHECKS:
+        CHECKS[job](ctx, now, options)
