@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import time
 
 LOADS = 0  # how many times this process has unpickled a Counted value
@@ -40,4 +39,4 @@ def fail(message: str):
 
 
 def die(_):
-    os.kill(os.getpid(), signal.SIGKILL)
+    os._exit(9)  # as abrupt as a kill, on every platform

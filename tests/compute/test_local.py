@@ -71,6 +71,7 @@ def test_features_in_sector_chunks_are_the_features_of_the_whole_panel():
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(os.name != "posix", reason="finds the workers as the fork server's children (POSIX)")
 def test_a_local_worker_killed_mid_train_fails_the_run_cleanly_and_writes_nothing(home):
     """Exit 1, the ledger says why, no model version and no registry row."""
     import signal
