@@ -2,7 +2,7 @@
 
     uv sync --extra dask
     uv run python benchmarks/compute.py speedup  [--years 15] [--repeat 1]
-    uv run python benchmarks/compute.py universe [--symbols 5000] [--years 3]
+    uv run python benchmarks/compute.py universe [--symbols 5000] [--years 4]
 
 ``speedup``: the built-in universe x ``--years`` of the sample market, written straight into a home
 (not timed); then `turbomode train` as its own process with --workers 1 and --workers 2 (target:
@@ -13,7 +13,7 @@ that a change in the machine's load hits them alike; medians are printed.
 
 ``universe``: a synthetic universe of ``--symbols`` symbols over the 11 sectors (as
 benchmarks/scan.py makes it) with ``--years`` of history up to today, end to end: `ingest` (sample
-source), `train`, `scan` and a 2-fold `backtest` (test folds over the last 30% of the labelled span),
+source), `train`, `scan` and a 2-fold `backtest` (its first fold trains on at least 450 sessions),
 once on the local backend (2 workers) and once on a 2-worker Dask cluster; ``--types`` model types.
 
 Every command is measured as a process tree: wall time, CPU time (user + system) and peak resident
@@ -291,10 +291,14 @@ def universe(args: argparse.Namespace, root: Path) -> None:
 
     today = date.today()
     start = date(today.year - args.years, today.month, 1)
-    # The first fold must train on enough dates for its own train/calibration/validation/test windows:
-    # start the test folds 70% of the way through the labelled span (features need a year first).
+    # The first fold must train on enough dates for its own train/calibration/validation/test windows
+    # (ml.train.split_windows: about 450 labelled sessions, some 650 calendar days, after the year the
+    # features need): the test folds start there, or 70% of the way through, whichever is later.
     usable = start.toordinal() + 370
-    bt_start = date.fromordinal(usable + int(0.7 * (today.toordinal() - usable))).isoformat()
+    first_fold = max(usable + 660, usable + int(0.7 * (today.toordinal() - usable)))
+    if first_fold >= today.toordinal() - 60:
+        raise SystemExit(f"--years {args.years} is too short a history for a 2-fold backtest; use 4 or more")
+    bt_start = date.fromordinal(first_fold).isoformat()
     start = start.isoformat()
     uni = root / "universe.csv"
     uni.write_text("symbol,name,sector\n" + "".join(f"S{i:04d},Synthetic {i},{SECTORS[i % len(SECTORS)]}\n"
@@ -335,7 +339,7 @@ def main() -> None:
     a.add_argument("--no-dask", action="store_true")
     b = sub.add_parser("universe")
     b.add_argument("--symbols", type=int, default=5000)
-    b.add_argument("--years", type=int, default=3, help="history before this month (default 3)")
+    b.add_argument("--years", type=int, default=4, help="history before this month (default 4)")
     b.add_argument("--types", default="lightgbm,logistic",
                    help="model types (default: two, to keep the run under an hour on 2 cores; each type's cost "
                         "is in the pieces line, and the speedup benchmark measures all six)")
