@@ -3,7 +3,9 @@
 1. Full ingest of the sample market: the whole built-in universe x 15 years, end to end through
    the ingest task and the run wrapper (ledger, validation, one transaction), in a fresh home.
 2. Bar write rate: ``store.prices.write_bars`` against a raw ``executemany`` of the same rows
-   into an identical (empty) table in one transaction, in the same run; prints the ratio.
+   into an identical (empty) table in one transaction, in the same run; prints the ratio. And
+   write_bars into a table that also carries the unique index databases made before m007 had on
+   the primary-key columns (the cost of that duplicate, same run).
 3. A one-day incremental ingest of the sample universe (the next weekday's close), in-process,
    and the same as a whole `turbomode ingest` process.
 
@@ -64,19 +66,23 @@ def write_rates(home: Path):
     path = home.parent / "rates.db"
     rows = list(prices.bar_rows(df, "sample", END))  # the raw side gets its tuples for free
     results = {}
-    order = ("raw", "write_bars") if int(time.time()) % 2 else ("write_bars", "raw")
+    kinds = ["raw", "write_bars", "duplicate_index"]
+    shift = int(time.time()) % 3
+    order = kinds[shift:] + kinds[:shift]
     for kind in order:
         if path.exists():
             path.unlink()
         for suffix in ("-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
         conn = connect(path)  # same pragmas (WAL, synchronous=NORMAL) and the same price_data table
+        if kind == "duplicate_index":  # as m001 made it before it checked for the primary key
+            conn.execute("CREATE UNIQUE INDEX price_data_symbol_date ON price_data(symbol, date)")
         t = time.perf_counter()
         with transaction(conn):
             if kind == "raw":  # plain INSERT of pre-built tuples: the most favourable raw figure
                 conn.executemany("INSERT INTO price_data (symbol, date, open, high, low, close, adj_close, volume,"
                                  " source, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            else:  # ours, from the DataFrame: row building + upsert included
+            else:  # ours, from the DataFrame: row building + upsert included (with or without the duplicate)
                 prices.write_bars(conn, df, "sample", END)
         dt = time.perf_counter() - t
         n = conn.execute("SELECT count(*) FROM price_data").fetchone()[0]
@@ -115,6 +121,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     full, rates_raw, rates_ours, incs, ratios = [], [], [], [], []
+    rates_dup, dup_ratios = [], []
     bars = n_rows = 0
     home = None
     roots = []
@@ -128,8 +135,10 @@ def main() -> None:
         rates_raw.append(rates["raw"])
         rates_ours.append(rates["write_bars"])
         ratios.append(rates["write_bars"] / rates["raw"])
-        print(f"  write run {i + 1}: write_bars {rates['write_bars']:,.0f} rows/s, raw {rates['raw']:,.0f} rows/s",
-              flush=True)
+        rates_dup.append(rates["duplicate_index"])
+        dup_ratios.append(rates["write_bars"] / rates["duplicate_index"])
+        print(f"  write run {i + 1}: write_bars {rates['write_bars']:,.0f} rows/s, raw {rates['raw']:,.0f} rows/s, "
+              f"write_bars with the duplicate key index {rates['duplicate_index']:,.0f} rows/s", flush=True)
         dt, added = incremental(home, 0)
         incs.append(dt)
         print(f"  one-day incremental run {i + 1}: {dt:.2f} s ({added} bars)", flush=True)
@@ -140,6 +149,11 @@ def main() -> None:
     ours, raw = statistics.median(rates_ours), statistics.median(rates_raw)
     print(f"bar writes ({n_rows:,} rows, one transaction): write_bars {ours:,.0f} rows/s; raw executemany "
           f"{raw:,.0f} rows/s; ratio (median of paired runs) {statistics.median(ratios):.2f}  (target >= 200,000 rows/s)")
+    print(f"bar writes with the duplicate (symbol, date) index databases had before m007: "
+          f"{statistics.median(rates_dup):,.0f} rows/s; without it {statistics.median(dup_ratios):.2f}x faster "
+          f"(median of paired runs)")
+    if hasattr(os, "getloadavg"):
+        print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(f"one-day incremental ingest (in-process, run wrapper included): median {statistics.median(incs):.2f} s"
           f"  (target <= 3 s)")
     print(f"one-day incremental ingest as a whole `turbomode ingest` process: {proc:.2f} s")

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from turbomode.errors import BadSchedule, ConfigError
 
@@ -149,8 +148,7 @@ def _dask_address(v: Any) -> str:
     return v
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     key: str  # dotted: section.name or section.sub.name
     default: Any
     check: Callable[[Any], Any]

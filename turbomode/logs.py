@@ -9,48 +9,78 @@ stderr already: the CLI's one-line error.
 from __future__ import annotations
 
 import logging
-import logging.handlers
 from pathlib import Path
 
 LOG_NAME = "turbomode.log"
+MAX_BYTES = 5_000_000
+BACKUPS = 5
 _installed: dict[str, logging.Handler] = {}
 
 
-class _QuietRotatingHandler(logging.handlers.RotatingFileHandler):
-    """A rotating file handler that stops, silently, at its first write error."""
+def _rotating_handler(path: Path, errors_only_until_there: bool) -> logging.Handler:
+    """The rotating file handler, which stops silently at its first write error. With
+    ``errors_only_until_there`` (read-only commands) the logs folder is made only when an error must
+    be written (a crash's traceback has to go somewhere); until then records are dropped."""
+    import logging.handlers
 
-    broken = False
+    class _QuietRotatingHandler(logging.handlers.RotatingFileHandler):
+        broken = False
 
-    def emit(self, record: logging.LogRecord) -> None:
-        if self.broken:
-            return
-        super().emit(record)
-
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
-        self.broken = True
-        try:
-            if self.stream is not None:
-                self.stream.close()
-        except OSError:
-            pass
-        self.stream = None  # type: ignore[assignment]
-
-
-class _ErrorsOnlyUntilThereHandler(_QuietRotatingHandler):
-    """For read-only commands: the logs folder is made only when an error must be written (a crash's
-    traceback has to go somewhere); until then records are dropped and nothing is created."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        folder = Path(self.baseFilename).parent
-        if not folder.is_dir():
-            if record.levelno < logging.ERROR or not record.exc_info:
-                return  # only a crash's traceback is worth a new folder
-            try:
-                folder.mkdir(exist_ok=True)
-            except OSError:
-                self.broken = True
+        def emit(self, record: logging.LogRecord) -> None:
+            if self.broken:
                 return
-        super().emit(record)
+            super().emit(record)
+
+        def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+            self.broken = True
+            try:
+                if self.stream is not None:
+                    self.stream.close()
+            except OSError:
+                pass
+            self.stream = None  # type: ignore[assignment]
+
+    class _ErrorsOnlyUntilThereHandler(_QuietRotatingHandler):
+        def emit(self, record: logging.LogRecord) -> None:
+            folder = Path(self.baseFilename).parent
+            if not folder.is_dir():
+                if record.levelno < logging.ERROR or not record.exc_info:
+                    return  # only a crash's traceback is worth a new folder
+                try:
+                    folder.mkdir(exist_ok=True)
+                except OSError:
+                    self.broken = True
+                    return
+            super().emit(record)
+
+    kind = _ErrorsOnlyUntilThereHandler if errors_only_until_there else _QuietRotatingHandler
+    return kind(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8", delay=True)
+
+
+class _LazyRotatingFile(logging.Handler):
+    """The rotating file handler, made on the first record: a `status` that logs nothing never imports
+    logging.handlers (with pickle, socket and queue, ~4 ms of its start-up budget, SPEC §11)."""
+
+    def __init__(self, path: Path, errors_only_until_there: bool = False):
+        super().__init__()
+        self.path = path
+        self.errors_only_until_there = errors_only_until_there
+        self.target: logging.Handler | None = None
+
+    @property
+    def broken(self) -> bool:
+        return bool(getattr(self.target, "broken", False))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.target is None:
+            self.target = _rotating_handler(self.path, self.errors_only_until_there)
+            self.target.setFormatter(self.formatter)
+        self.target.emit(record)
+
+    def close(self) -> None:
+        if self.target is not None:
+            self.target.close()
+        super().close()
 
 
 class _RedactingFormatter(logging.Formatter):
@@ -79,15 +109,15 @@ def setup(logs_dir: Path, level: str = "INFO", *, create: bool = True) -> Path |
         logging.getLogger("yfinance").removeHandler(old)
         old.close()
     _installed.clear()
-    kind = _QuietRotatingHandler
+    errors_only = False
     if not create and not logs_dir.is_dir():
         if not logs_dir.parent.is_dir():
             return None  # no home at all: nothing is ever created there
-        kind = _ErrorsOnlyUntilThereHandler
+        errors_only = True
     try:
-        if kind is _QuietRotatingHandler:
+        if not errors_only:
             logs_dir.mkdir(parents=True, exist_ok=True)
-        handler = kind(path, maxBytes=5_000_000, backupCount=5, encoding="utf-8", delay=True)
+        handler = _LazyRotatingFile(path, errors_only)
     except OSError:
         return None
     handler.setFormatter(_RedactingFormatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))

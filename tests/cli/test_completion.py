@@ -32,7 +32,7 @@ def test_help_offers_installing_completion(cli):
 def test_bash_completes_commands_and_options_through_the_generated_script(tmp_path):
     bash = shutil.which("bash")
     assert bash, "bash is part of every Linux and macOS machine this suite runs on"
-    script = turbomode("--show-completion", "bash")
+    script = turbomode("--show-completion", "bash", _TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION="1")
     assert script.returncode == 0 and "complete -o default -F _turbomode_completion turbomode" in script.stdout
     (tmp_path / "completion.bash").write_text(script.stdout)
     # as bash calls it on <Tab>: the function gets the command, the word and the word before it
@@ -55,7 +55,11 @@ def test_bash_completes_commands_and_options_through_the_generated_script(tmp_pa
                     "_TYPER_COMPLETE_WORD_TO_COMPLETE": "sta"}, "status:::"),
 ])
 def test_zsh_fish_and_powershell_get_a_script_and_answers(shell, protocol, answer):
-    script = turbomode("--show-completion", shell)
-    assert script.returncode == 0 and "_TURBOMODE_COMPLETE" in script.stdout
+    # Typer detects the running shell for `--show-completion` (shellingham); with detection off the
+    # shell is named, which is how the test asks for each one whatever shell runs the suite
+    script = turbomode("--show-completion", shell, _TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION="1")
+    marker = {"zsh": "#compdef turbomode", "fish": "complete --command turbomode",
+              "powershell": "Register-ArgumentCompleter"}[shell]
+    assert script.returncode == 0 and marker in script.stdout and "_TURBOMODE_COMPLETE" in script.stdout
     got = turbomode(**protocol)
     assert answer in got.stdout, got.stdout + got.stderr

@@ -93,3 +93,20 @@ def test_history_rejects_an_unknown_job(sched_home, cli):
 
 def test_history_of_an_empty_ledger(sched_home, cli):
     assert cli("history").stdout.strip() == "no runs recorded yet"
+
+
+def test_the_status_table_is_coloured_on_a_terminal_and_plain_otherwise(sched_home, fake_jobs, alerts_spy, cli,
+                                                                        runner, monkeypatch):
+    from turbomode.cli.main import app
+
+    _all_ran(cli)
+    monkeypatch.setenv("COLUMNS", "120")  # wide enough for the schedule column
+    with time_machine.travel(NOW + timedelta(hours=1), tick=False):
+        args = ["--home", str(sched_home), "status"]
+        plain = runner.invoke(app, args)
+        coloured = runner.invoke(app, args, color=True)
+        monkeypatch.setenv("NO_COLOR", "1")
+        no_color = runner.invoke(app, args, color=True)
+    assert "\x1b[" not in plain.stdout and "\x1b[" in coloured.stdout and "\x1b[" not in no_color.stdout
+    assert plain.stdout == no_color.stdout
+    assert "scan      At 23:30 every day" in plain.stdout and "HEALTHY" in plain.stdout

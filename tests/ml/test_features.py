@@ -4,6 +4,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.ml import reference_features as R
 from tests.ml.synth import SECTORS2, make_panel
 from turbomode.ml.features import FEATURE_NAMES, WARMUP_BARS, compute_features, latest, usable
 
@@ -111,3 +112,71 @@ def test_latest_gives_each_symbols_last_row():
     last = latest(f)
     assert len(last) == len(SECTORS2)
     assert (last.index.get_level_values("date") == PANEL["date"].max()).all()
+
+
+class TestAgreementWithThePreviousCode:
+    """TA-Lib and whole-column rolling replaced pandas' grouped ewm/rolling and hand-written RSI/MACD/ATR
+    (tests/ml/reference_features.py); after the warm-up the values are the same to ~1e-6."""
+
+    LONG = make_panel(days=WARMUP_BARS + 400, seed=5)
+
+    def _both(self):
+        from turbomode.ml import features as F
+
+        p = F.prepare_panel(self.LONG)
+        layout = F._Layout(p["symbol"].to_numpy())
+        rsi, macd, signal = F._momentum(layout, np.log(p["close"].to_numpy()))
+        new = {"rsi": rsi, "macd": macd, "signal": signal,
+               "log_atr": F._log_atr(layout, *F._hlc(p), F.FEATURE_ATR_DAYS)}
+        return layout.pos >= WARMUP_BARS, R.indicators(p), new
+
+    def test_rsi_and_macd_agree_after_the_warm_up(self):
+        after, old, new = self._both()
+        assert np.abs(old["rsi"] - new["rsi"])[after].max() < 1e-5  # RSI points (0-100)
+        assert np.abs(old["macd"] - new["macd"])[after].max() < 1e-8  # MACD of log closes: a share of the price
+        assert np.abs(old["signal"] - new["signal"])[after].max() < 1e-8
+
+    def test_the_true_range_means_are_the_same_from_the_first_full_window(self):
+        from turbomode.ml import features as F
+
+        p = F.prepare_panel(self.LONG)
+        np.testing.assert_allclose(F.atr(p, 14).to_numpy(), R.atr(p, 14).to_numpy(), rtol=1e-12, equal_nan=True)
+        np.testing.assert_allclose(F.log_atr(p, 14).to_numpy(), R.log_atr(p, 14).to_numpy(), rtol=1e-10,
+                                   equal_nan=True)
+
+    def test_the_whole_feature_table_is_the_same(self):
+        old, new = R.compute_features(self.LONG, SECTORS2), compute_features(self.LONG, SECTORS2)
+        pd.testing.assert_index_equal(old.index, new.index, exact=True)
+        cols = list(FEATURE_NAMES)
+        assert (old[cols].isna().to_numpy() == new[cols].isna().to_numpy()).all()
+        # float32 features; the RSI (0-100) differs by ~1e-6 points, near zero after the sector mean is taken out
+        pd.testing.assert_frame_equal(old, new, rtol=1e-5, atol=1e-5)
+
+    def test_the_same_with_members_joining_and_leaving(self):
+        dates = self.LONG["date"].drop_duplicates().sort_values().dt.strftime("%Y-%m-%d").to_list()
+        members = {"AAA": (dates[WARMUP_BARS + 50], None), "DDD": (None, dates[WARMUP_BARS + 200])}
+        old = R.compute_features(self.LONG, SECTORS2, members)
+        new = compute_features(self.LONG, SECTORS2, members)
+        assert (old[list(FEATURE_NAMES)].isna().to_numpy() == new[list(FEATURE_NAMES)].isna().to_numpy()).all()
+        pd.testing.assert_frame_equal(old, new, rtol=1e-5, atol=1e-5)
+
+
+def test_a_missing_close_restarts_the_indicators_of_that_symbol_only():
+    """TA-Lib carries a NaN forward for ever; each run of complete bars is computed on its own instead."""
+    holed = PANEL.copy()
+    dates = PANEL["date"].drop_duplicates().sort_values()
+    holed.loc[(holed["symbol"] == "AAA") & (holed["date"] == dates.iloc[20]), "close"] = np.nan
+    f, g = compute_features(PANEL, SECTORS2), compute_features(holed, SECTORS2)
+    late = g.index.get_level_values("date") >= dates.iloc[WARMUP_BARS + 60]
+    aaa = g.index.get_level_values("symbol") == "AAA"
+    assert usable(g[late & aaa]).all()  # the hole is far behind: AAA's features are back
+    assert np.abs(g.loc[late & aaa, "rsi_14"] - f.loc[late & aaa, "rsi_14"]).max() < 1e-3
+    others = ~g.index.get_level_values("symbol").isin(["AAA", "BBB", "CCC"])  # AAA's sector peers see its mean
+    pd.testing.assert_frame_equal(g[others], f[others])
+
+
+def test_a_price_that_never_moved_has_no_rsi():
+    flat = PANEL.copy()
+    flat.loc[flat["symbol"] == "AAA", ["open", "high", "low", "close", "adj_close"]] = 10.0
+    g = compute_features(flat, SECTORS2)
+    assert g.xs("AAA", level="symbol")["rsi_14"].isna().all()

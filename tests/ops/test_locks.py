@@ -4,6 +4,8 @@ import subprocess
 import sys
 from datetime import timedelta
 
+import pytest
+
 from tests.fakejobs.fixtures import NOW, runs
 from turbomode.clock import iso
 from turbomode.ops import locks
@@ -93,3 +95,19 @@ def test_status_says_abandoned_once(ctx, cli):
     text = cli("status").stdout + "\n".join(__import__("json").loads(cli("status", "--json").stdout)["problems"])
     assert "abandoned: abandoned:" not in text
     assert "abandoned: its process" in text and "drift's last run 2 abandoned: its heartbeat is old" in text
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc is Linux's")
+def test_the_start_time_read_from_proc_is_psutils():
+    import os
+
+    import psutil
+
+    assert locks.my_start_time() == psutil.Process().create_time()
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
+    try:
+        assert locks._proc_start_time(child.pid) == psutil.Process(child.pid).create_time()
+    finally:
+        child.kill()
+        child.wait()
+    assert locks._proc_start_time(os.getpid()) == locks.my_start_time()

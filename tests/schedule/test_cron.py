@@ -1,5 +1,6 @@
 """Cron math in a zone: previous/next fire times, counting, DST days, descriptions."""
 
+import os
 from datetime import datetime, timezone
 
 import pytest
@@ -93,3 +94,57 @@ def test_local_resolves_to_a_real_zone():
 def test_an_unknown_zone_is_a_named_error():
     with pytest.raises(BadSchedule, match="general.timezone"):
         cron.zone("Mars/Olympus_Mons")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="Windows has no /etc/localtime (tzlocal reads the registry)")
+class TestLinkedLocalZone:
+    """The fast path for 'local': read /etc/localtime's link; anything unusual is left to tzlocal."""
+
+    @pytest.fixture
+    def etc(self, tmp_path, monkeypatch):
+        monkeypatch.delenv("TZ", raising=False)
+        zoneinfo = tmp_path / "usr" / "share" / "zoneinfo"
+        (zoneinfo / "America").mkdir(parents=True)
+        (zoneinfo / "America" / "New_York").write_bytes(b"")
+        etc = tmp_path / "etc"
+        etc.mkdir()
+        return etc
+
+    def link(self, etc, name="America/New_York"):
+        (etc / "localtime").symlink_to(etc.parent / "usr" / "share" / "zoneinfo" / name)
+
+    def test_it_reads_the_zone_from_the_link(self, etc):
+        self.link(etc)
+        assert cron._linked_zone_name(str(etc)) == "America/New_York"
+
+    def test_an_agreeing_etc_timezone_is_fine(self, etc):
+        self.link(etc)
+        (etc / "timezone").write_text("America/New_York\n")
+        assert cron._linked_zone_name(str(etc)) == "America/New_York"
+
+    def test_a_disagreeing_etc_timezone_is_left_to_tzlocal(self, etc):
+        self.link(etc)
+        (etc / "timezone").write_text("Europe/London\n")
+        assert cron._linked_zone_name(str(etc)) is None
+
+    def test_a_copied_localtime_is_left_to_tzlocal(self, etc):
+        (etc / "localtime").write_bytes(b"TZif")
+        assert cron._linked_zone_name(str(etc)) is None
+
+    def test_tz_in_the_environment_is_left_to_tzlocal(self, etc, monkeypatch):
+        self.link(etc)
+        monkeypatch.setenv("TZ", "Asia/Tokyo")
+        assert cron._linked_zone_name(str(etc)) is None
+
+    def test_a_link_to_no_known_zone_is_left_to_tzlocal(self, etc):
+        (etc.parent / "usr" / "share" / "zoneinfo" / "Nowhere").write_bytes(b"")
+        self.link(etc, "Nowhere")
+        assert cron._linked_zone_name(str(etc)) is None
+
+    def test_on_this_machine_it_agrees_with_tzlocal(self):
+        import tzlocal
+
+        fast = cron._linked_zone_name()
+        if fast is None:
+            pytest.skip("this machine's zone is not a plain /etc/localtime link")
+        assert fast == tzlocal.get_localzone_name()

@@ -112,3 +112,70 @@ def test_atomic_write_replaces_whole_files(tmp_path):
     dbmod.atomic_write_bytes(target, b"two")
     assert target.read_bytes() == b"two"
     assert [p.name for p in tmp_path.iterdir()] == ["m.bin"]
+
+
+def _indexes(path, table="price_data"):
+    conn = sqlite3.connect(path)
+    try:
+        return {r[1]: r[3] for r in conn.execute(f"PRAGMA index_list({table})")}  # name -> origin
+    finally:
+        conn.close()
+
+
+class TestOnePriceKey:
+    """price_data's (symbol, date) key exists once: a second unique index slowed every bar write 1.37x."""
+
+    def test_a_new_database_has_only_the_primary_key(self, tmp_path):
+        dbmod.connect(tmp_path / "t.db").close()
+        assert _indexes(tmp_path / "t.db") == {"sqlite_autoindex_price_data_1": "pk"}
+
+    def test_an_adopted_table_without_a_key_gets_the_unique_index_and_upserts_work(self, tmp_path):
+        from datetime import datetime, timezone
+
+        import pandas as pd
+
+        from turbomode.store import prices
+
+        path = tmp_path / "turbomode.db"
+        _legacy_db(path)
+        conn = dbmod.connect(path)
+        assert _indexes(path) == {"price_data_symbol_date": "c"}
+        bars = pd.DataFrame({"symbol": ["AAPL"], "date": ["2026-01-21"], "open": [1.0], "high": [2.0], "low": [0.5],
+                             "close": [1.6], "adj_close": [1.6], "volume": [10.0]})
+        with dbmod.transaction(conn):
+            prices.write_bars(conn, bars, "csv", datetime(2026, 1, 22, tzinfo=timezone.utc))
+        rows = conn.execute("SELECT close FROM price_data WHERE symbol = 'AAPL'").fetchall()
+        conn.close()
+        assert [r[0] for r in rows] == [1.6]
+
+    def test_an_adopted_table_with_its_own_unique_key_gets_no_second_one(self, tmp_path):
+        path = tmp_path / "turbomode.db"
+        conn = sqlite3.connect(path)
+        conn.execute("CREATE TABLE price_data (symbol TEXT, date TEXT, close REAL, UNIQUE (date, symbol))")
+        conn.close()
+        dbmod.connect(path).close()
+        assert _indexes(path) == {"sqlite_autoindex_price_data_1": "u"}
+
+    def test_a_database_made_before_drops_the_duplicate_and_keeps_its_bars(self, tmp_path):
+        path = tmp_path / "t.db"
+        conn = dbmod.connect(path)
+        conn.execute("CREATE UNIQUE INDEX price_data_symbol_date ON price_data(symbol, date)")  # as m001 did
+        conn.execute("INSERT INTO price_data (symbol, date, close) VALUES ('AAA', '2026-01-21', 1.0)")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm007_one_price_key'")
+        conn.close()
+        dbmod._checked.clear()
+        conn = dbmod.connect(path)
+        assert dbmod.pending_migrations(conn) == []
+        assert [tuple(r) for r in conn.execute("SELECT symbol, date, close FROM price_data")] == [("AAA", "2026-01-21", 1.0)]
+        conn.close()
+        assert _indexes(path) == {"sqlite_autoindex_price_data_1": "pk"}
+
+    def test_the_adopted_tables_index_survives_the_cleanup(self, tmp_path):
+        path = tmp_path / "turbomode.db"
+        _legacy_db(path)
+        conn = dbmod.connect(path)
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm007_one_price_key'")
+        conn.close()
+        dbmod._checked.clear()
+        dbmod.connect(path).close()
+        assert _indexes(path) == {"price_data_symbol_date": "c"}

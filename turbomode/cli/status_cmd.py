@@ -6,18 +6,19 @@ from datetime import datetime, timezone
 
 import typer
 
+from turbomode.cli._table import Line, echo, paragraph, styled, table, width
 from turbomode.cli._util import handle_errors, print_json, state
 
 STATUS_STYLE = {"succeeded": "green", "partial": "yellow", "running": "cyan", "skipped": "dim",
                 "failed": "bold red", "abandoned": "bold red", "blocked": "red"}
 
 
-def _when(text: str | None, tz, now: datetime) -> str:
+def _when(text: str | None, tz, now: datetime) -> list[Line]:
     """'Thu 23:30' (or '12 Jan 23:30' when more than 6 days away) over '10 h ago', in the schedule's zone."""
     if not text:
-        return "-"
+        return [Line("-")]
     day, age = _when_parts(text, tz, now)
-    return f"{day}\n[dim]{age}[/]"
+    return [Line(day), Line(age, "dim")]
 
 
 def _when_parts(text: str, tz, now: datetime) -> tuple[str, str]:
@@ -50,99 +51,105 @@ FULL_WIDTH = 100
 TABLE_WIDTH = 70
 
 
-def _state(j: dict, width: int = 0) -> str:
+def _state(j: dict) -> Line:
     if not j["enabled"]:
-        style, text = "dim", "disabled"
-    elif j["running"]:
-        style, text = "cyan", "running"
-    elif j["overdue"]:
-        style, text = "bold red", "OVERDUE"
-    elif j["last_status"] in ("failed", "abandoned", "blocked"):
-        style, text = "bold red", j["last_status"].upper()
-    elif j["missed"]:
-        style, text = "yellow", "due"
-    else:
-        style, text = "green", "ok"
-    return f"[{style}]{text}[/]" + " " * max(0, width - len(text))
+        return Line("disabled", "dim")
+    if j["running"]:
+        return Line("running", "cyan")
+    if j["overdue"]:
+        return Line("OVERDUE", "bold red")
+    if j["last_status"] in ("failed", "abandoned", "blocked"):
+        return Line(j["last_status"].upper(), "bold red")
+    if j["missed"]:
+        return Line("due", "yellow")
+    return Line("ok", "green")
 
 
 def render(data: dict) -> None:
+    """The jobs table and the freshness lines, in plain text styled with typer.style (importing and
+    laying out a rich Table cost more than status's whole start-up budget; see cli/_table.py)."""
     from zoneinfo import ZoneInfo
 
-    from rich import box
-    from rich.table import Table
-
-    from turbomode.cli._util import console
     from turbomode.clock import parse_iso
 
-    out = console()
+    cols = width()
     tz = ZoneInfo(data["timezone"])
     now = parse_iso(data["at"])
     title = f"TurboMode jobs — {now.astimezone(tz):%a %d %b %Y %H:%M} {data['timezone']}"
-    if out.width < TABLE_WIDTH:
-        _render_list(out, data, tz, now, title)
+    if cols < TABLE_WIDTH:
+        _render_list(data, tz, now, title, cols)
     else:
-        full = out.width >= FULL_WIDTH
-        table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
-                      collapse_padding=True)
-        for col in ("job", "schedule", "last ok", "result", "next run", "missed", "state"):
-            if col != "schedule" or full:
-                table.add_column(col, no_wrap=col != "schedule")
+        full = cols >= FULL_WIDTH
+        rows = []
         for j in data["jobs"]:
             ls = j["last_status"] or "none"
             missed = "-" if not j["missed"] else (f"{j['missed']}+" if j["missed_capped"] else str(j["missed"]))
             cells = [
-                f"[bold]{j['name']}[/]",
-                f"{j['schedule_words']}\n[dim]{j['schedule']}[/]",
-                _when(j["last_success"], tz, now) if j["last_success"] else "[red]never[/]",
-                f"[{STATUS_STYLE.get(ls, 'dim')}]{ls}[/]",
-                _when(j["next_run"], tz, now) if j["next_run"] else "-",
-                f"[red]{missed}[/]" if j["missed"] else missed,
-                _state(j),
+                [Line(j["name"], "bold")],
+                [Line(j["schedule_words"], wrap=True), Line(j["schedule"], "dim")],
+                _when(j["last_success"], tz, now) if j["last_success"] else [Line("never", "red")],
+                [Line(ls, STATUS_STYLE.get(ls, "dim"))],
+                _when(j["next_run"], tz, now) if j["next_run"] else [Line("-")],
+                [Line(missed, "red" if j["missed"] else "")],
+                [_state(j)],
             ]
-            table.add_row(*(cells if full else cells[:1] + cells[2:]))
-        out.print(table)
-    _render_facts(out, data)
+            rows.append(cells if full else cells[:1] + cells[2:])
+        headers = ["job", "schedule", "last ok", "result", "next run", "missed", "state"]
+        for line in paragraph([(title, "")], cols):
+            echo(line)
+        echo()
+        for line in table(headers if full else headers[:1] + headers[2:], rows, cols):
+            echo(line)
+        echo()
+    _render_facts(data, cols)
 
 
-def _render_list(out, data: dict, tz, now, title: str) -> None:
+def _render_list(data: dict, tz, now, title: str, cols: int) -> None:
     """Each job as a few short lines: nothing clipped on a 60-column terminal."""
-    out.print(title)
+    for line in paragraph([(title, "")], cols):
+        echo(line)
     for j in data["jobs"]:
         ls = j["last_status"] or "none"
         missed = f", missed {j['missed']}{'+' if j['missed_capped'] else ''}" if j["missed"] else ""
-        out.print(f"[bold]{j['name']:<9}[/]{_state(j, 10)}last result [{STATUS_STYLE.get(ls, 'dim')}]{ls}[/]{missed}")
+        st = _state(j)
+        echo(f"{styled(j['name'], 'bold')}{' ' * max(1, 9 - len(j['name']))}{styled(st.text, st.style)}"
+             f"{' ' * max(1, 10 - len(st.text))}last result {styled(ls, STATUS_STYLE.get(ls, 'dim'))}{missed}")
         for label, key in (("last ok", "last_success"), ("next", "next_run")):
             if j[key]:
                 day, age = _when_parts(j[key], tz, now)
-                out.print(f"  {label:<8} {day} [dim]({age})[/]")
+                echo(f"  {label:<8} {day} {styled(f'({age})', 'dim')}")
             elif key == "last_success":
-                out.print(f"  {label:<8} [red]never[/]")
-    out.print()
+                echo(f"  {label:<8} {styled('never', 'red')}")
+    echo()
 
 
-def _render_facts(out, data: dict) -> None:
+def _render_facts(data: dict, cols: int) -> None:
+    def say(*spans: tuple[str, str], indent: int = 2) -> None:
+        for line in paragraph(spans, cols, indent):
+            echo(line)
+
     d, s, m = data["data"], data["signals"], data["models"]
-    ok, bad = "[green]✓[/]", "[bold red]✗[/]"
-    out.print(f"{ok if d['fresh'] else bad} prices   latest bar {d['latest_bar'] or 'none'}; "
-              f"last completed NYSE session {d['last_session'] or 'unknown'}")
+    ok, bad = ("✓", "green"), ("✗", "bold red")
+    say(ok if d["fresh"] else bad, (f" prices   latest bar {d['latest_bar'] or 'none'}; "
+                                    f"last completed NYSE session {d['last_session'] or 'unknown'}", ""))
     sig_age = f"{s['age_hours']:.1f} h old" if s["age_hours"] is not None else "none yet"
-    out.print(f"{ok if s['fresh'] else bad} signals  {s['active']} active; newest {sig_age} "
-              f"(limit {s['limit_hours']} h)")
+    say(ok if s["fresh"] else bad, (f" signals  {s['active']} active; newest {sig_age} "
+                                    f"(limit {s['limit_hours']} h)", ""))
     chall = f"; challenger {m['challenger']}" if m["challenger"] else ""
     broken = "; no usable model: " + ", ".join(m["unusable"]) if m.get("unusable") else ""
-    out.print(f"{ok if m['fresh'] else bad} models   champion {m['champion'] or 'none'}{chall}{broken}")
+    say(ok if m["fresh"] else bad, (f" models   champion {m['champion'] or 'none'}{chall}{broken}", ""))
     for w in data["warnings"]:
-        out.print(f"[yellow]warning:[/] {w}")
+        say(("warning:", "yellow"), (f" {w}", ""))
     for a in data["abandoned_now"]:
-        out.print(f"[red]abandoned:[/] {a['job']} run {a['run_id']}: {a['why']}")
+        say(("abandoned:", "red"), (f" {a['job']} run {a['run_id']}: {a['why']}", ""))
     if data["healthy"]:
-        out.print("[bold green]HEALTHY[/]")
+        say(("HEALTHY", "bold green"))
     else:
-        out.print(f"[bold red]UNHEALTHY[/] ({len(data['problems'])} problem{'s' if len(data['problems']) != 1 else ''})")
+        n = len(data["problems"])
+        say(("UNHEALTHY", "bold red"), (f" ({n} problem{'s' if n != 1 else ''})", ""))
         for p in data["problems"]:
-            out.print(f"  [red]•[/] {p}")
-        out.print("[dim]`turbomode catchup` replays what was missed; `turbomode history` shows the runs[/]")
+            say(("  •", "red"), (f" {p}", ""), indent=4)
+        say(("`turbomode catchup` replays what was missed; `turbomode history` shows the runs", "dim"))
 
 
 @handle_errors

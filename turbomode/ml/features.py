@@ -1,8 +1,13 @@
 """Features per (symbol, date), computed only from bars up to and including that date.
 
-Everything is vectorised over the whole long panel: per-symbol windows use pandas' grouped
-rolling/ewm (which restart at every symbol, so appending bars to one symbol changes nothing for
-another). A row whose longest window is not yet full has NaN features; training drops it.
+The long panel is sorted by (symbol, date) and handled as whole numpy columns. A per-symbol rolling
+statistic or shift is computed over the whole column at once and then blanked wherever its window
+would begin before the symbol's first bar, which leaves exactly the per-symbol values (so appending
+bars to one symbol changes nothing for another). RSI, MACD and the true range are TA-Lib's, run on
+each symbol's runs of complete bars (a bar with a missing price ends a run; the next starts afresh,
+as a new symbol would). A row whose longest window is not yet full has NaN features; training drops
+it. This replaced pandas' grouped rolling/ewm and hand-written RSI/MACD/ATR, ~6x slower on the sample
+market (benchmarks/features.py); tests/ml/test_features.py holds the agreement with that code.
 
 Directional features are relative to the sector: every feature that says which way a stock has
 been going (returns, moving-average distances, RSI, MACD, range position, gaps) is reported as the
@@ -17,9 +22,10 @@ a feature does, so a model trained on another set is refused rather than fed num
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
     import pandas as pd
 
 PANEL_COLUMNS = ("symbol", "date", "open", "high", "low", "close", "volume")
@@ -75,37 +81,126 @@ def prepare_panel(panel: "pd.DataFrame") -> "pd.DataFrame":
     out["symbol"] = out["symbol"].astype(str)
     for c in ("open", "high", "low", "close", "volume"):
         out[c] = out[c].astype("float64")
+    if _sorted_and_unique(out["symbol"].to_numpy(), out["date"].to_numpy()):
+        return out.reset_index(drop=True)  # as read_panel returns it: nothing to drop or reorder
     out = out.drop_duplicates(["symbol", "date"], keep="last")
     return out.sort_values(["symbol", "date"], kind="stable").reset_index(drop=True)
 
 
-def _grouped(s: "pd.Series", keys: "pd.Series"):
-    return s.groupby(keys, sort=False)
+def _sorted_and_unique(symbols: "np.ndarray", dates: "np.ndarray") -> bool:
+    """True when rows are already in (symbol, date) order with no (symbol, date) twice."""
+    import numpy as np
+    import pandas as pd
+
+    if len(symbols) < 2:
+        return True
+    codes = pd.factorize(symbols, sort=True)[0]
+    step = np.diff(codes)
+    later = np.diff(dates.astype("int64")) > 0
+    return bool(((step > 0) | ((step == 0) & later)).all())
 
 
-def _roll(s: "pd.Series", keys: "pd.Series", window: int, how: str) -> "pd.Series":
-    """A per-symbol rolling statistic aligned to ``s`` (window must be full)."""
-    r = getattr(_grouped(s, keys).rolling(window, min_periods=window), how)()
-    return r.droplevel(0).sort_index()
+class _Layout:
+    """Where each symbol's rows are in a prepared panel: run starts and each row's position in its run."""
+
+    def __init__(self, symbols: "np.ndarray", codes: "np.ndarray | None" = None):
+        import numpy as np
+        import pandas as pd
+
+        n = len(symbols)
+        if codes is None:
+            codes = pd.factorize(symbols)[0]
+        first = np.ones(n, dtype=bool)
+        first[1:] = codes[1:] != codes[:-1]
+        self.starts = np.flatnonzero(first)
+        self.ends = np.append(self.starts[1:], n) if n else self.starts.copy()
+        self.pos = np.arange(n) - np.repeat(self.starts, self.ends - self.starts)
+
+    def shift(self, x: "np.ndarray", n: int) -> "np.ndarray":
+        """x shifted ``n`` rows later within each symbol (NaN for a symbol's first ``n`` rows)."""
+        import numpy as np
+
+        out = np.full(len(x), np.nan)
+        if n < len(x):
+            out[n:] = x[:len(x) - n]
+        out[self.pos < n] = np.nan
+        return out
+
+    def roll(self, x: "np.ndarray", window: int, how: str) -> "np.ndarray":
+        """A rolling statistic over each symbol's last ``window`` rows (NaN until the window is full)."""
+        import pandas as pd
+
+        out = getattr(pd.Series(x).rolling(window, min_periods=window), how)().to_numpy(copy=True)
+        out[self.pos < window - 1] = float("nan")  # the window would reach into the previous symbol
+        return out
+
+    def runs(self, *cols: "np.ndarray"):
+        """(start, end) of each symbol's runs of rows where every column is finite."""
+        import numpy as np
+
+        ok = np.logical_and.reduce([np.isfinite(c) for c in cols])
+        if ok.all():
+            yield from zip(self.starts, self.ends)
+            return
+        edge = np.zeros(len(ok) + 1, dtype=bool)
+        edge[self.starts] = True
+        edge[1:-1] |= ok[1:] != ok[:-1]
+        edge[-1] = True
+        bounds = np.flatnonzero(edge)
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            if ok[a]:
+                yield a, b
 
 
-def _ewm(s: "pd.Series", keys: "pd.Series", **kw) -> "pd.Series":
-    r = _grouped(s, keys).ewm(adjust=False, **kw).mean()
-    return r.droplevel(0).sort_index()
+def _by_run(layout: _Layout, fn: Callable, *cols: "np.ndarray", outputs: int = 1) -> list["np.ndarray"]:
+    """``fn(*cols)`` (TA-Lib functions) on each run of complete bars; NaN elsewhere."""
+    import numpy as np
+
+    out = [np.full(len(cols[0]), np.nan) for _ in range(outputs)]
+    for a, b in layout.runs(*cols):
+        res = fn(*(c[a:b] for c in cols))
+        for o, r in zip(out, res if outputs > 1 else (res,)):
+            o[a:b] = r
+    return out
 
 
-def _shift(s: "pd.Series", keys: "pd.Series", n: int) -> "pd.Series":
-    return _grouped(s, keys).shift(n)
+def _true_range(layout: _Layout, high: "np.ndarray", low: "np.ndarray", close: "np.ndarray") -> "np.ndarray":
+    """TA-Lib's TRANGE; a run's first bar has no previous close and counts high - low."""
+    import talib
+
+    def trange(h, l, c):
+        tr = talib.TRANGE(h, l, c)
+        tr[0] = h[0] - l[0]
+        return tr
+
+    return _by_run(layout, trange, high, low, close)[0]
+
+
+def _mean_true_range(layout: _Layout, high: "np.ndarray", low: "np.ndarray", close: "np.ndarray",
+                     days: int) -> "np.ndarray":
+    import talib
+
+    tr = _true_range(layout, high, low, close)
+    return _by_run(layout, lambda x: talib.SMA(x, days), tr)[0]
+
+
+def _hlc(p: "pd.DataFrame") -> tuple["np.ndarray", "np.ndarray", "np.ndarray"]:
+    return tuple(p[c].to_numpy(dtype="float64") for c in ("high", "low", "close"))  # type: ignore[return-value]
 
 
 def true_range(p: "pd.DataFrame") -> "pd.Series":
-    """max(high - low, |high - previous close|, |low - previous close|), per symbol."""
+    """max(high - low, |high - previous close|, |low - previous close|), per symbol, aligned to ``p``."""
+    import pandas as pd
+
+    return pd.Series(_true_range(_Layout(p["symbol"].to_numpy()), *_hlc(p)), index=p.index)
+
+
+def _log_atr(layout: _Layout, high: "np.ndarray", low: "np.ndarray", close: "np.ndarray",
+             days: int) -> "np.ndarray":
     import numpy as np
 
-    prev = _shift(p["close"], p["symbol"], 1)
-    hl = p["high"] - p["low"]
-    tr = np.fmax(hl, np.fmax((p["high"] - prev).abs(), (p["low"] - prev).abs()))
-    return tr  # first bar of a symbol: high - low (fmax ignores the NaN)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _mean_true_range(layout, np.log(high), np.log(low), np.log(close), days)
 
 
 def log_atr(panel: "pd.DataFrame", days: int) -> "pd.Series":
@@ -116,13 +211,10 @@ def log_atr(panel: "pd.DataFrame", days: int) -> "pd.Series":
     a rise as after a fall. (An ATR in price units divided by today's close is smaller after a
     rise and larger after a fall, which made targets after a rise easier to reach.)
     """
-    import numpy as np
+    import pandas as pd
 
-    prev = _shift(panel["close"], panel["symbol"], 1)
-    lh, ll = np.log(panel["high"]), np.log(panel["low"])
-    lp = np.log(prev)
-    tr = np.fmax(lh - ll, np.fmax((lh - lp).abs(), (ll - lp).abs()))
-    return _roll(tr, panel["symbol"], days, "mean")
+    layout = _Layout(panel["symbol"].to_numpy())
+    return pd.Series(_log_atr(layout, *_hlc(panel), days), index=panel.index)
 
 
 def atr(panel: "pd.DataFrame", days: int) -> "pd.Series":
@@ -130,7 +222,42 @@ def atr(panel: "pd.DataFrame", days: int) -> "pd.Series":
 
     The label rule and the live targets/stops use exactly this value (labels.atr_days).
     """
-    return _roll(true_range(panel), panel["symbol"], days, "mean")
+    import pandas as pd
+
+    layout = _Layout(panel["symbol"].to_numpy())
+    return pd.Series(_mean_true_range(layout, *_hlc(panel), days), index=panel.index)
+
+
+def _momentum(layout: _Layout, logc: "np.ndarray") -> tuple["np.ndarray", "np.ndarray", "np.ndarray"]:
+    """RSI (Wilder's smoothing, RSI_DAYS) and MACD(12, 26, 9) with its signal line, on log closes:
+    TA-Lib, per symbol. A mirrored path (every log move negated) then has RSI 100 - RSI and MACD -MACD,
+    as every directional feature here is exactly odd under that mirror (see ``mirror``)."""
+    import numpy as np
+    import talib
+
+    def rsi(c):
+        out = talib.RSI(c, RSI_DAYS)
+        moved = np.cumsum(np.abs(np.diff(c, prepend=c[:1]))) > 0
+        out[~moved] = np.nan  # no move at all yet: undefined (TA-Lib says 0, which reads as oversold)
+        return out
+
+    macd, signal, _ = _by_run(layout, lambda c: talib.MACD(c, 12, 26, 9), logc, outputs=3)
+    return _by_run(layout, rsi, logc)[0], macd, signal
+
+
+def _group_mean(values: "np.ndarray", groups: "np.ndarray", n_groups: int) -> "np.ndarray":
+    """Per column, each row's mean over the rows of its group, NaN left out (groupby().transform("mean"))."""
+    import numpy as np
+
+    out = np.empty_like(values)
+    for j in range(values.shape[1]):
+        x = values[:, j]
+        ok = ~np.isnan(x)
+        total = np.bincount(groups, weights=np.where(ok, x, 0.0), minlength=n_groups)
+        count = np.bincount(groups, weights=ok.astype("float64"), minlength=n_groups)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[:, j] = (total / count)[groups]
+    return out
 
 
 def compute_features(panel: "pd.DataFrame", sectors: Mapping[str, str],
@@ -149,71 +276,69 @@ def compute_features(panel: "pd.DataFrame", sectors: Mapping[str, str],
 
     p = prepare_panel(panel)
     p = p[p["symbol"].isin(list(sectors))].reset_index(drop=True)
-    sym = p["symbol"]
-    close, high, low, opn, vol = p["close"], p["high"], p["low"], p["open"], p["volume"]
-    logc = np.log(close)
-    f: dict[str, pd.Series] = {}
-
-    for h in RETURN_HORIZONS:
-        f[f"ret_{h}"] = logc - _shift(logc, sym, h)
-    r1 = f["ret_1"]
-    for w in VOL_WINDOWS:
-        f[f"vol_{w}"] = _roll(r1, sym, w, "std")
-    f["vol_ratio_10_63"] = f["vol_10"] / f["vol_63"]
-    f["atr_pct"] = log_atr(p, FEATURE_ATR_DAYS)  # in log terms, like every feature here: a mirrored
-    f["range_pct"] = np.log(high / low)  # market (every log move negated) has the same volatility
-    prev_close = _shift(close, sym, 1)
-    f["gap"] = np.log(opn / prev_close)
-    f["intraday"] = np.log(close / opn)
-
-    # RSI with Wilder's smoothing (an EWM with alpha = 1/n), per symbol, on log closes: a mirrored
-    # path (every log move negated) then has RSI 100 - RSI, as every directional feature here is
-    # exactly odd under that mirror (see ``mirror``).
-    diff = logc - _shift(logc, sym, 1)
-    gain = _ewm(diff.clip(lower=0), sym, alpha=1.0 / RSI_DAYS)
-    loss = _ewm((-diff).clip(lower=0), sym, alpha=1.0 / RSI_DAYS)
+    sym = p["symbol"].to_numpy()
+    sym_codes, symbols = pd.factorize(sym, sort=True)
+    L = _Layout(sym, sym_codes)
+    close, high, low, opn, vol = (p[c].to_numpy(dtype="float64") for c in ("close", "high", "low", "open", "volume"))
+    f: dict[str, np.ndarray] = {}
     with np.errstate(divide="ignore", invalid="ignore"):
-        f[f"rsi_{RSI_DAYS}"] = 100.0 - 100.0 / (1.0 + gain / loss)  # no losses at all: 100
+        logc = np.log(close)
+        for h in RETURN_HORIZONS:
+            f[f"ret_{h}"] = logc - L.shift(logc, h)
+        r1 = f["ret_1"]
+        for w in VOL_WINDOWS:
+            f[f"vol_{w}"] = L.roll(r1, w, "std")
+        f["vol_ratio_10_63"] = f["vol_10"] / f["vol_63"]
+        f["atr_pct"] = _log_atr(L, high, low, close, FEATURE_ATR_DAYS)  # in log terms, like every feature
+        f["range_pct"] = np.log(high / low)  # here: a mirrored market (every log move negated) has the same volatility
+        f["gap"] = np.log(opn / L.shift(close, 1))
+        f["intraday"] = np.log(close / opn)
 
-    macd = _ewm(logc, sym, span=12) - _ewm(logc, sym, span=26)  # in log terms: a share of the price
-    signal = _ewm(macd, sym, span=9)
-    f["macd"] = macd
-    f["macd_hist"] = macd - signal
+        rsi, macd, signal = _momentum(L, logc)  # on log closes: odd under the mirror
+        f[f"rsi_{RSI_DAYS}"] = rsi
+        f["macd"] = macd  # in log terms: a share of the price
+        f["macd_hist"] = macd - signal
 
-    means = {w: _roll(logc, sym, w, "mean") for w in MA_WINDOWS}
-    for w, mean in means.items():
-        f[f"ma_dist_{w}"] = logc - mean
-    f["ma_50_200"] = means[50] - means[200]
-    sd = _roll(logc, sym, BOLLINGER_DAYS, "std")
-    f[f"bollinger_z_{BOLLINGER_DAYS}"] = (logc - means[BOLLINGER_DAYS]) / sd.replace(0.0, np.nan)
+        means = {w: L.roll(logc, w, "mean") for w in MA_WINDOWS}
+        for w, mean in means.items():
+            f[f"ma_dist_{w}"] = logc - mean
+        f["ma_50_200"] = means[50] - means[200]
+        sd = L.roll(logc, BOLLINGER_DAYS, "std")
+        f[f"bollinger_z_{BOLLINGER_DAYS}"] = (logc - means[BOLLINGER_DAYS]) / np.where(sd == 0.0, np.nan, sd)
 
-    # Volume surprise: today's volume against the mean of the 20 bars before it (log ratio).
-    logv = np.log1p(vol.clip(lower=0))
-    prior_mean = _shift(_roll(logv, sym, 20, "mean"), sym, 1)
-    f["volume_surprise"] = logv - prior_mean
-    f["volume_trend"] = _roll(logv, sym, 5, "mean") - _roll(logv, sym, 63, "mean")
+        # Volume surprise: today's volume against the mean of the 20 bars before it (log ratio).
+        logv = np.log1p(np.clip(vol, 0, None))
+        f["volume_surprise"] = logv - L.shift(L.roll(logv, 20, "mean"), 1)
+        f["volume_trend"] = L.roll(logv, 5, "mean") - L.roll(logv, 63, "mean")
 
-    hi52 = np.log(_roll(high, sym, YEAR, "max"))
-    lo52 = np.log(_roll(low, sym, YEAR, "min"))
-    f["range_pos_52w"] = (logc - lo52) / (hi52 - lo52).replace(0.0, np.nan) - 0.5
+        hi52 = np.log(L.roll(high, YEAR, "max"))
+        lo52 = np.log(L.roll(low, YEAR, "min"))
+        span = hi52 - lo52
+        f["range_pos_52w"] = (logc - lo52) / np.where(span == 0.0, np.nan, span) - 0.5
 
-    out = pd.DataFrame({name: f[name] for name in FEATURE_NAMES})
-    out = out.replace([np.inf, -np.inf], np.nan)
-    # The warm-up: a row is usable only once the longest window is full (before the sector means,
-    # so a stock still warming up does not pull its sector's mean).
-    n_before = sym.groupby(sym, sort=False).cumcount()
-    out.loc[(n_before < WARMUP_BARS).to_numpy(), :] = np.nan
+    # Column-major, as pandas keeps a frame's columns: no transposing copies.
+    values = np.empty((len(p), len(FEATURE_NAMES)), order="F")
+    warm = L.pos < WARMUP_BARS
     if members:
         from turbomode.data.universe import member_mask
 
-        out.loc[~member_mask(sym.to_numpy(), p["date"].to_numpy(), dict(members)), :] = np.nan
-    sector = sym.map(dict(sectors))
-    keys = [sector.to_numpy(), p["date"].to_numpy()]
-    directional = list(DIRECTIONAL)
-    out[directional] = out[directional] - out[directional].groupby(keys, sort=False).transform("mean")
-    out = out.astype("float32")
-    out["sector"] = sector.to_numpy()
-    out.index = pd.MultiIndex.from_arrays([sym.to_numpy(), p["date"].to_numpy()], names=["symbol", "date"])
+        warm |= ~member_mask(sym, p["date"].to_numpy(), dict(members))
+    for j, name in enumerate(FEATURE_NAMES):
+        col = f[name]
+        # The warm-up: a row is usable only once the longest window is full, and only while its symbol
+        # is a member (both before the sector means, so such a row does not pull its sector's mean).
+        col[~np.isfinite(col) | warm] = np.nan
+        values[:, j] = col
+    sector = np.array([sectors[s] for s in symbols], dtype=object)[sym_codes]
+    date_codes, dates = pd.factorize(p["date"].to_numpy(), sort=True)
+    sector_codes, sector_names = pd.factorize(sector)
+    directional = [j for j, name in enumerate(FEATURE_NAMES) if name in DIRECTIONAL]
+    d = values[:, directional]
+    values[:, directional] = d - _group_mean(d, sector_codes * len(dates) + date_codes, len(sector_names) * len(dates))
+    index = pd.MultiIndex(levels=[pd.Index(symbols, dtype=p["symbol"].dtype), pd.DatetimeIndex(dates)],
+                          codes=[sym_codes, date_codes], names=["symbol", "date"], verify_integrity=False)
+    out = pd.DataFrame(values.astype("float32", order="F"), index=index, columns=list(FEATURE_NAMES), copy=False)
+    out["sector"] = sector
     return out
 
 

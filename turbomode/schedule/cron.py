@@ -9,6 +9,7 @@ Nothing here reads the clock: ``now`` is always an argument.
 from __future__ import annotations
 
 import functools
+import os
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -34,6 +35,9 @@ def zone(name: str) -> ZoneInfo:
 
 def local_zone_name() -> str:
     """This machine's IANA zone name ('UTC' when the platform does not say)."""
+    name = _linked_zone_name()
+    if name:
+        return name
     try:
         import tzlocal
 
@@ -41,6 +45,37 @@ def local_zone_name() -> str:
     except Exception:  # an unconfigured machine: tzlocal raises or warns; UTC is the honest guess
         name = None
     return name or "UTC"
+
+
+def _linked_zone_name(etc: str = "/etc") -> str | None:
+    """The common Linux/macOS case read directly: no TZ variable, ``localtime`` in ``etc`` a link into a
+    zoneinfo folder, and ``timezone`` there (if any) naming the same zone. None otherwise.
+
+    tzlocal gives the same answer there, but importing it and its probing of ZoneInfo keys cost
+    ~11 ms, a quarter of the start-up budget of `status` and `catchup` (SPEC §11); every other
+    case (TZ set, Windows, a copied localtime, disagreeing files) is left to it.
+    """
+    if os.name == "posix" and not os.environ.get("TZ"):
+        try:
+            target = os.readlink(os.path.join(etc, "localtime"))
+        except OSError:  # missing, or a copy rather than a link
+            return None
+        _, sep, name = os.path.realpath(os.path.join(etc, target)).partition("/zoneinfo/")
+        if not sep or not name:
+            return None
+        try:
+            with open(os.path.join(etc, "timezone"), "rb") as fh:
+                stated = fh.read().decode("ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            stated = None
+        if stated and stated != name:
+            return None
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            return None
+        return name
+    return None
 
 
 def _sim(expr: str, start: datetime, reverse: bool = False) -> CronSim:

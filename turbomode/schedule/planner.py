@@ -9,8 +9,9 @@ to ``MISSED_CAP`` and said.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import Mapping, NamedTuple
 from zoneinfo import ZoneInfo
 
 from turbomode.clock import iso
@@ -25,8 +26,7 @@ MISSED_CAP = 100
 OVERDUE_GRACE = timedelta(minutes=10)
 
 
-@dataclass(frozen=True)
-class JobState:
+class JobState(NamedTuple):
     """One job's schedule position at ``now``."""
 
     job: str
@@ -45,8 +45,7 @@ class JobState:
         return self.missed > 0
 
 
-@dataclass(frozen=True)
-class PlanItem:
+class PlanItem(NamedTuple):
     job: str
     scheduled_for: datetime
     missed: int
@@ -59,14 +58,13 @@ class PlanItem:
                 "missed_capped": self.missed_capped, "reason": self.reason, "after": list(self.after)}
 
 
-@dataclass(frozen=True)
-class Facts:
+class Facts(NamedTuple):
     """What the prerequisites depend on, read from the database by store.state."""
 
     latest_bar: str | None = None  # YYYY-MM-DD
     last_session: str | None = None  # last completed NYSE session, YYYY-MM-DD (None = unknown)
     champion_exists: bool = False
-    states: dict[str, JobState] = field(default_factory=dict)
+    states: Mapping[str, JobState] = MappingProxyType({})
 
     @property
     def prices_fresh(self) -> bool:

@@ -8,13 +8,11 @@ transaction, and so is marking a dead run ``abandoned``. Nothing else decides wh
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import sqlite3
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from turbomode.clock import iso
 from turbomode.redact import redact, redact_obj
@@ -24,11 +22,12 @@ SUCCESS = ("succeeded", "partial")  # a partial run (some symbols failed) still 
 
 
 def _json(summary: dict[str, Any] | None) -> str | None:
+    import json  # here, not at the top: `status` and `catchup` with nothing due never write one
+
     return json.dumps(redact_obj(summary), default=str) if summary is not None else None
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):
     run_id: int
     claimed: bool
     holder: sqlite3.Row | None = None  # the lock row of the run that holds the job, when not claimed

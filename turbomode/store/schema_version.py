@@ -12,4 +12,5 @@ MIGRATION_NAMES = (
     "m004_run_process_start",
     "m005_next_open_fills_and_windows",
     "m006_price_quarantine",
+    "m007_one_price_key",
 )

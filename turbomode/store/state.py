@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from turbomode.clock import parse_iso
@@ -105,8 +105,7 @@ def _weekday_session(now: datetime) -> str:
 
 # --- models and signals ---------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class ModelState:
+class ModelState(NamedTuple):
     champion: str | None  # version
     champion_created_at: str | None
     challenger: str | None  # newest challenger version newer than the champion
@@ -132,8 +131,7 @@ def model_state(conn: sqlite3.Connection) -> ModelState:
                       chall["version"] if chall else None, chall["created_at"] if chall else None)
 
 
-@dataclass(frozen=True)
-class SignalState:
+class SignalState(NamedTuple):
     active: int
     newest_created_at: datetime | None
     newest_market_date: str | None
@@ -155,8 +153,7 @@ def signal_state(conn: sqlite3.Connection) -> SignalState:
     return SignalState(int(row["n"] or 0), created, row["md"])
 
 
-@dataclass(frozen=True)
-class LastScan:
+class LastScan(NamedTuple):
     started_at: datetime
     session: str | None  # the session it scanned (YYYY-MM-DD), from its ledger summary
     summary: dict
@@ -181,8 +178,7 @@ def last_scan(conn: sqlite3.Connection) -> LastScan | None:
     return LastScan(parse_iso(row["started_at"]), session if isinstance(session, str) else None, summary)
 
 
-@dataclass(frozen=True)
-class SignalFreshness:
+class SignalFreshness(NamedTuple):
     state: SignalState
     last_session: str | None  # the last completed NYSE session at ``now``
     age_hours: float | None  # of the newest open signal

@@ -55,11 +55,15 @@ def run(ctx: Context, now: datetime, options: dict[str, Any],
 
 def _alert_if_stale(ctx: Context, now: datetime) -> None:
     """Stale prices or signals after the replay are alerted (once a day): catch-up runs hourly."""
-    from turbomode.ops import alerts
     from turbomode.tasks import status
 
     try:
-        alerts.alert_stale(ctx, status.collect(ctx, now), now)
+        report = status.freshness(ctx, now)
+        if report["data"]["fresh"] and report["signals"]["fresh"]:
+            return  # nothing to say: the alert channels (socket, uuid, urllib) stay unimported
+        from turbomode.ops import alerts
+
+        alerts.alert_stale(ctx, report, now)
     except Exception:  # alerting must never fail the catch-up
         log.warning("staleness check failed", exc_info=True)
 

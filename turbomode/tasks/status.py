@@ -78,33 +78,30 @@ def collect(ctx: Context, now: datetime) -> dict[str, Any]:
         if st.clock_moved_back:
             warnings.append(f"{name}: {st.reason}")
 
-    bar = prices.latest_bar_date(conn)
-    session = state.last_completed_session(conn, now)
-    data_fresh = bar is not None and (session is None or bar >= session)
-    if not data_fresh:
-        problems.append("no prices stored yet; run `turbomode ingest`" if bar is None else
-                        f"prices end {bar} but the last completed NYSE session is {session}; run `turbomode ingest`")
+    fresh = freshness(ctx, now)
+    data, signals, scan = fresh["data"], fresh["signals"], fresh["scan"]
+    if not data["fresh"]:
+        problems.append("no prices stored yet; run `turbomode ingest`" if data["latest_bar"] is None else
+                        f"prices end {data['latest_bar']} but the last completed NYSE session is "
+                        f"{data['last_session']}; run `turbomode ingest`")
 
     from turbomode.store import quarantine
 
     held = quarantine.summary(conn)
+    data["quarantined"] = held["count"]
     if held["count"]:
         names = ", ".join(held["symbols"][:10]) + (" ..." if len(held["symbols"]) > 10 else "")
         warnings.append(f"{held['count']} suspect bar(s) of {names} are quarantined (kept out of features, labels "
                         "and fills); correct the source, or confirm them with `turbomode ingest --full --symbols "
                         f"{held['symbols'][0]}`")
 
-    limit_h = cfg["signals.freshness_hours"]
-    freshness = state.signal_freshness(conn, now, limit_h)  # young enough, or for the last session (weekends)
-    sig, sig_fresh = freshness.state, freshness.fresh
-    age_h = None if freshness.age_hours is None else round(freshness.age_hours, 1)
-    if not sig_fresh:
-        problems.append(state.stale_signals_text(freshness))
+    if not signals["fresh"]:
+        problems.append(signals["stale_reason"])
 
     models = state.model_state(conn)
     if models.champion is None:
         problems.append("no champion model; run `turbomode train`")
-    unusable = _unusable_models(conn, freshness.scan)
+    unusable = _unusable_models(conn, scan)
     for sector, m in unusable.items():
         if m["using"] is None:
             problems.append(f"{sector} has no usable model (the last scan gave it no signals): {m['problem']}")
@@ -118,13 +115,8 @@ def collect(ctx: Context, now: datetime) -> dict[str, Any]:
         "timezone": tz.key,
         "timezone_setting": tzname,
         "jobs": jobs,
-        "data": {"latest_bar": bar, "last_session": session, "fresh": data_fresh, "quarantined": held["count"]},
-        "signals": {"active": sig.active, "newest": iso(sig.newest_created_at) if sig.newest_created_at else None,
-                    "newest_market_date": sig.newest_market_date, "age_hours": age_h, "limit_hours": limit_h,
-                    "last_scan_at": iso(freshness.scan.started_at) if freshness.scan else None,
-                    "last_scan_session": freshness.scan.session if freshness.scan else None,
-                    "stale_reason": None if sig_fresh else state.stale_signals_text(freshness),
-                    "fresh": sig_fresh},
+        "data": data,
+        "signals": signals,
         "models": {"champion": models.champion, "champion_created_at": models.champion_created_at,
                    "challenger": models.challenger, "challenger_created_at": models.challenger_created_at,
                    "unusable": {k: v for k, v in unusable.items() if v["using"] is None},
@@ -135,6 +127,31 @@ def collect(ctx: Context, now: datetime) -> dict[str, Any]:
         "warnings": warnings,
         "healthy": not problems,
     })
+
+
+def freshness(ctx: Context, now: datetime) -> dict[str, Any]:
+    """Do prices reach the last completed NYSE session, and are the signals fresh? Status's ``data`` and
+    ``signals`` (and the last scan), which is all that catchup's staleness alerts need: they skip the
+    jobs' cron math and descriptions."""
+    conn = ctx.connect()
+    bar = prices.latest_bar_date(conn)
+    session = state.last_completed_session(conn, now)
+    limit_h = ctx.config["signals.freshness_hours"]
+    fresh = state.signal_freshness(conn, now, limit_h)  # young enough, or for the last session (weekends)
+    sig = fresh.state
+    return {
+        "data": {"latest_bar": bar, "last_session": session,
+                 "fresh": bar is not None and (session is None or bar >= session)},
+        "signals": {"active": sig.active, "newest": iso(sig.newest_created_at) if sig.newest_created_at else None,
+                    "newest_market_date": sig.newest_market_date,
+                    "age_hours": None if fresh.age_hours is None else round(fresh.age_hours, 1),
+                    "limit_hours": limit_h,
+                    "last_scan_at": iso(fresh.scan.started_at) if fresh.scan else None,
+                    "last_scan_session": fresh.scan.session if fresh.scan else None,
+                    "stale_reason": None if fresh.fresh else state.stale_signals_text(fresh),
+                    "fresh": fresh.fresh},
+        "scan": fresh.scan,
+    }
 
 
 def _unusable_models(conn, scan) -> dict[str, dict[str, Any]]:
