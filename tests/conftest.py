@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -28,6 +29,15 @@ def _keep_umask():
     os.umask(old)
     yield
     os.umask(old)
+
+
+@pytest.fixture(autouse=True)
+def _one_worker_under_windows(monkeypatch):
+    """Under Windows (the Wine lane) every local worker is a spawned interpreter that imports
+    scikit-learn, XGBoost and LightGBM itself, which Wine makes slow: there, a job whose test does not
+    ask for workers runs its pieces in its own process. tests/compute/test_local.py runs the pool."""
+    if os.name == "nt":
+        monkeypatch.setattr("turbomode.compute.cores", lambda: 1)
 
 
 @pytest.fixture

@@ -128,6 +128,26 @@ def _str_list(v: Any) -> list[str]:
     return v
 
 
+DASK_SCHEMES = ("tcp", "tls", "ucx", "ws", "wss")
+
+
+def _dask_address(v: Any) -> str:
+    """A Dask scheduler address: [scheme://]host[:port], or empty."""
+    v = _str(v).strip()
+    if not v:
+        return v
+    scheme, sep, rest = v.rpartition("://")
+    if sep and scheme not in DASK_SCHEMES:
+        raise ValueError(f"must be a Dask scheduler address like 'tcp://host:8786' (scheme one of "
+                         f"{', '.join(DASK_SCHEMES)})")
+    host, colon, port = rest.rpartition(":") if not rest.endswith("]") else (rest, "", "")
+    if not colon:
+        host, port = rest, ""
+    if not host.strip("[]") or (colon and not port.isdigit()) or any(c.isspace() for c in rest):
+        raise ValueError("must be a Dask scheduler address like 'tcp://host:8786'")
+    return v
+
+
 class Option(NamedTuple):
     key: str  # dotted: section.name or section.sub.name
     default: Any
@@ -177,7 +197,8 @@ OPTIONS: list[Option] = [
     Option("models.as_of_days", 365, _int(0, 36500),
            "maintain also keeps every model version `scan --as-of` needs for a date this many days back."),
     Option("models.min_train_rows", 500, _int(10), "A sector with fewer labelled rows is not trained."),
-    Option("models.n_jobs", 2, _int(1, 256), "Models fitted at the same time, one thread each."),
+    Option("models.n_jobs", 2, _int(1, 256),
+           "Deprecated and ignored: how many models fit at once is compute.workers now."),
     Option("models.trees", 100, _int(1, 5000),
            "Boosting rounds per boosted model (the forests grow half as many trees)."),
     Option("models.test_days", 126, _int(5, 5000),
@@ -194,6 +215,16 @@ OPTIONS: list[Option] = [
     Option("models.calibration", "sigmoid", _choice("sigmoid", "isotonic", "auto"),
            "Calibration of each model on its later window: 'sigmoid' (Platt), 'isotonic', or 'auto' "
            "(isotonic with >= 1000 calibration rows, else sigmoid)."),
+    # compute: where train, backtest and drift run their independent pieces (turbomode/compute/)
+    Option("compute.backend", "local", _choice("local", "dask"),
+           "'local': processes on this machine (compute.workers of them); 'dask': an existing Dask cluster "
+           "at compute.address (needs the optional extra: pip install 'turbomode[dask]')."),
+    Option("compute.workers", 0, _int(0, 1024),
+           "Local worker processes; 0 = one per core. 1 runs every piece in the job's own process."),
+    Option("compute.address", "", _dask_address,
+           "Dask scheduler, e.g. 'tcp://scheduler-host:8786' (TURBOMODE_DASK_ADDRESS overrides it)."),
+    Option("compute.timeout_seconds", 30, _int(1, 3600),
+           "How long to wait for the Dask scheduler to answer, or for a worker to be present, before failing."),
     # backtest
     Option("backtest.folds", 5, _int(1, 50), "Walk-forward folds."),
     Option("backtest.commission_bps", 1.0, _float(0.0, 1000.0), "Commission per side, basis points."),

@@ -109,3 +109,15 @@ class SchedulerError(TurboModeError):
     """The OS scheduler (crontab, schtasks) could not be read or changed."""
 
     exit_code = EXIT_FAILED
+
+
+class ComputeUnavailable(ConfigError):
+    """The configured compute backend cannot be used: the Dask extra is not installed, the scheduler
+    address is wrong or unreachable, or a worker lacks a library the pieces need."""
+
+
+class ComputeLost(TurboModeError):
+    """The compute backend lost work at run time (the scheduler went away, no worker was left, a
+    piece killed its workers); nothing was written."""
+
+    exit_code = EXIT_FAILED

@@ -139,7 +139,7 @@ class TestNoLeakage:
             return real(data, windows, cfg, **kw)
 
         monkeypatch.setattr(train, "train_sector", spy)
-        out = _backtest(cli)
+        out = _backtest(cli, "--workers", "1")  # the spy sees the fits only when they run in this process
         conn = sqlite3.connect(home / "turbomode.db")
         sessions = _sessions(conn)
         folds = conn.execute("SELECT fold, train_start, train_end, test_start, test_end FROM backtest_folds"

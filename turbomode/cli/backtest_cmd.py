@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 
+from turbomode.cli._compute import DASK_HELP, WORKERS_HELP
 from turbomode.cli._util import NO_DEPS_HELP, TRIGGER_HELP, console, handle_errors, run_job_command
 
 
@@ -20,11 +21,14 @@ def backtest(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     no_deps: bool = typer.Option(False, "--no-deps", help=NO_DEPS_HELP),
     trigger: str = typer.Option("manual", "--trigger", help=TRIGGER_HELP),
+    workers: int = typer.Option(None, "--workers", min=0, help=WORKERS_HELP),
+    dask: str = typer.Option(None, "--dask", metavar="ADDRESS", help=DASK_HELP),
 ) -> None:
     """Regenerate the labelled trades, retrain fold by fold on an expanding window, simulate the signals
     with targets, stops, expiry and costs, and compare with equal-weight buy-and-hold.
 
-    Results are kept in the database (the HTML report shows the latest).
+    Results are kept in the database (the HTML report shows the latest). Each fold x sector is a piece
+    that runs on every local core, or on a Dask cluster with --dask (docs/scale-out.md).
 
     Example: turbomode backtest --start 2019-01-02 --folds 5 --models lightgbm,logistic
     """
@@ -32,6 +36,9 @@ def backtest(
         raise typer.BadParameter("must be manual or cron", param_hint="--trigger")
     options: dict[str, Any] = {"start": start, "folds": folds,
                                "models": [m.strip() for m in models.split(",") if m.strip()] if models else None}
+    from turbomode.cli import _compute
+
+    options.update(_compute.options(tctx, workers, dask))
     from turbomode.cli._progress import StepProgress
 
     with StepProgress("backtest", enabled=not as_json) as bar:

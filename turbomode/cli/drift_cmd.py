@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 import typer
 
+from turbomode.cli._compute import DASK_HELP, WORKERS_HELP
 from turbomode.cli._util import NO_DEPS_HELP, TRIGGER_HELP, console, handle_errors, run_job_command, state
 
 LEVEL_STYLE = {"significant": "bold red", "moderate": "yellow", "none": "green", "insufficient": "dim"}
@@ -20,18 +21,23 @@ def drift(
     as_json: bool = typer.Option(False, "--json", help="Print the run's result as JSON."),
     no_deps: bool = typer.Option(False, "--no-deps", help=NO_DEPS_HELP),
     trigger: Literal["manual", "cron"] = typer.Option("manual", "--trigger", help=TRIGGER_HELP),
+    workers: int = typer.Option(None, "--workers", min=0, help=WORKERS_HELP),
+    dask: str = typer.Option(None, "--dask", metavar="ADDRESS", help=DASK_HELP),
 ) -> None:
     """Compare recent features, signals and outcomes with the champion models' training and backtest.
 
     PSI at or above drift.moderate (0.1) is moderate, at or above drift.significant (0.25) significant;
-    significant drift sends an alert.
+    significant drift sends an alert. Each sector's feature check is a piece that runs on every local
+    core, or on a Dask cluster with --dask; a retrain runs where the check ran.
 
     Example: turbomode drift --retrain
     """
+    from turbomode.cli import _compute
     from turbomode.cli._progress import StepProgress
 
+    options = {"retrain": retrain, **_compute.options(tctx, workers, dask)}
     with StepProgress("drift") as progress:
-        run_job_command(tctx, "drift", {"retrain": retrain, "progress": progress}, no_deps=no_deps,
+        run_job_command(tctx, "drift", {**options, "progress": progress}, no_deps=no_deps,
                         trigger=trigger, as_json=as_json, render=lambda outcome: render(tctx, outcome, show_all))
 
 

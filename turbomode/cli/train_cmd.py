@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import typer
 
+from turbomode.cli._compute import DASK_HELP, WORKERS_HELP
 from turbomode.cli._util import NO_DEPS_HELP, TRIGGER_HELP, console, handle_errors, run_job_command
 
 TRIGGERS = ("manual", "cron")
@@ -21,6 +22,8 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="Print the run's result as JSON."),
     no_deps: bool = typer.Option(False, "--no-deps", help=NO_DEPS_HELP),
     trigger: str = typer.Option("manual", "--trigger", help=TRIGGER_HELP),
+    workers: int = typer.Option(None, "--workers", min=0, help=WORKERS_HELP),
+    dask: str = typer.Option(None, "--dask", metavar="ADDRESS", help=DASK_HELP),
 ) -> None:
     """Train six calibrated model types per sector (66 models) and promote the ones not worse.
 
@@ -28,13 +31,17 @@ def train(
 
     A sector's new ensemble becomes champion only when its validation log loss is not worse than the champion's on the same window and its P(BUY)/P(SELL) calibration error is within models.max_signal_ece (unless the champion's is worse); otherwise it stays a challenger and the reason is printed. Exit 3 when a sector had too little data.
 
+    The 66 fits run on every local core, or on a Dask cluster with --dask (docs/scale-out.md).
+
     Example: turbomode train --sector "Information Technology"
     """
     from turbomode.errors import BadInput
 
     if trigger not in TRIGGERS:
         raise BadInput(f"unknown --trigger {trigger!r}; use manual or cron")
-    options: dict = {"sector": sector, "promote": promote}
+    from turbomode.cli import _compute
+
+    options: dict = {"sector": sector, "promote": promote, **_compute.options(tctx, workers, dask)}
     from turbomode.cli._progress import StepProgress
 
     with StepProgress("training") as bar:

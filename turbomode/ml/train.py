@@ -7,6 +7,12 @@ The pieces are plain functions so that `backtest` can reuse them on its own walk
     fit = train_sector(data[data.sector == s], w, cfg)    # 6 models fitted, calibrated, scored
     proba = ensemble_proba(fit.members, X)                # (n, 3): BUY, SELL, HOLD
 
+`train_sector` is three steps, so that the fits can run elsewhere (turbomode/compute): the
+coordinating process builds a sector's ``SectorInputs`` (``sector_inputs``), each model type is
+one pure piece (``fit_piece``: arrays in, the calibrated model as pickle bytes and its validation
+metrics out), and the coordinating process assembles and scores the ensemble (``finish_sector``).
+``train_sectors`` runs every sector's pieces on a compute backend at once.
+
 Windows are split by date, never by row: every symbol's rows of one date fall in the same window,
 and ``horizon_days`` dates are dropped between windows (a label looks that far ahead, so the
 last training labels would otherwise overlap the first calibration bars).
@@ -36,7 +42,7 @@ Progress = Callable[[int, int, str], None]  # (completed, total, description)
 ISOTONIC_MIN_ROWS = 1000
 MIN_CLASS_ROWS = 10
 PROBA_FLOOR = 1e-4
-# Fitting order when models train side by side: the longest first keeps both threads busy.
+# Fitting order when models train side by side: the longest first keeps every worker busy to the end.
 _SLOWEST_FIRST = ("random_forest", "hist_gb", "lightgbm", "xgboost", "logistic", "extra_trees")
 
 
@@ -144,6 +150,48 @@ def build_dataset(panel: "pd.DataFrame", sectors: Mapping[str, str], cfg: Any,
         labels = triple_barrier(panel, LabelParams.from_config(cfg))
     lab = labels.set_index(["symbol", "date"])[["label_id", "horizon_end", "ret_buy", "ret_sell"]]
     return features[usable(features)].join(lab, how="inner")
+
+
+# A universe at least this large computes its features in chunks of whole sectors on the compute
+# backend (the sector-relative features need every symbol of a sector, and nothing beyond it); a
+# smaller one computes them here, where sending the prices out would cost more than it saves.
+CHUNK_MIN_SYMBOLS = 1000
+
+
+def features_piece(panel: "pd.DataFrame", sectors: Mapping[str, str],
+                   members: Mapping[str, Any] | None = None) -> "pd.DataFrame":
+    """The features of one chunk of whole sectors (a compute piece)."""
+    from turbomode.ml.features import compute_features
+
+    return compute_features(panel, sectors, members)
+
+
+def features_on(backend: Any, panel: "pd.DataFrame", sectors: Mapping[str, str],
+                members: Mapping[str, Any] | None = None, min_symbols: int = CHUNK_MIN_SYMBOLS) -> "pd.DataFrame":
+    """``compute_features(panel, sectors, members)``, computed in chunks of whole sectors on
+    ``backend`` when the universe has at least ``min_symbols`` symbols and the backend has more than
+    one worker; the same frame either way."""
+    import pandas as pd
+
+    from turbomode.ml.features import compute_features
+
+    present = set(panel["symbol"].unique()) if len(panel) else set()
+    in_panel = {s: sec for s, sec in sectors.items() if s in present}
+    if backend is None or backend.workers <= 1 or len(in_panel) < max(1, min_symbols):
+        return compute_features(panel, sectors, members)
+    by_sector: dict[str, list[str]] = {}
+    for sym, sec in in_panel.items():
+        by_sector.setdefault(sec, []).append(sym)
+    # about two chunks per worker, whole sectors each, the largest sectors placed first
+    n_chunks = max(1, min(len(by_sector), 2 * backend.workers))
+    chunks: list[list[str]] = [[] for _ in range(n_chunks)]
+    for sec in sorted(by_sector, key=lambda k: (-len(by_sector[k]), k)):
+        min(chunks, key=len).extend(by_sector[sec])
+    chunks = [c for c in chunks if c]
+    pieces = ((i, (panel[panel["symbol"].isin(c)], {s: in_panel[s] for s in c},
+                   {s: members[s] for s in c if s in (members or {})})) for i, c in enumerate(chunks))
+    parts = dict(backend.map(features_piece, pieces))
+    return pd.concat([parts[i] for i in range(len(chunks))]).sort_index()
 
 
 def data_dates(data: "pd.DataFrame") -> "pd.Index":
@@ -294,20 +342,33 @@ class SectorFit:
     y_test: Any = field(default=None, repr=False)
 
 
-def train_sector(data: "pd.DataFrame", windows: Windows, cfg: Any, *, sector: str = "",
-                 types: Sequence[str] | None = None, progress: Callable[[str], None] | None = None,
-                 feature_names: Sequence[str] = FEATURE_NAMES) -> SectorFit:
-    """Fit, calibrate and score every model type on one sector's rows.
+@dataclass
+class SectorInputs:
+    """Everything one sector's fits need: built once by the coordinating process, sent to the
+    compute workers once (``Backend.share``) and read by each of the sector's model-type pieces."""
 
-    Raises NotTrainable when a window is empty, the training window has fewer than
-    ``models.min_train_rows`` rows, or a class is (almost) absent from a window.
-    ``progress(model_type)`` is called after each model.
-    """
-    import numpy as np
+    sector: str
+    feature_names: list[str]
+    X_train: "np.ndarray"
+    y_train: "np.ndarray"
+    w_train: "np.ndarray"  # side_balanced_weights
+    X_calib: "np.ndarray"
+    y_calib: "np.ndarray"
+    X_valid: "np.ndarray"
+    y_valid: "np.ndarray"
+    X_test: "np.ndarray"  # predicted by each piece too: the ensemble is the mean of the pieces' answers
+    y_test: "np.ndarray"
+    odd_columns: list[int]  # the directional features (features.mirror flips them)
+    method: str  # calibration
+    threshold: float  # signals.min_confidence
+    trees: int  # models.trees
 
-    from turbomode.ml import metrics
 
-    types = list(types or _cfg(cfg, "models.types", MODEL_TYPES))
+def sector_inputs(data: "pd.DataFrame", windows: Windows, cfg: Any,
+                  feature_names: Sequence[str] = FEATURE_NAMES, sector: str = "") -> tuple[SectorInputs, dict]:
+    """(the inputs of the sector's fits, the row masks per window); NotTrainable when a window is
+    empty, the training window has fewer than ``models.min_train_rows`` rows, or a class is (almost)
+    absent from a window."""
     names = list(feature_names)
     m = window_masks(data, windows)
     parts = {k: _xy(data[v], names) for k, v in m.items()}
@@ -320,42 +381,66 @@ def train_sector(data: "pd.DataFrame", windows: Windows, cfg: Any, *, sector: st
     (X_tr, y_tr), (X_ca, y_ca), (X_va, y_va), (X_te, y_te) = (parts[k] for k in WINDOWS)
     check_classes(y_tr, "training")
     check_classes(y_ca, "calibration")
-    method = calibration_method(len(y_ca), cfg)
-    threshold = float(_cfg(cfg, "signals.min_confidence", 0.40))
+    inputs = SectorInputs(
+        sector, names, X_tr, y_tr, side_balanced_weights(y_tr, data_dates(data[m["train"]])), X_ca, y_ca, X_va, y_va,
+        X_te, y_te, [i for i, n in enumerate(names) if n in DIRECTIONAL], calibration_method(len(y_ca), cfg),
+        float(_cfg(cfg, "signals.min_confidence", 0.40)), int(_cfg(cfg, "models.trees", 100)))
+    return inputs, m
 
-    # Models are fitted models.n_jobs at a time, each on one thread. Threads inside one model
-    # (OpenMP in the boosters) synchronise hundreds of times per fit and collapse when the cores
-    # are busy with anything else: measured 10x slower on a loaded 2-core machine, while
-    # independent models side by side only share the cores. Pools stay at one thread per model.
-    from concurrent.futures import ThreadPoolExecutor, as_completed
 
-    from threadpoolctl import threadpool_limits
+@dataclass
+class MemberFit:
+    """What one fit piece returns: the model as pickle bytes, its validation metrics, and its
+    calibrated probabilities on the validation and test rows (the ensemble is their mean)."""
 
-    w_tr = side_balanced_weights(y_tr, data_dates(data[m["train"]]))
-    odd = [i for i, n in enumerate(names) if n in DIRECTIONAL]
+    model: bytes
+    metrics: dict[str, Any]
+    valid_proba: "np.ndarray"
+    test_proba: "np.ndarray"
 
-    def fit_and_score(kind: str):
-        model = fit_member(kind, X_tr, y_tr, X_ca, y_ca, cfg, method=method, weights=w_tr, odd_columns=odd)
-        return kind, model, metrics.evaluate(member_proba(model, X_va), y_va, threshold)
 
-    done: dict[str, tuple[Any, dict[str, Any]]] = {}
-    workers = max(1, min(len(types), int(_cfg(cfg, "models.n_jobs", 1))))
-    for kind in types:  # load every library first: a thread limit only reaches libraries already loaded
-        make_model(kind)
-    import sklearn.calibration  # noqa: F401
-    with threadpool_limits(limits=1), ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(fit_and_score, k) for k in sorted(types, key=_SLOWEST_FIRST.index)]
-        for fut in as_completed(futures):
-            kind, model, scores = fut.result()
-            done[kind] = (model, scores)
-            if progress:
-                progress(kind)
-    members = {k: done[k][0] for k in types}
-    member_metrics = {k: done[k][1] for k in types}
+def fit_piece(inputs: SectorInputs, kind: str) -> MemberFit:
+    """One sector x model-type fit, the unit of work the compute backends run: the model fitted on
+    the training window and calibrated on the calibration window, and its answers on the validation
+    and test windows. Pure: arrays in, bytes and numbers out."""
+    import pickle
+
+    import numpy as np
+
+    from turbomode.ml import metrics
+
+    model = fit_member(kind, inputs.X_train, inputs.y_train, inputs.X_calib, inputs.y_calib,
+                       {"models.trees": inputs.trees}, method=inputs.method, weights=inputs.w_train,
+                       odd_columns=inputs.odd_columns)
+    valid = member_proba(model, inputs.X_valid)
+    test = member_proba(model, inputs.X_test) if len(inputs.X_test) else np.zeros((0, len(CLASSES)))
+    return MemberFit(pickle.dumps(model, protocol=5), metrics.evaluate(valid, inputs.y_valid, inputs.threshold),
+                     valid, test)
+
+
+def fit_order(types: Sequence[str]) -> list[str]:
+    """The longest fits first, so that the last pieces to finish are short ones."""
+    return sorted(types, key=lambda k: _SLOWEST_FIRST.index(k) if k in _SLOWEST_FIRST else len(_SLOWEST_FIRST))
+
+
+def finish_sector(data: "pd.DataFrame", windows: Windows, cfg: Any, inputs: SectorInputs, masks: dict,
+                  fitted: Mapping[str, tuple[Any, MemberFit]], types: Sequence[str]) -> SectorFit:
+    """The sector's ensemble from its fitted members (``fitted``: kind -> (model, the piece's
+    MemberFit)): the mean of the members' probabilities scored on validation (chooses) and test
+    (reports), the training features' PSI bins, the last price date any fitted parameter read. Runs
+    in the coordinating process; nothing here predicts again."""
+    import numpy as np
+
+    from turbomode.ml import metrics
+
+    m, names, threshold = masks, inputs.feature_names, inputs.threshold
+    members = {k: fitted[k][0] for k in types}
+    member_metrics = {k: fitted[k][1].metrics for k in types}
     cost = 2 * _cost_per_side(cfg)
 
-    def scored(window: str, X: "np.ndarray", y: "np.ndarray") -> tuple[dict[str, Any], "np.ndarray"]:
-        proba = ensemble_proba(members, X)
+    def scored(window: str, y: "np.ndarray") -> tuple[dict[str, Any], "np.ndarray"]:
+        # the mean ensemble_proba takes, of the probabilities each piece computed the same way
+        proba = np.mean([getattr(fitted[k][1], f"{window}_proba") for k in types], axis=0)
         out = metrics.evaluate(proba, y, threshold)
         rows_ = data[m[window]]
         if "ret_buy" in rows_.columns:
@@ -363,12 +448,89 @@ def train_sector(data: "pd.DataFrame", windows: Windows, cfg: Any, *, sector: st
                                                          rows_["ret_sell"].to_numpy(), cost))
         return out, proba
 
-    ens, _ = scored("valid", X_va, y_va)
-    test, test_proba = scored("test", X_te, y_te) if len(y_te) else ({}, None)
-    psi = {n: metrics.psi_bins(X_tr[:, i]) for i, n in enumerate(names)}
-    fitted = m["train"] | m["calib"]
+    y_te = inputs.y_test
+    ens, _ = scored("valid", inputs.y_valid)
+    test, test_proba = scored("test", y_te) if len(y_te) else ({}, None)
+    psi = {n: metrics.psi_bins(inputs.X_train[:, i]) for i, n in enumerate(names)}
+    rows = {"train": len(inputs.y_train), "calib": len(inputs.y_calib), "valid": len(inputs.y_valid),
+            "test": int(len(y_te))}
+    fitted_rows = m["train"] | m["calib"]
     data_end = None
-    if "horizon_end" in data.columns and fitted.any():
-        data_end = str(np.asarray(data["horizon_end"].to_numpy()[fitted]).max())[:10]
-    return SectorFit(sector, windows, names, members, member_metrics, ens, rows, method, psi, test, data_end,
-                     X_va, y_va, test_proba, y_te)
+    if "horizon_end" in data.columns and fitted_rows.any():
+        data_end = str(np.asarray(data["horizon_end"].to_numpy()[fitted_rows]).max())[:10]
+    return SectorFit(inputs.sector, windows, names, members, member_metrics, ens, rows, inputs.method, psi, test,
+                     data_end, inputs.X_valid, inputs.y_valid, test_proba, y_te)
+
+
+def train_sector(data: "pd.DataFrame", windows: Windows, cfg: Any, *, sector: str = "",
+                 types: Sequence[str] | None = None, progress: Callable[[str], None] | None = None,
+                 feature_names: Sequence[str] = FEATURE_NAMES, backend: Any = None) -> SectorFit:
+    """Fit, calibrate and score every model type on one sector's rows.
+
+    Raises NotTrainable when a window is empty, the training window has fewer than
+    ``models.min_train_rows`` rows, or a class is (almost) absent from a window.
+    ``progress(model_type)`` is called after each model. ``backend`` (turbomode.compute) runs the
+    fits; none runs them here, one after another.
+    """
+    types = list(types or _cfg(cfg, "models.types", MODEL_TYPES))
+    inputs, masks = sector_inputs(data, windows, cfg, feature_names, sector)
+    fitted = {}
+    for kind, out in _fits(backend, inputs, types):
+        fitted[kind] = out
+        if progress:
+            progress(kind)
+    return finish_sector(data, windows, cfg, inputs, masks, fitted, types)
+
+
+def _fits(backend: Any, inputs: SectorInputs, types: Sequence[str]):
+    import pickle
+
+    from turbomode import compute
+
+    backend = backend or compute.inline()
+    shared = backend.share(inputs)
+    for kind, out in backend.map(fit_piece, [(k, (shared, k)) for k in fit_order(types)]):
+        yield kind, (pickle.loads(out.model), out)
+
+
+def train_sectors(backend: Any, data: "pd.DataFrame", windows: Windows, cfg: Any, sectors: Sequence[str],
+                  types: Sequence[str], *, feature_names: Sequence[str] = FEATURE_NAMES,
+                  on_piece: Callable[[str, str], None] | None = None):
+    """Every sector's six fits as pieces on ``backend``: a sector's inputs are built and shared just
+    before its pieces are sent, and the sector is finished here as soon as its last piece is back.
+
+    Yields (sector, SectorFit, None), or (sector, None, reason) for a sector that cannot be trained,
+    in the order the sectors finish. ``on_piece(sector, kind)`` is called after each fit.
+    """
+    import pickle
+
+    types = list(types)
+    order = fit_order(types)
+    state: dict[str, tuple[SectorInputs, dict, "pd.DataFrame", dict]] = {}
+    skipped: list[tuple[str, None, str]] = []
+
+    def pieces():
+        for sector in sectors:
+            rows = data[data["sector"] == sector]
+            try:
+                inputs, masks = sector_inputs(rows, windows, cfg, feature_names, sector)
+            except NotTrainable as exc:
+                skipped.append((sector, None, str(exc)))
+                continue
+            state[sector] = (inputs, masks, rows, {})
+            shared = backend.share(inputs)
+            for kind in order:
+                yield (sector, kind), (shared, kind)
+
+    for (sector, kind), out in backend.map(fit_piece, pieces()):
+        inputs, masks, rows, fitted = state[sector]
+        fitted[kind] = (pickle.loads(out.model), out)
+        if on_piece:
+            on_piece(sector, kind)
+        while skipped:
+            yield skipped.pop(0)
+        if len(fitted) == len(types):
+            del state[sector]
+            yield sector, finish_sector(rows, windows, cfg, inputs, masks, fitted, types), None
+    while skipped:
+        yield skipped.pop(0)

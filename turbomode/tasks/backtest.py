@@ -16,7 +16,8 @@ Order of work:
      backtest_results and backtest_equity.
 
 ``options``: start (YYYY-MM-DD), folds, models (list of model types; the ensemble of them is always
-evaluated), progress (callable(done, total, description)),.
+evaluated), progress (callable(done, total, description)), workers / dask (where the fold x sector
+pieces run: turbomode/compute; default from the config's [compute]).
 """
 
 from __future__ import annotations
@@ -107,26 +108,69 @@ def price_arrays(panel: "pd.DataFrame", symbols: Sequence[str], members: Mapping
     return sessions, bt.make_prices(*arrays, member=member)
 
 
+@dataclass
+class SectorRows:
+    """One sector's labelled rows for the walk-forward, sent to the compute workers once."""
+
+    sector: str
+    data: "pd.DataFrame"  # the data set's rows of this sector (features, label_id, horizon_end, ...)
+    t: "np.ndarray"  # session index of each row
+    end_t: "np.ndarray"  # session index of each row's last label bar
+
+
+def fold_sector_signals(rows: SectorRows, fold: "bt.Fold", windows: Any, cfg: Any,
+                        models: Sequence[str]) -> dict[str, Any]:
+    """One fold x sector of the walk-forward (a compute piece): train the sector's models on the
+    fold's expanding window, predict the fold's rows, and return the signals of each model type and
+    of the ensemble as (row positions within ``rows``, side 0 BUY / 1 SELL); or {"skipped": why}."""
+    import numpy as np
+
+    from turbomode.ml import metrics
+    from turbomode.ml.train import NotTrainable, ensemble_proba, train_sector
+
+    train_mask = (rows.t >= fold.train_start) & (rows.t <= fold.train_end) & (rows.end_t < fold.test_start)
+    test_rows = np.flatnonzero((rows.t >= fold.test_start) & (rows.t <= fold.test_end))
+    try:
+        fit = train_sector(rows.data[train_mask], windows, cfg, sector=rows.sector, types=models)
+    except NotTrainable as exc:
+        return {"skipped": str(exc)}
+    out: dict[str, Any] = {}
+    if len(test_rows):
+        threshold = float(cfg["signals.min_confidence"])
+        X = np.ascontiguousarray(rows.data.iloc[test_rows][fit.feature_names].to_numpy(dtype=np.float32))
+        # ensemble_proba of one member is that member's probabilities, predicted on one thread
+        probas = {m: ensemble_proba({m: fit.members[m]}, X) for m in models}
+        probas[ENSEMBLE] = ensemble_proba(fit.members, X)
+        for name, proba in probas.items():
+            side = metrics.signals(proba, threshold)  # 0 BUY, 1 SELL, -1 none
+            keep = side >= 0
+            out[name] = (test_rows[keep], side[keep])
+    return {"signals": out}
+
+
 def walk_forward(panel: "pd.DataFrame", sectors: Mapping[str, str], cfg: Any, *, models: Sequence[str],
                  n_folds: int, start: Date | None = None, trades: dict[str, Any] | None = None,
-                 progress: Progress | None = None, members: Mapping[str, Any] | None = None) -> WalkForward:
+                 progress: Progress | None = None, members: Mapping[str, Any] | None = None,
+                 backend: Any = None) -> WalkForward:
     """Retrain per fold on the expanding window, predict the fold, and take each signal's trade.
 
     ``trades``: ``ml.labels.panel_trades`` of the same panel, when already computed. A fold trains
     on rows whose date is at least ``labels.horizon_days`` sessions before the fold *and* whose
     label's last bar (per symbol, in bars) is before the fold's first session. ``members``: membership
     dates (data.universe.membership): a stock is trained on, signalled and held in buy-and-hold only
-    on the dates it was in the universe.
+    on the dates it was in the universe. Each fold x sector is one piece (``fold_sector_signals``) on
+    ``backend`` (turbomode.compute; none: one after another in this process).
     """
     import numpy as np
     import pandas as pd
 
+    from turbomode import compute
     from turbomode.ml import backtest as bt
-    from turbomode.ml import metrics
-    from turbomode.ml.features import compute_features, prepare_panel
+    from turbomode.ml.features import prepare_panel
     from turbomode.ml.labels import LabelParams, panel_trades, triple_barrier
-    from turbomode.ml.train import NotTrainable, build_dataset, ensemble_proba, split_windows, train_sector
+    from turbomode.ml.train import NotTrainable, build_dataset, features_on, split_windows
 
+    backend = backend or compute.inline()
     params = LabelParams.from_config(cfg)
     embargo = params.horizon_days
     panel = prepare_panel(panel[panel["symbol"].isin(list(sectors))])
@@ -135,7 +179,7 @@ def walk_forward(panel: "pd.DataFrame", sectors: Mapping[str, str], cfg: Any, *,
     if trades is None:
         trades = panel_trades(panel, params)
     labels = triple_barrier(panel, params, trades=trades)
-    data = build_dataset(panel, sectors, cfg, features=compute_features(panel, sectors, members), labels=labels)
+    data = build_dataset(panel, sectors, cfg, features=features_on(backend, panel, sectors, members), labels=labels)
     if data.empty:
         raise MissingInput("no labelled rows with complete features: the price history is too short; "
                            "ingest more history (at least two years)")
@@ -169,47 +213,58 @@ def walk_forward(panel: "pd.DataFrame", sectors: Mapping[str, str], cfg: Any, *,
     names = [*models, ENSEMBLE]
     picked: dict[str, list[tuple[np.ndarray, np.ndarray, int]]] = {n: [] for n in names}
     windows: list[dict[str, Any]] = []
-    skipped: list[str] = []
+    skipped_by: dict[tuple[int, str], str] = {}  # (fold, sector or "") -> why it was not trained
     total, done = len(folds) * len(sector_names), 0
     day = lambda i: str(sessions[i])  # noqa: E731
+
+    # Each sector's rows are shared with the workers once; a piece is one fold x sector.
+    sector_rows = {s: np.flatnonzero(row_sector == s) for s in sector_names}
+    shared = {}
+
+    def pieces():
+        nonlocal done
+        for fold in folds:
+            train_mask = (row_t >= fold.train_start) & (row_t <= fold.train_end) & (row_end_t < fold.test_start)
+            trained_t = row_t[train_mask]
+            windows.append({"fold": fold.number, "train_start": day(int(trained_t.min())) if len(trained_t) else None,
+                            "train_end": day(int(trained_t.max())) if len(trained_t) else None,
+                            "test_start": day(fold.test_start), "test_end": day(fold.test_end)})
+            try:
+                w = split_windows(data.index.get_level_values("date")[train_mask], cfg)
+            except NotTrainable as exc:
+                skipped_by[(fold.number, "")] = f"fold {fold.number}: {exc}"
+                done += len(sector_names)
+                if progress:
+                    progress(done, total, f"fold {fold.number}/{len(folds)} skipped")
+                continue
+            for sector in sector_names:
+                if sector not in shared:
+                    idx = sector_rows[sector]
+                    shared[sector] = backend.share(SectorRows(sector, data.iloc[idx], row_t[idx], row_end_t[idx]))
+                yield (fold.number, sector), (shared[sector], fold, w, cfg, list(models))
+
+    if progress:
+        progress(done, total, f"{len(folds)} folds x {len(sector_names)} sectors "
+                              f"({backend.kind}, {backend.workers} worker(s))")
+    results = {}
+    for (number, sector), out in backend.map(fold_sector_signals, pieces()):
+        results[(number, sector)] = out
+        done += 1
+        if progress:
+            progress(done, total, f"fold {number}/{len(folds)} · {sector}")
+    shared.clear()
+    # In fold and sector order, whatever order the pieces finished in.
     for fold in folds:
-        train_mask = (row_t >= fold.train_start) & (row_t <= fold.train_end) & (row_end_t < fold.test_start)
-        test_mask = (row_t >= fold.test_start) & (row_t <= fold.test_end)
-        fold_data = data[train_mask]
-        trained_t = row_t[train_mask]
-        windows.append({"fold": fold.number, "train_start": day(int(trained_t.min())) if len(trained_t) else None,
-                        "train_end": day(int(trained_t.max())) if len(trained_t) else None,
-                        "test_start": day(fold.test_start), "test_end": day(fold.test_end)})
-        try:
-            w = split_windows(fold_data.index.get_level_values("date"), cfg)
-        except NotTrainable as exc:
-            skipped.append(f"fold {fold.number}: {exc}")
-            done += len(sector_names)
-            if progress:
-                progress(done, total, f"fold {fold.number}/{len(folds)} skipped")
+        if (fold.number, "") in skipped_by:
             continue
         for sector in sector_names:
-            if progress:
-                progress(done, total, f"fold {fold.number}/{len(folds)} · {sector}")
-            sector_rows = fold_data[fold_data["sector"] == sector]
-            test_rows = np.flatnonzero(test_mask & (row_sector == sector))
-            try:
-                fit = train_sector(sector_rows, w, cfg, sector=sector, types=models)
-            except NotTrainable as exc:
-                skipped.append(f"fold {fold.number} {sector}: {exc}")
-            else:
-                if len(test_rows):
-                    X = np.ascontiguousarray(data.iloc[test_rows][fit.feature_names].to_numpy(dtype=np.float32))
-                    # ensemble_proba of one member is that member's probabilities, predicted on one thread
-                    probas = {m: ensemble_proba({m: fit.members[m]}, X) for m in models}
-                    probas[ENSEMBLE] = ensemble_proba(fit.members, X)
-                    for name, proba in probas.items():
-                        side = metrics.signals(proba, threshold)  # 0 BUY, 1 SELL, -1 none
-                        keep = side >= 0
-                        picked[name].append((test_rows[keep], side[keep], fold.number))
-            done += 1
-            if progress:
-                progress(done, total, f"fold {fold.number}/{len(folds)} · {sector}")
+            out = results[(fold.number, sector)]
+            if out.get("skipped"):
+                skipped_by[(fold.number, sector)] = f"fold {fold.number} {sector}: {out['skipped']}"
+                continue
+            for name, (local_rows, side) in out["signals"].items():
+                picked[name].append((sector_rows[sector][local_rows], side, fold.number))
+    skipped = [skipped_by[k] for k in sorted(skipped_by)]
 
     def to_trades(rows: np.ndarray, side01: np.ndarray) -> bt.Trades:
         """The trade rule's trade of each (data row, side): fills and exits as sessions."""
@@ -336,6 +391,10 @@ def run(ctx: Any, now: datetime, options: dict[str, Any]) -> TaskResult:
     n_folds = int(options.get("folds") or cfg["backtest.folds"])
     start = _start_date(options.get("start"))
     progress: Progress | None = options.get("progress")
+    from turbomode import compute
+
+    settings = compute.settings(cfg, options)
+    compute.check(settings)
     conn = ctx.connect()
 
     from turbomode.data.universe import load_universe, membership, survivorship_note
@@ -355,8 +414,10 @@ def run(ctx: Any, now: datetime, options: dict[str, Any]) -> TaskResult:
     if progress:
         progress(0, 1, "labelling trades")
     trades = panel_trades(panel, params)
-    wf = walk_forward(panel, sectors, cfg, models=models, n_folds=n_folds, start=start, trades=trades,
-                      progress=progress, members=members)
+    with compute.open_backend(settings) as backend:
+        wf = walk_forward(panel, sectors, cfg, models=models, n_folds=n_folds, start=start, trades=trades,
+                          progress=progress, members=members, backend=backend)
+        ran_on = backend.describe()
     if not any(len(s) for s in wf.signals.values()) and len(wf.skipped) >= len(wf.folds) * len(set(wf.sectors)):
         raise JobFailed("no fold could be trained: " + "; ".join(wf.skipped[:3])
                         + "; ingest more history or choose a later --start")
@@ -391,5 +452,6 @@ def run(ctx: Any, now: datetime, options: dict[str, Any]) -> TaskResult:
     warnings = [f"not trained: {s}" for s in wf.skipped]
     summary = {"backtest_id": backtest_id, "window": window, "folds": len(wf.folds), "fold_windows": wf.windows,
                "models": [*models, ENSEMBLE], "data_source": source, "labelled_trades": n_trades,
-               "cost_bps_per_side": cost_bps, "survivorship_note": bias, "metrics": headline, "results": results}
+               "cost_bps_per_side": cost_bps, "survivorship_note": bias, "metrics": headline, "results": results,
+               "compute": ran_on}
     return TaskResult("succeeded", summary, message, warnings)

@@ -69,9 +69,14 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     progress: Callable[[str, int, int], None] = options.get("progress") or (lambda label, done, total: None)
     moderate, significant = cfg["drift.moderate"], cfg["drift.significant"]
 
+    from turbomode import compute
+
+    compute_settings = compute.settings(cfg, options)
     champions = load_champion_bins(ctx, conn)
     check = DriftCheck()
-    feature_drift(ctx, conn, champions, check, progress)
+    with compute.open_backend(compute_settings) as backend:
+        feature_drift(ctx, conn, champions, check, progress, backend)
+        ran_on = backend.describe()
     prediction_drift(conn, now, check, moderate, significant, cfg["drift.prediction_days"])
     outcome_drift(conn, now, check, cfg["drift.outcome_days"])
 
@@ -81,7 +86,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     versions = sorted({c.version for c in champions.values()})
     summary: dict[str, Any] = {"level": overall, "counts": counts, "significant_sectors": sectors,
                                "model_versions": {c.sector: c.version for c in champions.values()},
-                               "notes": check.notes}
+                               "notes": check.notes, "compute": ran_on}
     from turbomode.store import drift as store
 
     from turbomode.store.models import running_run_id
@@ -95,7 +100,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     if overall == "significant":
         _alert(ctx, check, sectors, run_id)
     if sectors and (options.get("retrain") or cfg["drift.retrain"]):
-        outcome = _retrain(ctx, sectors, run_id)
+        outcome = _retrain(ctx, sectors, run_id, {k: options[k] for k in ("workers", "dask") if k in options})
         summary["retrain"] = outcome
         lines.append(f"retrain of {', '.join(sectors)}: {outcome['status']}")
         if outcome["status"] not in ("succeeded", "skipped"):
@@ -145,12 +150,17 @@ def load_champion_bins(ctx, conn) -> dict[str, Champion]:
 
 
 def feature_drift(ctx, conn, champions: dict[str, Champion], check: DriftCheck,
-                  progress: Callable[[str, int, int], None] = lambda label, done, total: None) -> None:
+                  progress: Callable[[str, int, int], None] = lambda label, done, total: None,
+                  backend: Any = None) -> None:
+    """Each sector's feature drift, one piece per sector (``sector_feature_check``) on ``backend``
+    (turbomode.compute; none: one after another in this process)."""
     import numpy as np
 
+    from turbomode import compute
     from turbomode.data.universe import load_universe
     from turbomode.ml.features import DIRECTIONAL, FEATURE_NAMES, LOOKBACK_CALENDAR_DAYS, usable
 
+    backend = backend or compute.inline()
     cfg = ctx.config
     moderate, significant = cfg["drift.moderate"], cfg["drift.significant"]
     window = cfg["drift.recent_sessions"]
@@ -174,51 +184,90 @@ def feature_drift(ctx, conn, champions: dict[str, Champion], check: DriftCheck,
     recent["relative"] = stats.stationary(feats, absolute).loc[recent["raw"].index]
     progress("training-window features", 1, steps)
     training = _training_features(conn, champions, sector_of, absolute, members)
-    for i, (sector, champ) in enumerate(sorted(champions.items())):
-        progress(sector, 2 + i, steps)
-        train = training.get(sector) or {}
-        views: dict[str, tuple[dict, Any]] = {}  # view -> (bins, training frame or None)
-        if train:
-            for view, frame in train.items():
-                views[view] = (stats.reference_bins({n: frame[n].to_numpy() for n in _feature_names(frame)}), frame)
-        elif champ.bins:  # no training window recorded: the bins saved at train time, raw values only
-            views["raw"] = (champ.bins, None)
-        if not views:
-            check.notes.append(f"{sector}: no training bins and no training window recorded; features not checked")
-            continue
-        per_view: dict[str, dict[str, tuple[float | None, str, Any]]] = {}
-        for view, (bins, frame) in views.items():
-            rows = recent[view][recent[view]["sector"] == sector]
-            values = {name: rows[name].to_numpy() for name in bins if name in rows.columns}
-            psis = stats.feature_psi(bins, values, min_rows=MIN_FEATURE_ROWS)
-            floors: dict[str, stats.Floor | None] = {}
-            if cfg["drift.calibrate"] and frame is not None:
+    settings = {"moderate": moderate, "significant": significant, "window": window,
+                "calibrate": bool(cfg["drift.calibrate"]), "min_features": cfg["drift.min_features"]}
+
+    def columns(frame) -> dict[str, Any]:
+        return {n: frame[n].to_numpy() for n in _feature_names(frame)}
+
+    def pieces():
+        for sector, champ in sorted(champions.items()):
+            mine = {}
+            for view, frame in recent.items():
+                rows = frame[frame["sector"] == sector]
+                mine[view] = (columns(rows), len(rows))
+            train = {}
+            for view, frame in (training.get(sector) or {}).items():
                 _, day = np.unique(frame.index.get_level_values("date").to_numpy(), return_inverse=True)
-                for name, b in bins.items():
-                    if name in frame.columns and b.get("edges"):
-                        w = stats.window_psis(b, frame[name].to_numpy(), day, window, max(1, window // 4))
-                        floors[name] = stats.noise_floor(w, len(b["expected"]), len(bins))
-            per_view[view] = {name: (value, stats.feature_level(value, floors.get(name), moderate, significant),
-                                     floors.get(name)) for name, value in psis.items()}
-            n_rows = len(rows)
-        levels = []
-        for name in per_view["raw"]:
-            # a feature has drifted when it moved on its own scale and also against the rest of the
-            # market on the same dates (ml/drift.py): a market-wide calm or storm is not drift
-            value, lv, fl = per_view["raw"][name]
-            rel = per_view.get("relative", {}).get(name)
-            if rel is not None:
-                lv = stats.least_severe(lv, rel[1])
-            levels.append(lv)
-            check.add(sector, "feature", name, value, lv, rows=n_rows, version=champ.version,
-                      floor_moderate=fl.moderate if fl else None, floor_significant=fl.significant if fl else None,
-                      relative_psi=rel[0] if rel else None, relative_level=rel[1] if rel else None)
-        verdict = stats.sector_feature_level(levels, cfg["drift.min_features"])
-        n_sig, n_mod = levels.count("significant"), levels.count("moderate")
-        check.add(sector, "features", "drifted_features", n_sig, verdict, moderate=n_mod, checked=len(levels),
-                  calibrated=cfg["drift.calibrate"] and bool(train), version=champ.version,
-                  top=[n for n, lv in zip(per_view["raw"], levels) if lv == "significant"][:8])
+                train[view] = (columns(frame), day)
+            yield sector, (sector, champ.version, champ.bins, mine, train, settings)
+
+    # One piece per sector (the noise floors are the work); results in sector order, whatever order
+    # the pieces finished in.
+    found: dict[str, tuple[list[dict[str, Any]], list[str]]] = {}
+    for sector, out in backend.map(sector_feature_check, pieces()):
+        found[sector] = out
+        progress(sector, 2 + len(found), steps)
+    for sector in sorted(found):
+        results, notes = found[sector]
+        check.results.extend(results)
+        check.notes.extend(notes)
     progress("predictions and outcomes", steps, steps)
+
+
+def sector_feature_check(sector: str, version: str, saved_bins: dict[str, dict[str, list[float]]],
+                         recent: dict[str, tuple[dict[str, Any], int]],
+                         train: dict[str, tuple[dict[str, Any], Any]], settings: dict[str, Any]
+                         ) -> tuple[list[dict[str, Any]], list[str]]:
+    """One sector's feature drift (a compute piece): per view ("raw", and "relative": the absolute
+    features as distances from each date's median), each feature's PSI over the recent rows against
+    bins of the champion's training window, judged against its noise floor inside that window; a
+    feature drifted when it did in both views; then the sector's verdict. Pure: ``recent`` (view ->
+    (feature values, rows)) and ``train`` (view -> (feature values, day index of each row)) in,
+    (result rows, notes) out."""
+    check = DriftCheck()
+    moderate, significant, window = settings["moderate"], settings["significant"], settings["window"]
+    views: dict[str, tuple[dict, Any, Any]] = {}  # view -> (bins, training values or None, their days)
+    if train:
+        for view, (values, day) in train.items():
+            views[view] = (stats.reference_bins(values), values, day)
+    elif saved_bins:  # no training window recorded: the bins saved at train time, raw values only
+        views["raw"] = (saved_bins, None, None)
+    if not views:
+        check.notes.append(f"{sector}: no training bins and no training window recorded; features not checked")
+        return check.results, check.notes
+    per_view: dict[str, dict[str, tuple[float | None, str, Any]]] = {}
+    n_rows = 0
+    for view, (bins, values_train, day) in views.items():
+        values_recent, n_rows = recent[view]
+        values = {name: values_recent[name] for name in bins if name in values_recent}
+        psis = stats.feature_psi(bins, values, min_rows=MIN_FEATURE_ROWS)
+        floors: dict[str, stats.Floor | None] = {}
+        if settings["calibrate"] and values_train is not None:
+            for name, b in bins.items():
+                if name in values_train and b.get("edges"):
+                    w = stats.window_psis(b, values_train[name], day, window, max(1, window // 4))
+                    floors[name] = stats.noise_floor(w, len(b["expected"]), len(bins))
+        per_view[view] = {name: (value, stats.feature_level(value, floors.get(name), moderate, significant),
+                                 floors.get(name)) for name, value in psis.items()}
+    levels = []
+    for name in per_view["raw"]:
+        # a feature has drifted when it moved on its own scale and also against the rest of the
+        # market on the same dates (ml/drift.py): a market-wide calm or storm is not drift
+        value, lv, fl = per_view["raw"][name]
+        rel = per_view.get("relative", {}).get(name)
+        if rel is not None:
+            lv = stats.least_severe(lv, rel[1])
+        levels.append(lv)
+        check.add(sector, "feature", name, value, lv, rows=n_rows, version=version,
+                  floor_moderate=fl.moderate if fl else None, floor_significant=fl.significant if fl else None,
+                  relative_psi=rel[0] if rel else None, relative_level=rel[1] if rel else None)
+    verdict = stats.sector_feature_level(levels, settings["min_features"])
+    n_sig, n_mod = levels.count("significant"), levels.count("moderate")
+    check.add(sector, "features", "drifted_features", n_sig, verdict, moderate=n_mod, checked=len(levels),
+              calibrated=settings["calibrate"] and bool(train), version=version,
+              top=[n for n, lv in zip(per_view["raw"], levels) if lv == "significant"][:8])
+    return check.results, check.notes
 
 
 def _feature_names(frame) -> list[str]:
@@ -347,16 +396,19 @@ def _alert(ctx, check: DriftCheck, sectors: list[str], run_id: int | None) -> No
                                          details={"sectors": sectors, "results": worst}))
 
 
-def _retrain(ctx, sectors: list[str], parent_run_id: int | None) -> dict[str, Any]:
+def _retrain(ctx, sectors: list[str], parent_run_id: int | None,
+             compute_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Retrain only ``sectors``, one `train --sector S` run each through the run wrapper (ledger, lock,
-    promotion rule), as a person would; a failed sector does not stop the others."""
+    promotion rule), as a person would, on the compute backend this drift run used; a failed sector
+    does not stop the others."""
     from turbomode.errors import TurboModeError
     from turbomode.ops.runner import run_job
 
     runs = []
     for sector in sectors:
         try:
-            out = run_job(ctx, "train", {"sector": sector}, trigger="dependency", parent_run_id=parent_run_id)
+            out = run_job(ctx, "train", {"sector": sector, **(compute_options or {})}, trigger="dependency",
+                          parent_run_id=parent_run_id)
             runs.append({"sector": sector, "status": out.status, "run_id": out.run_id,
                          "message": out.result.message if out.result else out.error})
         except TurboModeError as exc:

@@ -16,7 +16,12 @@ Order of work:
      then the labelled trades replace the `trades` table's rows (of the trained sectors) in one
      transaction. A run refused or failed before that leaves every table and champion untouched.
 
-Options: sector (train one sector), promote (force), progress (callable(completed, total, label)).
+Options: sector (train one sector), promote (force), progress (callable(completed, total, label)),
+workers / dask (where the fits run: turbomode/compute; default from the config's [compute]).
+
+The 66 fits are the pieces (sector x model type) that the compute backend runs, on local processes
+or a Dask cluster; the pieces only return models and metrics, and steps 3-4 happen here after every
+piece is back, so a run that loses its workers writes nothing.
 """
 
 from __future__ import annotations
@@ -67,14 +72,23 @@ def _pick_sectors(requested: str | None, available: list[str]) -> list[str]:
 
 
 def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
+    """The fits run on the compute backend (turbomode/compute) the config and options choose;
+    everything else, and every write, happens here."""
+    from turbomode import compute
+
+    _check_types(ctx.config)
+    with compute.open_backend(compute.settings(ctx.config, options)) as backend:
+        return _train(ctx, now, options, backend)
+
+
+def _train(ctx, now: datetime, options: dict[str, Any], backend) -> TaskResult:
     import numpy as np
 
     from turbomode.data.universe import load_universe, membership
     from turbomode.ml import registry
     from turbomode.ml import metrics
-    from turbomode.ml.features import compute_features
     from turbomode.ml.labels import LabelParams, trade_rows, triple_barrier
-    from turbomode.ml.train import NotTrainable, build_dataset, split_windows, train_sector
+    from turbomode.ml.train import NotTrainable, build_dataset, features_on, split_windows, train_sectors
     from turbomode.store import models as store
     from turbomode.store import trades as trades_store
     from turbomode.store.prices import read_panel
@@ -96,7 +110,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     if panel.empty:
         raise MissingInput("no prices are stored yet; run `turbomode ingest` first")
     params = LabelParams.from_config(cfg)
-    features = compute_features(panel, sector_of, members)
+    features = features_on(backend, panel, sector_of, members)
     labels = triple_barrier(panel, params)
     target_symbols = {s for s, sec in sector_of.items() if sec in targets}
     labels = labels[labels["symbol"].isin(target_symbols)]
@@ -113,24 +127,27 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
         raise MissingInput(f"not enough history to train ({exc}); ingest more years (config data.start)") from None
 
     fits, skipped, comparisons = [], {}, {}
-    for sector in targets:
-        rows = data[data["sector"] == sector]
-        try:
-            def tick(kind: str, _sector=sector) -> None:
-                nonlocal done
-                done += 1
-                report(done, total, f"{_sector} · {kind}")
 
-            report(done, total, f"{sector} · {types[0]}")
-            fit = train_sector(rows, windows, cfg, sector=sector, types=types, progress=tick)
-        except NotTrainable as exc:
-            skipped[sector] = str(exc)
-            log.warning("sector %s not trained: %s", sector, exc)
+    def tick(sector: str, kind: str) -> None:
+        nonlocal done
+        done += 1
+        report(done, total, f"{sector} · {kind}")
+
+    report(done, total, f"fitting {len(targets)} sector(s) x {len(types)} model types "
+                        f"({backend.kind}, {backend.workers} worker(s))")
+    for sector, fit, reason in train_sectors(backend, data, windows, cfg, targets, types, on_piece=tick):
+        if fit is None:
+            skipped[sector] = reason
+            log.warning("sector %s not trained: %s", sector, reason)
             done += len(types)
             report(done, total, f"{sector} · skipped")
             continue
         fits.append(fit)
-        comparisons[sector] = _compare_with_champion(ctx, sector, fit, rows, windows)
+        comparisons[sector] = _compare_with_champion(ctx, sector, fit, data[data["sector"] == sector], windows)
+    # the sectors in the universe's order, whatever order their last pieces finished in
+    fits.sort(key=lambda f: targets.index(f.sector))
+    skipped = {s: skipped[s] for s in targets if s in skipped}
+    comparisons = {f.sector: comparisons[f.sector] for f in fits}
 
     if not fits:
         reasons = "; ".join(f"{s}: {r}" for s, r in skipped.items())
@@ -217,6 +234,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
         "threshold": float(cfg["signals.min_confidence"]),
         "label_rule": params.as_dict(),
         "seconds": round(elapsed, 1),
+        "compute": backend.describe(),
         "warnings": warnings,
     }
     valid_ll = float(np.mean([f.ensemble_metrics["log_loss"] for f in fits]))
