@@ -111,3 +111,11 @@ def test_the_start_time_read_from_proc_is_psutils():
         child.kill()
         child.wait()
     assert locks._proc_start_time(os.getpid()) == locks.my_start_time()
+
+
+@pytest.mark.skipif(sys.platform != "win32", reason="GetProcessTimes is Windows'")
+def test_the_start_time_read_from_getprocesstimes_is_psutils():
+    import psutil
+
+    assert locks._windows_start_time() == pytest.approx(psutil.Process().create_time(), abs=0.01)
+    assert locks.my_start_time() == locks._windows_start_time()
