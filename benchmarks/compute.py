@@ -282,7 +282,7 @@ def speedup(args: argparse.Namespace, root: Path) -> None:
         eff = med["dask 1"] / (2 * med["dask 2"])
         print(f"  Dask parallel efficiency 1 -> 2 workers: {eff:.2f}  (target >= 0.8)")
         print(f"  Dask overhead at 1 worker: {med['dask 1'] / med['local 1']:.2f}x the local time "
-              f"(+{med['dask 1'] - med['local 1']:.1f} s)")
+              f"({med['dask 1'] - med['local 1']:+.1f} s)")
 
 
 def universe(args: argparse.Namespace, root: Path) -> None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from contextlib import ExitStack
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -77,11 +78,11 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     from turbomode import compute
 
     _check_types(ctx.config)
-    with compute.open_backend(compute.settings(ctx.config, options)) as backend:
-        return _train(ctx, now, options, backend)
+    with compute.open_backend(compute.settings(ctx.config, options)) as backend, ExitStack() as cleanup:
+        return _train(ctx, now, options, backend, cleanup)
 
 
-def _train(ctx, now: datetime, options: dict[str, Any], backend) -> TaskResult:
+def _train(ctx, now: datetime, options: dict[str, Any], backend, cleanup: ExitStack) -> TaskResult:
     import numpy as np
 
     from turbomode.data.universe import load_universe, membership
@@ -114,6 +115,10 @@ def _train(ctx, now: datetime, options: dict[str, Any], backend) -> TaskResult:
     labels = triple_barrier(panel, params)
     target_symbols = {s for s, sec in sector_of.items() if sec in targets}
     labels = labels[labels["symbol"].isin(target_symbols)]
+    # The labelled trades are written to a scratch file on a thread while the models fit; they
+    # replace the stored ones only once the version is recorded (leaving `cleanup` deletes the file).
+    staged = cleanup.enter_context(
+        trades_store.stage(lambda rows=labels: trade_rows(rows, sector_of, params, iso(now))))
     data = build_dataset(panel, sector_of, cfg, features=features, labels=labels)
     del panel, features
     done += 1
@@ -247,8 +252,7 @@ def _train(ctx, now: datetime, options: dict[str, Any], backend) -> TaskResult:
              "metrics": {"mean_valid_log_loss": valid_ll, "sectors": sectors_summary, "test": pooled},
              "notes": "; ".join(warnings) or None})
     # The labelled trades of the trained sectors, now that the run has produced a version.
-    written = trades_store.replace_trades(
-        conn, trade_rows(labels, sector_of, params, iso(now)), sectors=targets if options.get("sector") else None)
+    written = trades_store.replace_trades(conn, staged, sectors=targets if options.get("sector") else None)
     summary["trades_written"] = written
     done = total
     report(done, total, "done")
