@@ -258,7 +258,7 @@ def speedup(args: argparse.Namespace, root: Path) -> None:
     train = ["train", "--no-deps", "--json"]
     times: dict[str, list[Measure]] = {k: [] for k in ("local 1", "local 2", "dask 1", "dask 2")}
     for i in range(args.repeat):
-        for n in (1, 2):
+        for n in (() if args.no_local else (1, 2)):
             reset_models(home)
             m = run(home, *train, "--workers", str(n))
             times[f"local {n}"].append(m)
@@ -277,12 +277,14 @@ def speedup(args: argparse.Namespace, root: Path) -> None:
     print(f"\nmedians over {args.repeat} run(s), {args.years} years of the sample market ({load()} now):")
     for k, v in med.items():
         print(f"  train {k} worker(s): {v:.1f} s")
-    print(f"  local speed-up 1 -> 2 workers: {med['local 1'] / med['local 2']:.2f}x  (target >= 1.7x)")
+    if "local 1" in med:
+        print(f"  local speed-up 1 -> 2 workers: {med['local 1'] / med['local 2']:.2f}x  (target >= 1.7x)")
     if "dask 1" in med:
         eff = med["dask 1"] / (2 * med["dask 2"])
         print(f"  Dask parallel efficiency 1 -> 2 workers: {eff:.2f}  (target >= 0.8)")
-        print(f"  Dask overhead at 1 worker: {med['dask 1'] / med['local 1']:.2f}x the local time "
-              f"({med['dask 1'] - med['local 1']:+.1f} s)")
+        if "local 1" in med:
+            print(f"  Dask overhead at 1 worker: {med['dask 1'] / med['local 1']:.2f}x the local time "
+                  f"({med['dask 1'] - med['local 1']:+.1f} s)")
 
 
 def universe(args: argparse.Namespace, root: Path) -> None:
@@ -337,6 +339,7 @@ def main() -> None:
     a.add_argument("--years", type=int, default=15)
     a.add_argument("--repeat", type=int, default=1)
     a.add_argument("--no-dask", action="store_true")
+    a.add_argument("--no-local", action="store_true", help="only the Dask runs")
     b = sub.add_parser("universe")
     b.add_argument("--symbols", type=int, default=5000)
     b.add_argument("--years", type=int, default=4, help="history before this month (default 4)")
