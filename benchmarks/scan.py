@@ -164,6 +164,12 @@ def main() -> None:
     args = ap.parse_args()
     if not EXE.exists():
         sys.exit(f"{EXE} not found; run `uv sync` first")
+    # Time what a user's install runs: bytecode compiled (with PYTHONDONTWRITEBYTECODE set, as on
+    # the reference machine, nothing else would write TurboMode's own; the libraries' is compiled at
+    # install by [tool.uv] compile-bytecode).
+    import compileall
+
+    compileall.compile_dir(ROOT / "turbomode", quiet=1)
 
     work = Path(tempfile.mkdtemp(prefix="turbomode-bench-scan-"))
     try:

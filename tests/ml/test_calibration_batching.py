@@ -22,3 +22,29 @@ def test_one_call_for_both_views_gives_the_two_call_probabilities(kind):
     assert np.array_equal(member.raw_proba(rows), two_calls)
     # other dtypes keep the two calls (the mirror is float32, the row as given)
     assert np.allclose(member.raw_proba(rows.astype(np.float64)), two_calls, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["random_forest", "extra_trees"])
+def test_a_forest_called_tree_by_tree_gives_scikit_learns_probabilities_bit_for_bit(kind):
+    from turbomode.ml.calibration import model_proba
+
+    forest = make_model(kind, trees=20, seed=3).fit(X, Y)
+    rows = RNG.normal(size=(37, 8)).astype(np.float32)
+    assert np.array_equal(model_proba(forest, rows), forest.predict_proba(rows))
+    # rows it cannot take directly (float64, a strided view) go through scikit-learn itself
+    assert np.array_equal(model_proba(forest, rows.astype(np.float64)), forest.predict_proba(rows))
+    assert np.array_equal(model_proba(forest, rows[::2]), forest.predict_proba(rows[::2]))
+
+
+def test_loading_champions_pauses_the_collector_and_restores_it():
+    import gc
+
+    from turbomode.ml.predict import _collector_paused
+
+    assert gc.isenabled()
+    with _collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), _collector_paused():
+        raise RuntimeError("a corrupt file")
+    assert gc.isenabled()

@@ -126,6 +126,9 @@ def _skip_the_exit_collection() -> None:
     import atexit
     import gc
 
+    import turbomode
+
+    turbomode.SHORT_LIVED_PROCESS = True
     atexit.register(gc.freeze)
 
 

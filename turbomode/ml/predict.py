@@ -13,6 +13,7 @@ gets NaN probabilities.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -76,7 +77,36 @@ class Champions:
         return pd.DataFrame(out, index=features.index, columns=list(PROBA_COLUMNS))
 
 
+@contextmanager
+def _collector_paused():
+    """Unpickling the 66 models creates some 400,000 objects (every tree's arrays and nodes), none
+    of them garbage; with the cyclic collector running, the collections their number triggers
+    walk all of them, then walk them again as they age (0.2-0.3 s of a scan's CPU). The collector
+    pauses while they load. In a `turbomode` command's own process, which ends soon after, they
+    are then frozen (``gc.freeze``: later collections skip them); a host process (the tests, a
+    notebook) keeps them collectable."""
+    import gc
+
+    import turbomode
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if turbomode.SHORT_LIVED_PROCESS:
+            gc.freeze()
+        if enabled:
+            gc.enable()
+
+
 def load_point_in_time(ctx: "Context", as_of: str) -> Champions:
+    """Per sector, the newest champion or former champion fitted on data before ``as_of``."""
+    with _collector_paused():
+        return _load_point_in_time(ctx, as_of)
+
+
+def _load_point_in_time(ctx: "Context", as_of: str) -> Champions:
     """Per sector, the newest champion or former champion whose fitted data ends before ``as_of``
     (store.models.point_in_time_files); raises ModelMissing when no sector has one usable."""
     from turbomode.ml.registry import CorruptModel, load_sector
@@ -99,6 +129,11 @@ def load_point_in_time(ctx: "Context", as_of: str) -> Champions:
 
 def load_champions(ctx: "Context") -> Champions:
     """The champion of every sector that has one; raises ModelMissing when none is usable."""
+    with _collector_paused():
+        return _load_champions(ctx)
+
+
+def _load_champions(ctx: "Context") -> Champions:
     from turbomode.ml.registry import CorruptModel, load_sector
     from turbomode.store import models as store
 
