@@ -24,9 +24,34 @@ pytestmark = pytest.mark.skipif(os.name != "nt" or shutil.which("schtasks") is N
 NS = {"t": "http://schemas.microsoft.com/windows/2004/02/mit/task"}
 
 
+PROBE_XML = ('<?xml version="1.0" encoding="UTF-16"?>\n<Task version="1.2" '
+             'xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task"><Actions Context="Author"><Exec>'
+             '<Command>cmd.exe</Command></Exec></Actions></Task>\n')
+
+
+def _schtasks_registers(folder: str, tmp: str) -> str | None:
+    """None when this schtasks registers a minimal task from an XML file in a plain folder, else
+    what it said: a fresh Wine prefix's schtasks can refuse every /XML (its Task Scheduler service
+    down), which says nothing about TurboMode's files."""
+    import subprocess
+
+    path = os.path.join(tmp, "probe.xml")
+    with open(path, "wb") as fh:
+        fh.write(PROBE_XML.encode("utf-16"))
+    name = f"{folder}\\Probe"
+    proc = subprocess.run(["schtasks", "/Create", "/TN", name, "/XML", path, "/F"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        return (proc.stderr or proc.stdout or "").strip() or f"exit {proc.returncode}"
+    subprocess.run(["schtasks", "/Delete", "/TN", name, "/F"], capture_output=True, text=True)
+    return None
+
+
 @pytest.fixture
-def test_folder(monkeypatch):
+def test_folder(monkeypatch, tmp_path_factory):
     folder = f"TurboModeTest{os.getpid()}"
+    refused = _schtasks_registers(folder, str(tmp_path_factory.mktemp("probe")))
+    if refused is not None:
+        pytest.skip(f"this machine's schtasks registers no task from XML, not even a minimal one ({refused})")
     monkeypatch.setattr(se, "TASK_FOLDER", folder)
     monkeypatch.setattr(si, "TASK_FOLDER", folder)
     yield folder
