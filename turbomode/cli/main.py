@@ -122,6 +122,7 @@ def _skip_the_exit_collection() -> None:
     Objects still free normally when their modules go; only the finalizers of objects caught in
     reference cycles are skipped, which Python never promised to run at exit. Files and the
     database are closed explicitly before this, and logging flushes its handlers after it.
+    It also marks the process short-lived, so the loaded models are frozen too (ml/predict.py).
     """
     import atexit
     import gc

@@ -103,7 +103,7 @@ def model_proba(model: Any, X: Any) -> Any:
     scikit-learn hands each tree to joblib as a task, which re-applies the configuration and the
     warning filters per tree: ~0.16 ms a tree, so 22 forests of 50 trees cost a scan 0.18 s to
     predict ~40 rows each. The trees' own ``predict_proba(check_input=False)`` is what those tasks
-    call; the result is bit-identical (tests/ml/test_calibration.py).
+    call; the result is bit-identical (tests/ml/test_calibration_batching.py).
     """
     if (type(model).__name__ in _FORESTS and getattr(model, "n_outputs_", None) == 1
             and isinstance(X, np.ndarray) and X.dtype == np.float32 and X.ndim == 2
