@@ -48,3 +48,43 @@ def test_loading_champions_pauses_the_collector_and_restores_it():
     with pytest.raises(RuntimeError), _collector_paused():
         raise RuntimeError("a corrupt file")
     assert gc.isenabled()
+
+
+@pytest.mark.parametrize("method", ["sigmoid", "isotonic"])
+def test_the_side_map_called_directly_gives_scikit_learns_calibrated_probabilities_bit_for_bit(method):
+    from turbomode.ml.calibration import _side_folds, _stack, fit_side_calibrator, side_map
+
+    raw = RNG.dirichlet([2.0, 2.0, 3.0], size=600)
+    y = RNG.integers(0, 3, 600)
+    calibrator = fit_side_calibrator(raw, y, method)
+    assert _side_folds(calibrator) is not None  # the direct route is the one tested
+    X, _ = _stack(RNG.dirichlet([1.0, 1.0, 1.0], size=45))
+    X = np.vstack([X, [[0.0], [1.0], [1e-9], [1 - 1e-12]]])  # the clip's edges
+    assert np.array_equal(side_map(calibrator, X), calibrator.predict_proba(X)[:, 1])
+
+
+def test_a_calibrator_the_direct_route_does_not_know_goes_through_scikit_learn():
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.linear_model import LogisticRegression
+
+    from turbomode.ml.calibration import _side_folds, side_map
+
+    x = RNG.normal(size=(300, 1))
+    y = (x[:, 0] + RNG.normal(size=300) > 0).astype(int)
+    other = CalibratedClassifierCV(LogisticRegression(), method="sigmoid", cv=3).fit(x, y)
+    assert _side_folds(other) is None
+    assert np.array_equal(side_map(other, x[:20]), other.predict_proba(x[:20])[:, 1])
+
+
+def test_model_libraries_are_imported_on_a_fresh_thread_and_a_missing_one_is_left_to_unpickling(tmp_path, monkeypatch):
+    import sys
+    import threading
+
+    from turbomode.ml.predict import _import_on_a_fresh_stack
+
+    (tmp_path / "tm_probe_module.py").write_text("import threading\nIMPORTED_ON = threading.get_ident()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "tm_probe_module", raising=False)
+    _import_on_a_fresh_stack(("tm_probe_module", "tm_no_such_library"))  # the missing one does not raise
+    assert sys.modules["tm_probe_module"].IMPORTED_ON != threading.get_ident()
+    assert "tm_no_such_library" not in sys.modules

@@ -155,11 +155,11 @@ def _resolve(arg: Any) -> Any:
 
 def run_piece(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
     """Run one piece with one thread per library pool; (its result, its wall seconds)."""
-    from threadpoolctl import threadpool_limits
+    from turbomode.ml.threads import one_thread
 
     t = time.perf_counter()
     args = tuple(_resolve(a) for a in args)
-    with threadpool_limits(limits=1):
+    with one_thread():
         out = fn(*args)
     return out, time.perf_counter() - t
 

@@ -306,9 +306,10 @@ def ensemble_proba(members: Mapping[str, Any], X: "np.ndarray") -> "np.ndarray":
     busy machine made 66 models' predictions for 240 rows take 5 s instead of 0.1 s.
     """
     import numpy as np
-    from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1):
+    from turbomode.ml.threads import one_thread
+
+    with one_thread():
         return np.mean([member_proba(m, X) for m in members.values()], axis=0)
 
 

@@ -297,9 +297,9 @@ def _compute_features(panel, sector_of: dict[str, str]):
 def _predict(champions, features):
     """The champions' probabilities, on one thread: a scan predicts a few rows per model, where
     OpenMP's thread start-up and spin-waits cost far more than they save (14x on a busy 2-core box)."""
-    from threadpoolctl import threadpool_limits
+    from turbomode.ml.threads import one_thread
 
-    with threadpool_limits(limits=1):
+    with one_thread():
         return champions.predict(features)
 
 
