@@ -39,7 +39,7 @@ def test_a_forest_called_tree_by_tree_gives_scikit_learns_probabilities_bit_for_
 def test_loading_champions_pauses_the_collector_and_restores_it():
     import gc
 
-    from turbomode.ml.predict import _collector_paused
+    from turbomode.ml.libraries import collector_paused as _collector_paused
 
     assert gc.isenabled()
     with _collector_paused():
@@ -80,7 +80,7 @@ def test_model_libraries_are_imported_on_a_fresh_thread_and_a_missing_one_is_lef
     import sys
     import threading
 
-    from turbomode.ml.predict import _import_on_a_fresh_stack
+    from turbomode.ml.libraries import import_model_libraries as _import_on_a_fresh_stack
 
     (tmp_path / "tm_probe_module.py").write_text("import threading\nIMPORTED_ON = threading.get_ident()\n")
     monkeypatch.syspath_prepend(str(tmp_path))

@@ -13,7 +13,6 @@ gets NaN probabilities.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -77,71 +76,12 @@ class Champions:
         return pd.DataFrame(out, index=features.index, columns=list(PROBA_COLUMNS))
 
 
-# What unpickling the champions imports, the floor's four first (see _import_on_a_fresh_stack).
-MODEL_LIBRARIES = ("pandas", "sklearn", "xgboost", "lightgbm", "sklearn.ensemble", "sklearn.calibration",
-                   "sklearn.linear_model", "sklearn.pipeline", "turbomode.ml.calibration")
-
-
-def _import_on_a_fresh_stack(names=MODEL_LIBRARIES) -> None:
-    """Import ``names`` on a new thread, which starts with an empty frame stack, and wait for it.
-
-    CPython 3.11 keeps each thread's frames in 16 KiB chunks and hands a chunk back to the OS as
-    soon as the frame at its base returns. Imported lazily where the first model file is
-    unpickled (some 40 frames deep under Typer, the runner and ``pickle.loads``), scipy's and
-    scikit-learn's module set-up loops straddle a chunk boundary: a scan made 38,768 mmap/munmap
-    pairs, 0.35 s of system time. From the bottom of a fresh stack the same imports make ~3,900,
-    like a bare ``import pandas, sklearn, xgboost, lightgbm``. A library that fails to import is
-    left to the unpickling that needs it, which reports it (CorruptModel names the file).
-    """
-    import sys
-    import threading
-
-    missing = [n for n in names if n not in sys.modules]
-    if not missing:
-        return
-
-    def load() -> None:
-        import importlib
-
-        for name in missing:
-            try:
-                importlib.import_module(name)
-            except Exception:  # reported where it is needed
-                pass
-
-    t = threading.Thread(target=load, name="turbomode-import")
-    t.start()
-    t.join()
-
-
-@contextmanager
-def _collector_paused():
-    """Importing the model libraries and unpickling the 66 models create some 400,000 objects
-    (modules, classes, every tree's arrays and nodes), next to no garbage; with the cyclic
-    collector running, the collections their number triggers walk all of them, then walk them
-    again as they age (measured with ``gc.callbacks``: 0.30 s of a scan's CPU, 0.02 s paused). The
-    collector pauses while they import and load. In a `turbomode` command's own process, which
-    ends soon after, they are then frozen (``gc.freeze``: later collections skip them); a host
-    process (the tests, a notebook) keeps them collectable."""
-    import gc
-
-    import turbomode
-
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if turbomode.SHORT_LIVED_PROCESS:
-            gc.freeze()
-        if enabled:
-            gc.enable()
-
-
 def load_point_in_time(ctx: "Context", as_of: str) -> Champions:
     """Per sector, the newest champion or former champion fitted on data before ``as_of``."""
-    with _collector_paused():
-        _import_on_a_fresh_stack()
+    from turbomode.ml.libraries import collector_paused, import_model_libraries
+
+    with collector_paused():
+        import_model_libraries()
         return _load_point_in_time(ctx, as_of)
 
 
@@ -168,8 +108,10 @@ def _load_point_in_time(ctx: "Context", as_of: str) -> Champions:
 
 def load_champions(ctx: "Context") -> Champions:
     """The champion of every sector that has one; raises ModelMissing when none is usable."""
-    with _collector_paused():
-        _import_on_a_fresh_stack()
+    from turbomode.ml.libraries import collector_paused, import_model_libraries
+
+    with collector_paused():
+        import_model_libraries()
         return _load_champions(ctx)
 
 

@@ -396,6 +396,10 @@ def run(ctx: Any, now: datetime, options: dict[str, Any]) -> TaskResult:
     settings = compute.settings(cfg, options)
     compute.check(settings)
     conn = ctx.connect()
+    from turbomode.ml.libraries import collector_paused, import_model_libraries
+
+    with collector_paused():  # the libraries every fold's fits and predictions use, imported once (ml/libraries.py)
+        import_model_libraries()
 
     from turbomode.data.universe import load_universe, membership, survivorship_note
     from turbomode.ml.labels import LabelParams, panel_trades, trade_rows, triple_barrier

@@ -94,7 +94,11 @@ def _train(ctx, now: datetime, options: dict[str, Any], backend, cleanup: ExitSt
     from turbomode.store import trades as trades_store
     from turbomode.store.prices import read_panel
 
+    from turbomode.ml.libraries import collector_paused, import_model_libraries
+
     t0 = time.perf_counter()
+    with collector_paused():  # what the fits and the returned models need, imported once (ml/libraries.py)
+        import_model_libraries()
     cfg = ctx.config
     types = _check_types(cfg)
     report = options.get("progress") or (lambda done, total, label: None)
