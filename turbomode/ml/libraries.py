@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 # What unpickling or fitting the six model types imports, the floor's four first.
 MODEL_LIBRARIES = ("pandas", "sklearn", "xgboost", "lightgbm", "sklearn.ensemble", "sklearn.calibration",
-                   "sklearn.linear_model", "sklearn.pipeline", "turbomode.ml.calibration")
+                   "sklearn.linear_model", "sklearn.pipeline", "threadpoolctl", "turbomode.ml.calibration")
 
 
 def import_model_libraries(names: Iterable[str] = MODEL_LIBRARIES) -> None:
