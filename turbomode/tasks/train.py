@@ -128,7 +128,7 @@ def _train(ctx, now: datetime, options: dict[str, Any], backend, cleanup: ExitSt
     done += 1
     report(done, total, "features and labels ready")
 
-    have_rows = set(data.index.get_level_values("symbol"))
+    have_rows = set(data.index.get_level_values("symbol").unique())  # unique() first: 240 strings, not 900k
     skipped_symbols = sorted(target_symbols - have_rows)
     try:
         windows = split_windows(data.index.get_level_values("date"), cfg)
