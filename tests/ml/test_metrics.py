@@ -102,3 +102,19 @@ def test_a_score_that_only_knows_the_sector_has_no_edge_within_the_sector():
     within = metrics.edge_vs_base(proba, y, dates, syms, 1, sectors=sector)
     assert across["z"] > 3
     assert abs(within["z"]) < 3
+
+
+def test_psi_bins_are_numpys_quantile_edges_and_histogram_shares():
+    import numpy as np
+
+    from turbomode.ml.metrics import psi_bins
+
+    rng = np.random.default_rng(7)
+    for values in (rng.normal(size=5000), np.round(rng.normal(size=5000), 1),  # many ties
+                   np.r_[rng.exponential(size=3000), [np.nan, np.inf, -np.inf] * 5], np.full(100, 2.5)):
+        finite = values[np.isfinite(values)]
+        inner = np.unique(np.quantile(finite, np.linspace(0, 1, 11)[1:-1]))
+        edges = np.concatenate([[-np.inf], inner, [np.inf]])
+        got = psi_bins(values)
+        assert got["edges"] == [float(e) for e in edges]
+        assert got["expected"] == [float(e) for e in np.histogram(finite, edges)[0] / len(finite)]
