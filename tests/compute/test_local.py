@@ -107,3 +107,13 @@ def test_a_local_worker_killed_mid_train_fails_the_run_cleanly_and_writes_nothin
     conn.close()
     assert status == "failed" and "worker process died" in error and models == 0
     assert not (home / "models").exists() or list((home / "models").iterdir()) == []
+
+
+def test_a_worker_that_died_before_a_map_is_reported_as_a_lost_worker_not_a_traceback(pool):
+    from concurrent.futures.process import BrokenProcessPool
+
+    died = pool._start().submit(os._exit, 1)  # a worker dies between maps (killed while warming up, say)
+    with pytest.raises(BrokenProcessPool):
+        died.result(timeout=120)
+    with pytest.raises(ComputeLost, match="a local worker process died"):
+        list(pool.map(pieces.sleep_then, [("a", (0.0, "a")), ("b", (0.0, "b"))]))
