@@ -273,31 +273,21 @@ class LocalBackend(Backend):
                 key, args = nxt
                 pending[pool.submit(run_piece, fn, *args)] = key
 
-        def lost() -> ComputeLost:
-            self._failed = True
-            return ComputeLost(
-                f"a local worker process died (killed, or out of memory) while running {fn.__name__}; "
-                "nothing was written; run again, with fewer --workers if memory is short")
-
         try:
             try:
-                fill()  # submit() raises too once a worker has died (before this map, say, while warming up)
-            except BrokenProcessPool:
-                raise lost() from None
-            while pending:
-                done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-                for fut in done:
-                    key = pending.pop(fut)
-                    try:
+                fill()
+                while pending:
+                    done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        key = pending.pop(fut)
                         out, seconds = fut.result()
-                    except BrokenProcessPool:
-                        raise lost() from None
-                    self._record(fn, seconds)
-                    yield key, out
-                try:
+                        self._record(fn, seconds)
+                        yield key, out
                     fill()
-                except BrokenProcessPool:
-                    raise lost() from None
+            except BrokenProcessPool:  # from a piece's result, or from submit() once a worker has died
+                raise ComputeLost(
+                    f"a local worker process died (killed, or out of memory) while running {fn.__name__}; "
+                    "nothing was written; run again, with fewer --workers if memory is short") from None
         except BaseException:
             self._failed = True
             for fut in pending:
