@@ -7,8 +7,8 @@ import pytest
 from tests.ml.synth import SECTORS2, make_panel
 from turbomode.config import defaults
 from turbomode.ml import metrics
-from turbomode.ml.train import (NotTrainable, build_dataset, data_dates, ensemble_proba, side_balanced_weights,
-                                split_windows, train_sector, window_masks)
+from turbomode.ml.train import (NotTrainable, build_dataset, data_dates, ensemble_proba, sector_rows,
+                                side_balanced_weights, split_windows, train_sector, window_masks)
 
 TINY = defaults().with_overrides(models__trees=10, models__n_jobs=1, models__valid_days=60,
                                  models__calib_days=60, models__test_days=40, models__min_train_rows=100)
@@ -52,6 +52,19 @@ def test_no_label_of_a_window_reads_a_bar_of_the_next_even_when_a_symbol_misses_
     m = window_masks(data, w)
     for name, nxt in starts.items():
         assert (data[m[name]]["horizon_end"] < pd.Timestamp(nxt)).all(), name
+
+
+def test_a_sectors_rows_are_the_rows_a_comparison_selects_in_the_same_order(dataset):
+    rows_of = sector_rows(dataset)
+    shuffled = dataset.sample(frac=1.0, random_state=3)  # order must follow the frame, not the groups
+    rows_of_shuffled = sector_rows(shuffled)
+    assert len(set(dataset["sector"])) >= 2
+    for sector in sorted(set(dataset["sector"])):
+        pd.testing.assert_frame_equal(rows_of(sector), dataset[dataset["sector"] == sector])
+        pd.testing.assert_frame_equal(rows_of_shuffled(sector), shuffled[shuffled["sector"] == sector])
+    none = rows_of("No Such Sector")
+    assert none.empty and list(none.columns) == list(dataset.columns)
+    assert sector_rows(dataset.iloc[:0])("Anything").empty
 
 
 def test_too_short_a_history_is_not_trainable():

@@ -194,6 +194,17 @@ def features_on(backend: Any, panel: "pd.DataFrame", sectors: Mapping[str, str],
     return pd.concat([parts[i] for i in range(len(chunks))]).sort_index()
 
 
+def sector_rows(data: "pd.DataFrame") -> Callable[[str], "pd.DataFrame"]:
+    """``rows(sector)`` is ``data[data["sector"] == sector]``, the same rows in the same order,
+    with the sectors found in one pass: comparing a 900k-row string column once per sector (and
+    again for the champion's re-scoring) cost the coordinator ~2 s of a train."""
+    import numpy as np
+
+    positions = data.groupby("sector", sort=False).indices if len(data) else {}
+    empty = np.empty(0, dtype=np.intp)
+    return lambda sector: data.iloc[positions.get(sector, empty)]
+
+
 def data_dates(data: "pd.DataFrame") -> "pd.Index":
     return data.index.get_level_values("date")
 
@@ -496,12 +507,14 @@ def _fits(backend: Any, inputs: SectorInputs, types: Sequence[str]):
 
 def train_sectors(backend: Any, data: "pd.DataFrame", windows: Windows, cfg: Any, sectors: Sequence[str],
                   types: Sequence[str], *, feature_names: Sequence[str] = FEATURE_NAMES,
-                  on_piece: Callable[[str, str], None] | None = None):
+                  on_piece: Callable[[str, str], None] | None = None,
+                  rows_of: Callable[[str], "pd.DataFrame"] | None = None):
     """Every sector's six fits as pieces on ``backend``: a sector's inputs are built and shared just
     before its pieces are sent, and the sector is finished here as soon as its last piece is back.
 
     Yields (sector, SectorFit, None), or (sector, None, reason) for a sector that cannot be trained,
     in the order the sectors finish. ``on_piece(sector, kind)`` is called after each fit.
+    ``rows_of`` is ``sector_rows(data)`` when the caller has made it already.
     """
     import pickle
 
@@ -509,10 +522,11 @@ def train_sectors(backend: Any, data: "pd.DataFrame", windows: Windows, cfg: Any
     order = fit_order(types)
     state: dict[str, tuple[SectorInputs, dict, "pd.DataFrame", dict]] = {}
     skipped: list[tuple[str, None, str]] = []
+    rows_of = rows_of or sector_rows(data)
 
     def pieces():
         for sector in sectors:
-            rows = data[data["sector"] == sector]
+            rows = rows_of(sector)
             try:
                 inputs, masks = sector_inputs(rows, windows, cfg, feature_names, sector)
             except NotTrainable as exc:

@@ -159,6 +159,7 @@ def feature_drift(ctx, conn, champions: dict[str, Champion], check: DriftCheck,
     from turbomode import compute
     from turbomode.data.universe import load_universe
     from turbomode.ml.features import DIRECTIONAL, FEATURE_NAMES, LOOKBACK_CALENDAR_DAYS, usable
+    from turbomode.ml.train import sector_rows
 
     backend = backend or compute.inline()
     cfg = ctx.config
@@ -190,11 +191,13 @@ def feature_drift(ctx, conn, champions: dict[str, Champion], check: DriftCheck,
     def columns(frame) -> dict[str, Any]:
         return {n: frame[n].to_numpy() for n in _feature_names(frame)}
 
+    recent_of = {view: sector_rows(frame) for view, frame in recent.items()}
+
     def pieces():
         for sector, champ in sorted(champions.items()):
             mine = {}
-            for view, frame in recent.items():
-                rows = frame[frame["sector"] == sector]
+            for view in recent:
+                rows = recent_of[view](sector)
                 mine[view] = (columns(rows), len(rows))
             train = {}
             for view, frame in (training.get(sector) or {}).items():
@@ -284,6 +287,7 @@ def _training_features(conn, champions: dict[str, Champion], sector_of: dict[str
     import pandas as pd
 
     from turbomode.ml.features import LOOKBACK_CALENDAR_DAYS, usable
+    from turbomode.ml.train import sector_rows
 
     by_window: dict[tuple[str, str], list[str]] = {}
     for c in champions.values():
@@ -297,8 +301,9 @@ def _training_features(conn, champions: dict[str, Champion], sector_of: dict[str
         d = feats.index.get_level_values("date")
         feats = feats[usable(feats) & (d >= pd.Timestamp(a)) & (d <= pd.Timestamp(b))]
         relative = stats.stationary(feats, absolute)
+        raw_of, relative_of = sector_rows(feats), sector_rows(relative)
         for sector in sectors:
-            out[sector] = {"raw": feats[feats["sector"] == sector], "relative": relative[relative["sector"] == sector]}
+            out[sector] = {"raw": raw_of(sector), "relative": relative_of(sector)}
     return out
 
 

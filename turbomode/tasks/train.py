@@ -89,7 +89,8 @@ def _train(ctx, now: datetime, options: dict[str, Any], backend, cleanup: ExitSt
     from turbomode.ml import registry
     from turbomode.ml import metrics
     from turbomode.ml.labels import LabelParams, trade_rows, triple_barrier
-    from turbomode.ml.train import NotTrainable, build_dataset, features_on, split_windows, train_sectors
+    from turbomode.ml.train import (NotTrainable, build_dataset, features_on, sector_rows, split_windows,
+                                    train_sectors)
     from turbomode.store import models as store
     from turbomode.store import trades as trades_store
     from turbomode.store.prices import read_panel
@@ -144,7 +145,9 @@ def _train(ctx, now: datetime, options: dict[str, Any], backend, cleanup: ExitSt
 
     report(done, total, f"fitting {len(targets)} sector(s) x {len(types)} model types "
                         f"({backend.kind}, {backend.workers} worker(s))")
-    for sector, fit, reason in train_sectors(backend, data, windows, cfg, targets, types, on_piece=tick):
+    rows_of = sector_rows(data)
+    for sector, fit, reason in train_sectors(backend, data, windows, cfg, targets, types, on_piece=tick,
+                                             rows_of=rows_of):
         if fit is None:
             skipped[sector] = reason
             log.warning("sector %s not trained: %s", sector, reason)
@@ -152,7 +155,7 @@ def _train(ctx, now: datetime, options: dict[str, Any], backend, cleanup: ExitSt
             report(done, total, f"{sector} · skipped")
             continue
         fits.append(fit)
-        comparisons[sector] = _compare_with_champion(ctx, sector, fit, data[data["sector"] == sector], windows)
+        comparisons[sector] = _compare_with_champion(ctx, sector, fit, rows_of, windows)
     # the sectors in the universe's order, whatever order their last pieces finished in
     fits.sort(key=lambda f: targets.index(f.sector))
     skipped = {s: skipped[s] for s in targets if s in skipped}
@@ -271,8 +274,9 @@ def _train(ctx, now: datetime, options: dict[str, Any], backend, cleanup: ExitSt
     return TaskResult(status, summary, message, warnings)
 
 
-def _compare_with_champion(ctx, sector: str, fit, rows, windows) -> dict[str, Any]:
-    """The current champion's log loss on the new validation rows (None when there is none usable)."""
+def _compare_with_champion(ctx, sector: str, fit, rows_of, windows) -> dict[str, Any]:
+    """The current champion's log loss on the new validation rows (None when there is none usable);
+    ``rows_of(sector)`` gives the sector's rows, taken only when there is a champion to re-score."""
     import numpy as np
 
     from turbomode.ml import metrics
@@ -292,6 +296,7 @@ def _compare_with_champion(ctx, sector: str, fit, rows, windows) -> dict[str, An
     except CorruptModel as exc:
         out["note"] = f"{sector}: the champion {version} cannot be re-scored ({exc}); the new version replaces it"
         return out
+    rows = rows_of(sector)
     missing = [n for n in loaded.feature_names if n not in rows.columns]
     if missing:
         out["note"] = (f"{sector}: the champion {version} uses features this version no longer computes "
