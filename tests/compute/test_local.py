@@ -117,3 +117,32 @@ def test_a_worker_that_died_before_a_map_is_reported_as_a_lost_worker_not_a_trac
         died.result(timeout=120)
     with pytest.raises(ComputeLost, match="a local worker process died"):
         list(pool.map(pieces.sleep_then, [("a", (0.0, "a")), ("b", (0.0, "b"))]))
+
+
+def test_a_train_on_workers_leaves_the_model_libraries_to_them_until_a_champion_is_rescored(home):
+    """With workers the coordinating process writes the models' bytes as the pieces returned them:
+    it imports scikit-learn, XGBoost and LightGBM (seconds) only to re-score a champion."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.compute.market import write_config, write_market
+
+    write_config(home)
+    write_market(home)
+    probe = ("import atexit, sys\n"
+             "atexit.register(lambda: print('LIBRARIES=' + ','.join(m for m in ('sklearn', 'xgboost', 'lightgbm') "
+             "if m in sys.modules), file=sys.stderr))\n"
+             f"sys.argv = ['turbomode', '--home', {str(home)!r}, 'train', '--no-deps', '--json', '--workers', '2']\n"
+             "from turbomode.cli.main import main\nmain()\n")
+
+    def train() -> tuple[dict, str]:
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)["summary"], done.stderr.rsplit("LIBRARIES=", 1)[1].strip()
+
+    first, libraries = train()
+    assert libraries == "" and first["promoted"] == ["Energy", "Utilities"]
+    second, libraries = train()  # now there are champions to re-score on the new validation rows
+    assert libraries == "sklearn,xgboost,lightgbm"
+    assert all(s["champion_log_loss"] is not None for s in second["sectors"].values())

@@ -91,6 +91,46 @@ def test_a_sector_trains_six_calibrated_models_and_an_ensemble(dataset):
     assert fit.data_end < str(w.valid[0])  # nothing fitted read a price of the validation window
 
 
+def test_a_fits_models_stay_the_bytes_its_pieces_returned_until_something_predicts(dataset, tmp_path, monkeypatch):
+    """The version folder holds each piece's pickle as it came back, and nothing is unpickled to
+    write it: the coordinating process of a train on workers needs neither the models nor their
+    libraries (it imports them only to re-score a champion)."""
+    import hashlib
+    import pickle
+
+    from turbomode.ml import registry
+    from turbomode.ml.train import PickledModels, fit_piece
+
+    returned = {}
+    real_fit_piece = fit_piece
+
+    def recording(inputs, kind):
+        out = real_fit_piece(inputs, kind)
+        returned[kind] = out.model
+        return out
+
+    monkeypatch.setattr("turbomode.ml.train.fit_piece", recording)
+    w = split_windows(data_dates(dataset), TINY)
+    fit = train_sector(dataset[dataset["sector"] == "Energy"], w, TINY, sector="Energy")
+    assert isinstance(fit.members, PickledModels) and set(returned) == set(TINY["models.types"])
+
+    loads = []
+    real_loads = pickle.loads
+    monkeypatch.setattr(pickle, "loads", lambda data, *a, **k: loads.append(len(data)) or real_loads(data, *a, **k))
+    records = registry.write_version(tmp_path, "v1", [fit])
+    assert loads == []  # written without loading a single model
+    files = {r.model_type: r for r in records if r.model_type != "ensemble"}
+    for kind, data in returned.items():
+        assert (tmp_path / files[kind].path).read_bytes() == data
+        assert files[kind].sha256 == hashlib.sha256(data).hexdigest()
+
+    X = dataset[fit.feature_names].to_numpy(np.float32)[:20]
+    kind = TINY["models.types"][0]
+    model = fit.members[kind]  # loaded on first use, once
+    assert fit.members[kind] is model and len(loads) == 1
+    assert np.allclose(ensemble_proba({kind: model}, X), ensemble_proba({kind: real_loads(returned[kind])}, X))
+
+
 def test_members_are_side_symmetric_a_mirrored_row_swaps_buy_and_sell(dataset):
     from turbomode.ml.features import mirror
 

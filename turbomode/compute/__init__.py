@@ -174,6 +174,11 @@ class Backend:
     workers = 1
     address = ""
 
+    @property
+    def in_process(self) -> bool:
+        """Whether the pieces run in this very process (one local worker)."""
+        return self.kind == "local" and self.workers == 1
+
     def __init__(self) -> None:
         self.stats: dict[str, dict[str, float]] = {}
 

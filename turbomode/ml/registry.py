@@ -87,8 +87,10 @@ def write_version(models_dir: Path, version: str, fits: Iterable["SectorFit"]) -
         for fit in fits:
             folder = tmp / slug(fit.sector)
             folder.mkdir()
-            for kind, model in fit.members.items():
-                data = pickle.dumps(model, protocol=5)
+            members = fit.members
+            for kind in members:
+                # a fit's pieces' bytes as they came back (PickledModels): neither loaded nor pickled again
+                data = members.pickled(kind) if hasattr(members, "pickled") else pickle.dumps(members[kind], protocol=5)
                 records.append(_write(folder / f"{kind}.pkl", data, fit.sector, kind, version))
             doc = json.dumps(ensemble_document(fit, version), indent=1, allow_nan=True).encode("utf-8")
             records.append(_write(folder / ENSEMBLE_FILE, doc, fit.sector, "ensemble", version))

@@ -333,12 +333,41 @@ def check_classes(y: "np.ndarray", window: str) -> None:
         raise NotTrainable(f"the {window} window has fewer than {MIN_CLASS_ROWS} {'/'.join(thin)} labels")
 
 
+class PickledModels(Mapping[str, Any]):
+    """A sector's fitted members as the pieces returned them, pickle bytes, unpickled on first use.
+
+    The coordinating process of a `train` on workers only writes the models out (the bytes as
+    they came back: ``pickled``) and never predicts with them, so it need not load them, nor
+    import the libraries that loading needs; a caller that predicts gets the model itself.
+    """
+
+    def __init__(self, pickled: Mapping[str, bytes]):
+        self._pickled = dict(pickled)
+        self._loaded: dict[str, Any] = {}
+
+    def pickled(self, kind: str) -> bytes:
+        return self._pickled[kind]
+
+    def __getitem__(self, kind: str) -> Any:
+        if kind not in self._loaded:
+            import pickle
+
+            self._loaded[kind] = pickle.loads(self._pickled[kind])
+        return self._loaded[kind]
+
+    def __iter__(self):
+        return iter(self._pickled)
+
+    def __len__(self) -> int:
+        return len(self._pickled)
+
+
 @dataclass
 class SectorFit:
     sector: str
     windows: Windows
     feature_names: list[str]
-    members: dict[str, Any]
+    members: Mapping[str, Any]  # a PickledModels when the fits ran as pieces
     member_metrics: dict[str, dict[str, Any]]  # on the validation window
     ensemble_metrics: dict[str, Any]  # on the validation window (chooses the champion)
     rows: dict[str, int]
@@ -436,9 +465,9 @@ def fit_order(types: Sequence[str]) -> list[str]:
 
 
 def finish_sector(data: "pd.DataFrame", windows: Windows, cfg: Any, inputs: SectorInputs, masks: dict,
-                  fitted: Mapping[str, tuple[Any, MemberFit]], types: Sequence[str]) -> SectorFit:
-    """The sector's ensemble from its fitted members (``fitted``: kind -> (model, the piece's
-    MemberFit)): the mean of the members' probabilities scored on validation (chooses) and test
+                  fitted: Mapping[str, MemberFit], types: Sequence[str]) -> SectorFit:
+    """The sector's ensemble from its fitted members (``fitted``: kind -> the piece's MemberFit,
+    whose model stays pickled until someone predicts with it: ``PickledModels``): the mean of the members' probabilities scored on validation (chooses) and test
     (reports), the training features' PSI bins, the last price date any fitted parameter read. Runs
     in the coordinating process; nothing here predicts again."""
     import numpy as np
@@ -446,13 +475,13 @@ def finish_sector(data: "pd.DataFrame", windows: Windows, cfg: Any, inputs: Sect
     from turbomode.ml import metrics
 
     m, names, threshold = masks, inputs.feature_names, inputs.threshold
-    members = {k: fitted[k][0] for k in types}
-    member_metrics = {k: fitted[k][1].metrics for k in types}
+    members = PickledModels({k: fitted[k].model for k in types})
+    member_metrics = {k: fitted[k].metrics for k in types}
     cost = 2 * _cost_per_side(cfg)
 
     def scored(window: str, y: "np.ndarray") -> tuple[dict[str, Any], "np.ndarray"]:
         # the mean ensemble_proba takes, of the probabilities each piece computed the same way
-        proba = np.mean([getattr(fitted[k][1], f"{window}_proba") for k in types], axis=0)
+        proba = np.mean([getattr(fitted[k], f"{window}_proba") for k in types], axis=0)
         out = metrics.evaluate(proba, y, threshold)
         rows_ = data[m[window]]
         if "ret_buy" in rows_.columns:
@@ -495,14 +524,11 @@ def train_sector(data: "pd.DataFrame", windows: Windows, cfg: Any, *, sector: st
 
 
 def _fits(backend: Any, inputs: SectorInputs, types: Sequence[str]):
-    import pickle
-
     from turbomode import compute
 
     backend = backend or compute.inline()
     shared = backend.share(inputs)
-    for kind, out in backend.map(fit_piece, [(k, (shared, k)) for k in fit_order(types)]):
-        yield kind, (pickle.loads(out.model), out)
+    yield from backend.map(fit_piece, [(k, (shared, k)) for k in fit_order(types)])
 
 
 def train_sectors(backend: Any, data: "pd.DataFrame", windows: Windows, cfg: Any, sectors: Sequence[str],
@@ -516,8 +542,6 @@ def train_sectors(backend: Any, data: "pd.DataFrame", windows: Windows, cfg: Any
     in the order the sectors finish. ``on_piece(sector, kind)`` is called after each fit.
     ``rows_of`` is ``sector_rows(data)`` when the caller has made it already.
     """
-    import pickle
-
     types = list(types)
     order = fit_order(types)
     state: dict[str, tuple[SectorInputs, dict, "pd.DataFrame", dict]] = {}
@@ -539,7 +563,7 @@ def train_sectors(backend: Any, data: "pd.DataFrame", windows: Windows, cfg: Any
 
     for (sector, kind), out in backend.map(fit_piece, pieces()):
         inputs, masks, rows, fitted = state[sector]
-        fitted[kind] = (pickle.loads(out.model), out)
+        fitted[kind] = out
         if on_piece:
             on_piece(sector, kind)
         while skipped:

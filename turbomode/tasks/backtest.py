@@ -398,8 +398,11 @@ def run(ctx: Any, now: datetime, options: dict[str, Any]) -> TaskResult:
     conn = ctx.connect()
     from turbomode.ml.libraries import collector_paused, import_model_libraries
 
-    with collector_paused():  # the libraries every fold's fits and predictions use, imported once (ml/libraries.py)
-        import_model_libraries()
+    if settings.backend == "local" and settings.workers == 1:
+        # the folds' fits and predictions run here: their libraries, imported once (ml/libraries.py);
+        # with workers, this process never fits nor predicts and does not need them
+        with collector_paused():
+            import_model_libraries()
 
     from turbomode.data.universe import load_universe, membership, survivorship_note
     from turbomode.ml.labels import LabelParams, panel_trades, trade_rows, triple_barrier

@@ -98,8 +98,12 @@ def _train(ctx, now: datetime, options: dict[str, Any], backend, cleanup: ExitSt
     from turbomode.ml.libraries import collector_paused, import_model_libraries
 
     t0 = time.perf_counter()
-    with collector_paused():  # what the fits and the returned models need, imported once (ml/libraries.py)
-        import_model_libraries()
+    if backend.in_process:
+        # the fits run here: what they need, imported once, up front (ml/libraries.py). With
+        # workers, this process never loads a new model (it writes the bytes the pieces return),
+        # and imports the libraries only to re-score a champion (_compare_with_champion).
+        with collector_paused():
+            import_model_libraries()
     cfg = ctx.config
     types = _check_types(cfg)
     report = options.get("progress") or (lambda done, total, label: None)
@@ -116,14 +120,16 @@ def _train(ctx, now: datetime, options: dict[str, Any], backend, cleanup: ExitSt
     if panel.empty:
         raise MissingInput("no prices are stored yet; run `turbomode ingest` first")
     params = LabelParams.from_config(cfg)
-    features = features_on(backend, panel, sector_of, members)
     labels = triple_barrier(panel, params)
     target_symbols = {s for s, sec in sector_of.items() if sec in targets}
     labels = labels[labels["symbol"].isin(target_symbols)]
-    # The labelled trades are written to a scratch file on a thread while the models fit; they
-    # replace the stored ones only once the version is recorded (leaving `cleanup` deletes the file).
+    # The labelled trades are written to a scratch file on a thread, from here on: while this
+    # thread computes the features (the second core is otherwise idle then) and the models fit.
+    # They replace the stored ones only once the version is recorded (leaving `cleanup` deletes
+    # the file).
     staged = cleanup.enter_context(
         trades_store.stage(lambda rows=labels: trade_rows(rows, sector_of, params, iso(now))))
+    features = features_on(backend, panel, sector_of, members)
     data = build_dataset(panel, sector_of, cfg, features=features, labels=labels)
     del panel, features
     done += 1
@@ -280,6 +286,7 @@ def _compare_with_champion(ctx, sector: str, fit, rows_of, windows) -> dict[str,
     import numpy as np
 
     from turbomode.ml import metrics
+    from turbomode.ml.libraries import collector_paused, import_model_libraries
     from turbomode.ml.registry import CorruptModel, load_sector
     from turbomode.ml.train import window_masks
     from turbomode.store import models as store
@@ -292,7 +299,9 @@ def _compare_with_champion(ctx, sector: str, fit, rows_of, windows) -> dict[str,
     version, files = champ
     out["champion_version"] = version
     try:
-        loaded = load_sector(ctx.models_dir, sector, version, files)
+        with collector_paused():  # a no-op when the fits ran here and imported them already
+            import_model_libraries()
+            loaded = load_sector(ctx.models_dir, sector, version, files)
     except CorruptModel as exc:
         out["note"] = f"{sector}: the champion {version} cannot be re-scored ({exc}); the new version replaces it"
         return out
