@@ -123,8 +123,8 @@ def _train(ctx, now: datetime, options: dict[str, Any], backend, cleanup: ExitSt
     labels = triple_barrier(panel, params)
     target_symbols = {s for s, sec in sector_of.items() if sec in targets}
     labels = labels[labels["symbol"].isin(target_symbols)]
-    # The labelled trades are written to a scratch file on a thread, from here on: while this
-    # thread computes the features (the second core is otherwise idle then) and the models fit.
+    # The labelled trades are written to a scratch file on a thread from here on, while this one
+    # computes the features (the second core is otherwise idle then) and the models fit.
     # They replace the stored ones only once the version is recorded (leaving `cleanup` deletes
     # the file).
     staged = cleanup.enter_context(
