@@ -468,8 +468,9 @@ def finish_sector(data: "pd.DataFrame", windows: Windows, cfg: Any, inputs: Sect
                   fitted: Mapping[str, MemberFit], types: Sequence[str]) -> SectorFit:
     """The sector's ensemble from its fitted members (``fitted``: kind -> the piece's MemberFit,
     whose model stays pickled until someone predicts with it: ``PickledModels``): the mean of the
-    members' probabilities scored on validation (chooses) and test (reports), the training features' PSI bins, the last price date any fitted parameter read. Runs
-    in the coordinating process; nothing here predicts again."""
+    members' probabilities scored on validation (chooses) and test (reports), the training
+    features' PSI bins, the last price date any fitted parameter read. Runs in the coordinating
+    process; nothing here predicts again."""
     import numpy as np
 
     from turbomode.ml import metrics
