@@ -396,14 +396,6 @@ def run(ctx: Any, now: datetime, options: dict[str, Any]) -> TaskResult:
     settings = compute.settings(cfg, options)
     compute.check(settings)
     conn = ctx.connect()
-    from turbomode.ml.libraries import collector_paused, import_model_libraries
-
-    if settings.backend == "local" and settings.workers == 1:
-        # the folds' fits and predictions run here: their libraries, imported once (ml/libraries.py);
-        # with workers, this process never fits nor predicts and does not need them
-        with collector_paused():
-            import_model_libraries()
-
     from turbomode.data.universe import load_universe, membership, survivorship_note
     from turbomode.ml.labels import LabelParams, panel_trades, trade_rows, triple_barrier
     from turbomode.store import backtests, trades as trades_store
@@ -422,6 +414,13 @@ def run(ctx: Any, now: datetime, options: dict[str, Any]) -> TaskResult:
         progress(0, 1, "labelling trades")
     trades = panel_trades(panel, params)
     with compute.open_backend(settings) as backend:
+        if backend.in_process:
+            # the folds' fits and predictions run here: their libraries, imported once (ml/libraries.py);
+            # with workers, this process never fits nor predicts and does not need them
+            from turbomode.ml.libraries import collector_paused, import_model_libraries
+
+            with collector_paused():
+                import_model_libraries()
         wf = walk_forward(panel, sectors, cfg, models=models, n_folds=n_folds, start=start, trades=trades,
                           progress=progress, members=members, backend=backend)
         ran_on = backend.describe()
