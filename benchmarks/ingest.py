@@ -2,8 +2,10 @@
 
 1. Full ingest of the sample market: the whole built-in universe x 15 years, end to end through
    the ingest task and the run wrapper (ledger, validation, one transaction), in a fresh home.
-2. Bar write rate: ``store.prices.write_bars`` against a raw ``executemany`` of the same rows
-   into an identical (empty) table in one transaction, in the same run; prints the ratio. And
+2. Bar write rate: ``store.prices.write_bars`` (from the DataFrame, 100 rows to a statement)
+   against the usual raw way, an ``executemany`` of one plain INSERT per row over the same rows
+   already built as tuples, into an identical (empty) table in one transaction, in the same run;
+   prints the ratio. And
    write_bars into a table that also carries the unique index databases made before m007 had on
    the primary-key columns (the cost of that duplicate, same run).
 3. A one-day incremental ingest of the sample universe (the next weekday's close), in-process,
@@ -55,7 +57,7 @@ def full_ingest(root: Path):
 
 
 def write_rates(home: Path):
-    """write_bars vs raw executemany into an identical empty table, same rows, same run."""
+    """write_bars vs a per-row raw executemany into an identical empty table, same rows, same run."""
     from turbomode.data import sample
     from turbomode.data.universe import load_universe
     from turbomode.store import prices
@@ -79,7 +81,7 @@ def write_rates(home: Path):
             conn.execute("CREATE UNIQUE INDEX price_data_symbol_date ON price_data(symbol, date)")
         t = time.perf_counter()
         with transaction(conn):
-            if kind == "raw":  # plain INSERT of pre-built tuples: the most favourable raw figure
+            if kind == "raw":  # one plain INSERT per row, tuples pre-built: the usual raw figure
                 conn.executemany("INSERT INTO price_data (symbol, date, open, high, low, close, adj_close, volume,"
                                  " source, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             else:  # ours, from the DataFrame: row building + upsert included (with or without the duplicate)
@@ -147,7 +149,7 @@ def main() -> None:
     print(f"full sample ingest, {bars:,} bars (universe x {YEARS} years): median {statistics.median(full):.2f} s"
           f"  (target <= 20 s)")
     ours, raw = statistics.median(rates_ours), statistics.median(rates_raw)
-    print(f"bar writes ({n_rows:,} rows, one transaction): write_bars {ours:,.0f} rows/s; raw executemany "
+    print(f"bar writes ({n_rows:,} rows, one transaction): write_bars {ours:,.0f} rows/s; raw per-row executemany "
           f"{raw:,.0f} rows/s; ratio (median of paired runs) {statistics.median(ratios):.2f}  (target >= 200,000 rows/s)")
     print(f"bar writes with the duplicate (symbol, date) index databases had before m007: "
           f"{statistics.median(rates_dup):,.0f} rows/s; without it {statistics.median(dup_ratios):.2f}x faster "

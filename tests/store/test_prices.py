@@ -38,6 +38,27 @@ def test_a_missing_volume_is_stored_as_null(fresh_db):
     assert vols == [1e6, None, 1e6]
 
 
+def test_bars_spread_over_several_statements_are_stored_exactly_and_a_repeated_bar_keeps_its_last_values(fresh_db):
+    # more rows than one statement takes, and not a multiple of it, across symbols
+    n = 2 * prices.ROWS_PER_STATEMENT + 37
+    days = pd.bdate_range("2020-01-01", periods=n)
+    rng = np.random.default_rng(7)
+    df = pd.concat([bars(s, days, close=rng.uniform(1, 500, n)) for s in ("AAA", "BBB")], ignore_index=True)
+    df["volume"] = rng.uniform(0, 1e7, len(df))
+    df.loc[[0, prices.ROWS_PER_STATEMENT, len(df) - 1], "volume"] = np.nan
+    assert prices.write_bars(fresh_db, df, "csv", NOW) == len(df)
+    stored = fresh_db.execute("SELECT symbol, date, open, high, low, close, adj_close, volume, source, ingested_at"
+                              " FROM price_data ORDER BY symbol, date").fetchall()
+    assert [tuple(r) for r in stored] == list(prices.bar_rows(df, "csv", NOW))  # every float bit for bit
+
+    again = bars("AAA", [days[5], days[5], days[6]], close=[1.0, 2.0, 3.0])  # day 5 twice, in one statement
+    assert prices.write_bars(fresh_db, again, "sample", NOW) == 3
+    rows = fresh_db.execute("SELECT date, close, source FROM price_data WHERE symbol = 'AAA' AND date IN (?, ?)"
+                            " ORDER BY date", (f"{days[5]:%Y-%m-%d}", f"{days[6]:%Y-%m-%d}")).fetchall()
+    assert [tuple(r) for r in rows] == [(f"{days[5]:%Y-%m-%d}", 2.0, "sample"), (f"{days[6]:%Y-%m-%d}", 3.0, "sample")]
+    assert prices.count_bars(fresh_db) == len(df)
+
+
 def test_writes_join_the_callers_transaction_and_roll_back_with_it(fresh_db):
     prices.write_bars(fresh_db, bars("AAA", DAYS[:1]), "sample", NOW)
     with pytest.raises(RuntimeError):

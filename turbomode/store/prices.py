@@ -1,8 +1,8 @@
 """Daily bars (``price_data``), per-symbol bookkeeping (``symbols``), ``meta`` and ``market_sessions``.
 
-Writes use raw ``sqlite3`` ``executemany`` and never commit on their own: an ingest wraps all of
-its writes in one ``store.db.transaction`` (when called outside a transaction, each function opens
-one). Re-writing a bar replaces it (INSERT … ON CONFLICT(symbol, date) DO UPDATE), so re-running an
+Writes use raw ``sqlite3`` and never commit on their own: an ingest wraps all of its writes in one
+``store.db.transaction`` (when called outside a transaction, each function opens one). Bars go in
+100 to a statement: binding and stepping one statement per row cost more than SQLite's own work. Re-writing a bar replaces it (INSERT … ON CONFLICT(symbol, date) DO UPDATE), so re-running an
 ingest adds no duplicates. ``latest_bar_date`` and ``get_meta`` use only the standard library:
 ``status`` calls them. NYSE sessions are written with ``store.sessions.write_sessions``.
 """
@@ -10,6 +10,7 @@ ingest adds no duplicates. ``latest_bar_date`` and ``get_meta`` use only the sta
 from __future__ import annotations
 
 import contextlib
+import functools
 import sqlite3
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Iterable, Iterator
@@ -22,13 +23,28 @@ if TYPE_CHECKING:
 
 BAR_COLUMNS = ("open", "high", "low", "close", "adj_close", "volume")
 
-_UPSERT = (
-    "INSERT INTO price_data (symbol, date, open, high, low, close, adj_close, volume, source, ingested_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(symbol, date) DO UPDATE SET "
+_COLUMNS = "symbol, date, open, high, low, close, adj_close, volume, source, ingested_at"
+_ON_CONFLICT = (
+    " ON CONFLICT(symbol, date) DO UPDATE SET "
     "open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, "
     "adj_close = excluded.adj_close, volume = excluded.volume, source = excluded.source, "
     "ingested_at = excluded.ingested_at"
 )
+
+# Bars per INSERT in write_bars. Each row binds its 8 own values; the source and the time are bound
+# once per statement (?1, ?2). 100 rows use ?802 at most, under the 999 variables of the oldest
+# SQLite builds Python ships with.
+ROWS_PER_STATEMENT = 100
+_VALUES_PER_ROW = 8
+
+
+@functools.lru_cache(maxsize=None)  # at most ROWS_PER_STATEMENT texts
+def _upsert_rows_sql(rows: int) -> str:
+    """An upsert of ``rows`` bars: ?1 is the source, ?2 the time, then 8 values for each row."""
+    values = ", ".join(
+        "(" + ", ".join(f"?{3 + _VALUES_PER_ROW * i + j}" for j in range(_VALUES_PER_ROW)) + ", ?1, ?2)"
+        for i in range(rows))
+    return f"INSERT INTO price_data ({_COLUMNS}) VALUES {values}" + _ON_CONFLICT
 
 
 @contextlib.contextmanager
@@ -51,30 +67,50 @@ def _date_strings(dates) -> list[str]:
     return text[codes].tolist()
 
 
-def bar_rows(df: "pd.DataFrame", source: str, now: datetime) -> Iterable[tuple]:
-    """The rows ``write_bars`` inserts, as tuples (symbol, date, o, h, l, c, adj, volume, source, at)."""
-    from itertools import repeat
-
+def _bar_columns(df: "pd.DataFrame") -> list[list]:
+    """symbol, date ('YYYY-MM-DD') and the six bar values of ``df`` as Python lists; NaN becomes None."""
     import numpy as np
 
-    cols = []
+    cols = [df["symbol"].tolist(), _date_strings(df["date"])]
     for c in BAR_COLUMNS:
         a = df[c].to_numpy(dtype=float, na_value=np.nan)
         # NaN (a missing volume) becomes NULL
         cols.append([None if x != x else x for x in a.tolist()] if np.isnan(a).any() else a.tolist())
-    return zip(df["symbol"].tolist(), _date_strings(df["date"]), *cols, repeat(source), repeat(iso(now)))
+    return cols
+
+
+def bar_rows(df: "pd.DataFrame", source: str, now: datetime) -> Iterable[tuple]:
+    """The rows ``write_bars`` stores, as tuples (symbol, date, o, h, l, c, adj, volume, source, at)."""
+    from itertools import repeat
+
+    return zip(*_bar_columns(df), repeat(source), repeat(iso(now)))
 
 
 def write_bars(conn: sqlite3.Connection, df: "pd.DataFrame", source: str, now: datetime) -> int:
     """Insert or replace the bars of ``df`` (symbol, date, open, high, low, close, adj_close, volume).
 
-    Returns the number of rows written. Sort ``df`` by symbol, date for speed (key order).
+    Returns the number of rows written. Sort ``df`` by symbol, date for speed (key order). A bar
+    that appears twice in ``df`` is stored once, with its last values.
     """
-    if len(df) == 0:
+    from itertools import chain
+
+    n = len(df)
+    if n == 0:
         return 0
+    flat = list(chain.from_iterable(zip(*_bar_columns(df))))  # row after row, 8 values each
+    head = [source, iso(now)]
+    step = _VALUES_PER_ROW * ROWS_PER_STATEMENT
+    full, rest = divmod(n, ROWS_PER_STATEMENT)
+    written = 0
     with _tx(conn):
-        cur = conn.executemany(_UPSERT, bar_rows(df, source, now))
-    return cur.rowcount if cur.rowcount >= 0 else len(df)
+        if full:
+            cur = conn.executemany(_upsert_rows_sql(ROWS_PER_STATEMENT),
+                                   (head + flat[i * step:(i + 1) * step] for i in range(full)))
+            written += cur.rowcount if cur.rowcount >= 0 else full * ROWS_PER_STATEMENT
+        if rest:
+            cur = conn.execute(_upsert_rows_sql(rest), head + flat[full * step:])
+            written += cur.rowcount if cur.rowcount >= 0 else rest
+    return written
 
 
 def delete_symbol(conn: sqlite3.Connection, symbol: str, keep: Iterable[str] | None = None) -> int:
