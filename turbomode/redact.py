@@ -35,11 +35,15 @@ def register(value: str | None) -> None:
     if len(value) < 6:
         return
     _secrets.add(value)
-    parts = urlsplit(value if "://" in value else "//" + value)
     if "://" in value:
         _secrets.add(value.split("://", 1)[1])
-    if parts.password:
-        _secrets.add(parts.password)
+    try:  # a secret is opaque text: one that does not parse as a URL (a password with "[") is hidden whole
+        parts = urlsplit(value if "://" in value else "//" + value)
+        password = parts.password
+    except ValueError:
+        return
+    if password:
+        _secrets.add(password)
     tail = parts.path + (f"?{parts.query}" if parts.query else "") + (f"#{parts.fragment}" if parts.fragment else "")
     pieces = [seg for seg in parts.path.split("/") if seg] + [v for _, v in parse_qsl(parts.query)]
     if parts.fragment:

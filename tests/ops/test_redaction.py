@@ -49,15 +49,19 @@ def test_a_webhook_token_appears_nowhere(where, sched_home, fake_jobs, cli, http
         assert "unknown url type: ''[redacted]''" in texts["database"]  # SQL-quoted in the dump
 
 
-def test_the_smtp_password_appears_nowhere(sched_home, fake_jobs, cli, smtp_server, monkeypatch):
+# a password is opaque text: one that is not a valid URL tail ("[" opens an IPv6 host) is hidden as well
+@pytest.mark.parametrize("password", [TOKEN, f"ab[12]{TOKEN}", f"]{TOKEN}[", f"x@[{TOKEN}"])
+def test_the_smtp_password_appears_nowhere(password, sched_home, fake_jobs, cli, smtp_server, monkeypatch):
     toml = sched_home / "turbomode.toml"
     toml.write_text(toml.read_text() + f'[alerts]\nemail_to = ["ops@example.com"]\nsmtp_host = "127.0.0.1"\n'
                                        f"smtp_port = {smtp_server.port}\n")
     monkeypatch.setenv("TURBOMODE_SMTP_USER", "bot")
-    monkeypatch.setenv("TURBOMODE_SMTP_PASSWORD", TOKEN)
-    monkeypatch.setenv("FAKE_SCAN", f"crash:login bot:{TOKEN} refused")
+    monkeypatch.setenv("TURBOMODE_SMTP_PASSWORD", password)
+    monkeypatch.setenv("FAKE_SCAN", f"crash:login bot:{password} refused")
+    assert cli("status").exit_code in (0, 1) and "unexpected" not in cli("status").output
     result = cli("scan", "--no-deps")
     assert result.exit_code == 1
+    assert TOKEN not in result.output
     conn = sqlite3.connect(sched_home / "turbomode.db")
     dump = "\n".join(conn.iterdump())
     conn.close()
@@ -65,6 +69,16 @@ def test_the_smtp_password_appears_nowhere(sched_home, fake_jobs, cli, smtp_serv
     log = (sched_home / "logs" / "turbomode.log").read_text()
     assert smtp_server.logins and TOKEN not in dump + mail + log + result.output
     assert "login bot:[redacted] refused" in dump
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://[not-a-host]/hook", "https://h:99999/x"])
+def test_a_webhook_url_that_does_not_parse_leaves_commands_running(url, sched_home, fake_jobs, cli, monkeypatch):
+    monkeypatch.setenv("TURBOMODE_WEBHOOK_URL", url)
+    monkeypatch.setenv("FAKE_SCAN", "fail:boom")
+    status = cli("status")
+    assert "unexpected" not in status.output
+    result = cli("scan", "--no-deps")
+    assert result.exit_code == 1 and "boom" in result.output and "unexpected" not in result.output
 
 
 @pytest.mark.parametrize("text, expected", [
