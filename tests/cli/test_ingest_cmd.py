@@ -75,6 +75,20 @@ def test_rerunning_adds_no_duplicates_and_a_new_day_adds_one_bar_per_symbol(cli,
     assert [r[:8] for r in rows] == [r[:8] for r in first]  # history identical, only new days added
 
 
+def test_a_sample_ingest_of_some_symbols_stores_the_same_bars_as_the_whole_market(cli, home):
+    # a symbol's sample bars depend on its sector's other members (SPEC §7): asking for a few must not
+    # simulate a smaller market, or the next full ingest sees re-adjusted history and reloads, for ever
+    write_home(home)
+    assert ingest(cli, "--symbols", "JPM").exit_code == 0
+    alone = db(home).execute("SELECT * FROM price_data ORDER BY date").fetchall()
+    for _ in range(2):
+        r = ingest(cli, "--json")
+        s = json.loads(r.stdout)["summary"]
+        assert r.exit_code == 0 and s["reloaded"] == [] and not any("re-adjusted" in n for n in s["notes"]), r.output
+    together = db(home).execute("SELECT * FROM price_data WHERE symbol = 'JPM' ORDER BY date").fetchall()
+    assert [r[:8] for r in together] == [r[:8] for r in alone]
+
+
 def test_the_table_shows_counts_and_freshness(cli, home):
     write_home(home)
     r = ingest(cli, "--symbols", "aapl,XOM")

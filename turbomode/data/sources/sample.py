@@ -26,8 +26,12 @@ class SampleSource:
         if not wanted:
             return FetchResult(empty_bars(), failed)
         since = max(min(starts[s.symbol] for s in wanted), origin)
-        bars = sample.generate(wanted, origin, end, seed=self.cfg["data.sample.seed"],
-                               strength=self.cfg["data.sample.strength"], since=since)
+        # The whole universe is simulated, whichever symbols are asked for: a symbol's bars depend on
+        # its sector's other members (SPEC §7), so simulating only the ones asked for would give other
+        # bars, and the next full ingest would see its stored history as re-adjusted.
+        bars = sample.generate(list(self.by_symbol.values()), origin, end, seed=self.cfg["data.sample.seed"],
+                               strength=self.cfg["data.sample.strength"], since=since,
+                               symbols=[s.symbol for s in wanted])
         first = pd.to_datetime(bars["symbol"].map({s.symbol: starts[s.symbol] for s in wanted}))
         bars = bars[bars["date"] >= first].reset_index(drop=True)
         if progress:
