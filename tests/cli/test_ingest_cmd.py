@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 from datetime import datetime, timezone
@@ -202,6 +203,26 @@ def test_an_unusable_csv_fails_its_symbol_and_the_others_are_stored(cli, home, t
     assert conn.execute("SELECT count(*) FROM price_data WHERE symbol='CALM'").fetchone()[0] == 662
     assert conn.execute("SELECT status FROM symbols WHERE symbol='AAPL'").fetchone()[0] == "failed"
     assert conn.execute("SELECT status FROM task_runs").fetchone()[0] == "partial"
+
+
+@pytest.mark.parametrize("kind, needle", [
+    ("folder", "is a folder, not a CSV file"),
+    pytest.param("broken link", "cannot be opened (no such file: a broken link?)",
+                 marks=pytest.mark.skipif(os.name == "nt", reason="symbolic links need a privilege on Windows")),
+])
+def test_a_csv_entry_that_cannot_be_opened_fails_its_symbol_and_the_others_are_stored(cli, home, tmp_path, kind,
+                                                                                         needle):
+    folder = csv_home(home, tmp_path, {"CALM": REAL / "CALM-1d-no-bad-divs.csv"})
+    if kind == "folder":
+        (folder / "AAPL.csv").mkdir()
+    else:
+        os.symlink(tmp_path / "nowhere.csv", folder / "AAPL.csv")
+    r = ingest(cli, "--source", "csv", "--symbols", "AAPL,CALM")
+    assert r.exit_code == 3, r.output
+    assert needle in r.output and "unexpected" not in r.output
+    conn = db(home)
+    assert conn.execute("SELECT count(*) FROM price_data WHERE symbol='CALM'").fetchone()[0] == 662
+    assert conn.execute("SELECT status FROM symbols WHERE symbol='AAPL'").fetchone()[0] == "failed"
 
 
 def test_bad_csv_rows_are_dropped_and_named_with_their_lines(cli, home, tmp_path):

@@ -77,6 +77,14 @@ def read_yahoo_csv(path: Path, symbol: str):
         raise ValueError(f"{path} is empty; it needs a header line ({HEADER_HELP}) and one line per day") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path} is not a readable CSV ({str(exc).splitlines()[0]}); {HEADER_HELP}") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path} is a folder, not a CSV file; move it out of the CSV folder") from None
+    except FileNotFoundError:  # a dangling symbolic link, or the file went away after the folder was listed
+        raise ValueError(f"{path} cannot be opened (no such file: a broken link?); fix or remove it") from None
+    except PermissionError:
+        raise ValueError(f"{path} cannot be read (permission denied); make it readable by this user") from None
+    except OSError as exc:
+        raise ValueError(f"{path} cannot be read ({exc.strerror or exc}); fix or remove it") from None
     cols = {}
     for c in raw.columns:
         key = ALIASES.get(str(c).strip().lower())
