@@ -43,7 +43,8 @@ def _int(lo: int | None = None, hi: int | None = None) -> Callable[[Any], int]:
         if isinstance(v, bool) or not isinstance(v, int):
             raise ValueError("must be a whole number")
         if (lo is not None and v < lo) or (hi is not None and v > hi):
-            raise ValueError(f"must be between {lo} and {hi}")
+            raise ValueError(f"must be between {lo} and {hi}" if lo is not None and hi is not None
+                             else f"must be at least {lo}" if lo is not None else f"must be at most {hi}")
         return v
 
     return check
@@ -55,7 +56,8 @@ def _float(lo: float | None = None, hi: float | None = None) -> Callable[[Any], 
             raise ValueError("must be a number")
         v = float(v)
         if (lo is not None and v < lo) or (hi is not None and v > hi):
-            raise ValueError(f"must be between {lo} and {hi}")
+            raise ValueError(f"must be between {lo} and {hi}" if lo is not None and hi is not None
+                             else f"must be at least {lo}" if lo is not None else f"must be at most {hi}")
         return v
 
     return check
@@ -79,14 +81,19 @@ def _choice(*allowed: str) -> Callable[[Any], str]:
 def _date(v: Any) -> str:
     import datetime as _dt
 
+    d = None
     if isinstance(v, _dt.date):
-        return v.isoformat()
-    if isinstance(v, str):
+        d = v if not isinstance(v, _dt.datetime) else v.date()
+    elif isinstance(v, str):
         try:
-            return _dt.date.fromisoformat(v).isoformat()
+            d = _dt.date.fromisoformat(v)
         except ValueError:
             pass
-    raise ValueError("must be a date like 2011-01-03")
+    if d is None:
+        raise ValueError("must be a date like 2011-01-03")
+    if not _dt.date(1900, 1, 1) <= d <= _dt.date(2200, 12, 31):  # price tables and calendars end somewhere
+        raise ValueError("must be a date between 1900-01-01 and 2200-12-31")
+    return d.isoformat()
 
 
 def _timezone(v: Any) -> str:
@@ -113,8 +120,19 @@ def check_cron(expr: Any) -> str:
         CronSim(expr, datetime(2026, 1, 1))
     except CronSimError as exc:
         raise ValueError(f"is not a valid cron expression ({exc})") from None
-    if len(expr.split()) != 5:
+    fields = expr.split()
+    if len(fields) != 5:
         raise ValueError("must have five fields: minute hour day-of-month month day-of-week")
+    # cronsim also reads L, W, # and ? (Quartz-style); cron itself and Task Scheduler do not, so a
+    # schedule using them could be planned here but never installed.
+    import re
+
+    names = (r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec", r"sun|mon|tue|wed|thu|fri|sat")
+    for i, field in enumerate(fields):
+        plain = re.sub(names[i - 3], "", field, flags=re.IGNORECASE) if i >= 3 else field
+        if not re.fullmatch(r"[0-9*,/-]*", plain):
+            raise ValueError(f"uses {field!r}, which cron does not understand: use numbers, names (mon, jan), "
+                             "*, lists (1,15), ranges (1-5) and steps (*/10) only")
     return expr
 
 
@@ -246,7 +264,7 @@ OPTIONS: list[Option] = [
     Option("drift.outcome_days", 91, _int(7, 3650),
            "Outcome drift tests the hit rate of signals closed in the last this many days."),
     # maintain
-    Option("maintain.keep_runs_days", 180, _int(1), "Ledger rows older than this are pruned."),
+    Option("maintain.keep_runs_days", 180, _int(1, 36500), "Ledger rows older than this are pruned."),
     Option("maintain.keep_backups", 7, _int(1, 1000), "Backups kept in <home>/backups/."),
     Option("maintain.vacuum_free_ratio", 0.2, _float(0.0, 1.0),
            "VACUUM when free pages are at least this share of the database file."),
