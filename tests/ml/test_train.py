@@ -89,6 +89,12 @@ def test_a_sector_trains_six_calibrated_models_and_an_ensemble(dataset):
     assert {"ece_buy", "ece_sell", "brier_buy", "brier_sell", "reliability"} <= set(fit.ensemble_metrics)
     assert fit.test_metrics["rows"] == fit.rows["test"]
     assert fit.data_end < str(w.valid[0])  # nothing fitted read a price of the validation window
+    # what chose it reads on to the validation window's last labels; the test window's come after that
+    rows = dataset[dataset["sector"] == "Energy"]
+    m = window_masks(rows, w)
+    assert fit.decided_end == str(rows["horizon_end"][m["train"] | m["calib"] | m["valid"]].max())[:10]
+    assert str(w.valid[1])[:10] < fit.decided_end < str(w.test[0])[:10]
+    assert fit.data_end < fit.decided_end < fit.labels_end
 
 
 def test_a_fits_models_stay_the_bytes_its_pieces_returned_until_something_predicts(dataset, tmp_path, monkeypatch):

@@ -81,8 +81,12 @@ def fake_vol(panel: pd.DataFrame, days: int) -> dict[str, tuple[float, float]]:
     return {s: (2.0, SIGMA) for s in sorted(panel["symbol"].unique())}
 
 
-def register_version(conn, version: str, sector: str, data_end: str, status: str = "champion") -> None:
-    """A model_metadata ensemble row (no files): enough for the point-in-time choice of versions."""
+def register_version(conn, version: str, sector: str, data_end: str, status: str = "champion",
+                     decided_end: str | None = None, created_at: str = "2026-01-23T12:00:00Z") -> None:
+    """A model_metadata ensemble row (no files): enough for the point-in-time choice of versions.
+    ``decided_end`` (the last price date that fitted or chose it) is ``data_end`` unless given; None
+    for a row from before it was recorded is ``decided_end=""``."""
     conn.execute("INSERT INTO model_metadata (version, sector, model_type, path, sha256, status, created_at,"
-                 " data_end) VALUES (?, ?, 'ensemble', ?, 'x', ?, 't', ?)",
-                 (version, sector, f"{version}/x/ensemble.json", status, data_end))
+                 " data_end, decided_end) VALUES (?, ?, 'ensemble', ?, 'x', ?, ?, ?, ?)",
+                 (version, sector, f"{version}/x/ensemble.json", status, created_at, data_end,
+                  None if decided_end == "" else decided_end or data_end))

@@ -129,8 +129,8 @@ def test_it_keeps_every_version_scan_as_of_needs_within_the_configured_horizon(f
     for i, (v, end) in enumerate(ends.items(), start=1):
         add_version(fresh_db, models, v, f"2026-01-0{i}T00:00:00Z", status="champion" if v == "v5" else "retired")
         fresh_db.execute("INSERT INTO model_metadata (version, sector, model_type, path, status, created_at,"
-                         " data_end) VALUES (?, 'Energy', 'ensemble', 'x', ?, 't', ?)",
-                         (v, "champion" if v == "v5" else "retired", end))
+                         " data_end, decided_end) VALUES (?, 'Energy', 'ensemble', 'x', ?, 't', ?, ?)",
+                         (v, "champion" if v == "v5" else "retired", end, end))
     # as-of dates from 2025-03-01 on need v2 (the newest fitted before it) and every later one
     pruned, kept = maintain.prune_model_versions(fresh_db, models, keep_versions=1, as_of_since="2025-03-01")
     assert pruned == ["v1"] and sorted(kept) == ["v2", "v3", "v4", "v5"]

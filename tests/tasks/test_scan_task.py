@@ -296,7 +296,7 @@ def test_as_of_refuses_with_exit_4_when_every_kept_version_had_seen_that_date(cl
     d.register_version(conn, "v1", "Energy", data_end=DAYS[-40], status="retired")
     result = scan(cli, "--as-of", DAYS[-45])
     assert result.exit_code == 4, result.output
-    assert f"fitted on data up to {DAYS[-40]}" in result.output and "Traceback" not in result.output
+    assert f"fitted and chosen on data up to {DAYS[-40]}" in result.output and "Traceback" not in result.output
     assert active(conn) == {}
     assert conn.execute("SELECT COUNT(*) FROM task_runs").fetchone()[0] <= 1
 
@@ -316,6 +316,50 @@ def test_as_of_picks_per_sector_the_newest_former_champion_fitted_before_the_dat
     assert pick("2025-11-01") == {"Energy": "v1"}
     assert pick("2025-06-01") == {}
     assert earliest_point_in_time(conn) == "2025-06-01"
+
+
+def test_as_of_uses_no_version_whose_promotion_was_decided_on_later_prices(market):
+    """Fitted on data up to Nov 2025, but made champion on validation labels up to Jan 2026: whether it
+    became champion was not known in December, so a December as-of scan must not use it."""
+    from turbomode.store.models import point_in_time_files, point_in_time_firsts
+
+    conn, _ = market
+    d.register_version(conn, "v2", "Energy", data_end="2025-11-01", decided_end="2026-01-10")
+    d.register_version(conn, "v1", "Energy", data_end="2025-06-01", decided_end="2025-09-01", status="retired")
+    # recorded before decided_end was: known only from the day it was created
+    d.register_version(conn, "u1", "Utilities", data_end="2025-01-01", decided_end="",
+                       created_at="2025-12-15T03:00:00Z")
+    pick = lambda day: {s: v for s, (v, _) in point_in_time_files(conn, day).items()}  # noqa: E731
+    assert pick("2025-12-10") == {"Energy": "v1"}
+    assert pick("2026-01-11") == {"Energy": "v2", "Utilities": "u1"}
+    assert pick("2025-12-15") == {"Energy": "v1"}
+    assert point_in_time_firsts(conn) == {"Energy": "2025-09-01", "Utilities": "2025-12-15"}
+
+
+def test_as_of_is_partial_and_says_so_when_a_sector_has_no_version_known_before_the_date(cli, market):
+    conn, _ = market
+    d.register_version(conn, "v1", "Energy", data_end=DAYS[-30])
+    d.register_version(conn, "u1", "Utilities", data_end=DAYS[-2])
+    result = scan(cli, "--as-of", DAYS[-3])
+    assert result.exit_code == 3, result.output
+    assert "Utilities: no kept version was fitted and chosen on data before" in result.output
+    assert "run `turbomode train" not in result.output
+
+
+def test_as_of_is_refused_once_a_later_scan_settled_the_open_signals_even_if_it_emitted_nothing(cli, market):
+    conn, _ = market
+    d.register_version(conn, "v1", "Energy", data_end=DAYS[-30])
+    assert scan(cli, "--as-of", DAYS[-5]).exit_code == 0
+    conn.execute("DELETE FROM active_signals")  # as if the later session had closed them all and emitted none
+    conn.execute("DELETE FROM signal_history")
+    conn.commit()
+    assert scan(cli, "--as-of", DAYS[-2]).exit_code == 0
+    conn.execute("DELETE FROM active_signals")
+    conn.execute("DELETE FROM task_runs")  # the meta record alone must be enough (the ledger is pruned)
+    conn.commit()
+    back = scan(cli, "--as-of", DAYS[-4])
+    assert back.exit_code == 2, back.output
+    assert f"settled the open signals with the bars of the later session {DAYS[-2]}" in back.output
 
 
 def test_on_ingested_sample_bars_the_real_features_and_label_rule_set_the_levels(cli, home, monkeypatch):

@@ -134,6 +134,15 @@ def test_a_worse_version_stays_challenger_unless_promote_forces_it(cli, market, 
     assert all(d["forced"] for d in third["summary"]["sectors"].values())
     champs = {r[0] for r in conn.execute("SELECT version FROM model_metadata WHERE status = 'champion'")}
     assert champs == {third["summary"]["version"]}
+    # for `scan --as-of`: the first was chosen on its validation labels; the forced one by a person
+    # who saw everything, its test window's labels too
+    ends = {r[0]: (r[1], r[2], r[3]) for r in conn.execute(
+        "SELECT version, data_end, decided_end, test_end FROM model_metadata WHERE sector = 'Energy'"
+        " AND model_type = 'ensemble'")}
+    data_end, decided, test_end = ends[first["summary"]["version"]]
+    assert data_end < decided < test_end
+    data_end, decided, test_end = ends[third["summary"]["version"]]
+    assert decided >= test_end
     conn.close()
 
 

@@ -77,7 +77,7 @@ class Champions:
 
 
 def load_point_in_time(ctx: "Context", as_of: str) -> Champions:
-    """Per sector, the newest champion or former champion fitted on data before ``as_of``."""
+    """Per sector, the newest champion or former champion fitted and chosen on data before ``as_of``."""
     from turbomode.ml.libraries import collector_paused, import_model_libraries
 
     with collector_paused():
@@ -86,21 +86,22 @@ def load_point_in_time(ctx: "Context", as_of: str) -> Champions:
 
 
 def _load_point_in_time(ctx: "Context", as_of: str) -> Champions:
-    """Per sector, the newest champion or former champion whose fitted data ends before ``as_of``
+    """Per sector, the newest champion or former champion fitted and chosen on data before ``as_of``
     (store.models.point_in_time_files); raises ModelMissing when no sector has one usable."""
     from turbomode.ml.registry import CorruptModel, load_sector
     from turbomode.store import models as store
 
     found = store.point_in_time_files(ctx.connect(), as_of)
     if not found:
-        raise ModelMissing(f"no kept model version was fitted on data before {as_of}; run `turbomode train`")
+        raise ModelMissing(f"no kept model version was fitted and chosen on data before {as_of}; run `turbomode train`")
     loaded: dict[str, Any] = {}
     problems: dict[str, str] = {}
     for sector, (version, files) in sorted(found.items()):
         try:
             loaded[sector] = load_sector(ctx.models_dir, sector, version, files)
         except CorruptModel as exc:
-            problems[sector] = f"{sector}: version {version}, the newest fitted before {as_of}, is unusable ({exc})"
+            problems[sector] = (f"{sector}: version {version}, the newest fitted and chosen before {as_of}, is "
+                                f"unusable ({exc})")
     if not loaded:
         raise ModelMissing(f"no usable model version fitted before {as_of}: {next(iter(problems.values()))}")
     return Champions(loaded, problems)

@@ -60,7 +60,7 @@ def ensemble_document(fit: "SectorFit", version: str) -> dict[str, Any]:
         "members": list(fit.members),
         "calibration": fit.calibration,
         "feature_names": fit.feature_names,
-        "windows": {**fit.windows.as_dict(), "data_end": fit.data_end},
+        "windows": {**fit.windows.as_dict(), "data_end": fit.data_end, "decided_end": fit.decided_end},
         "rows": fit.rows,
         "metrics": fit.ensemble_metrics,
         "test_metrics": fit.test_metrics,

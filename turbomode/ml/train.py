@@ -381,6 +381,10 @@ class SectorFit:
     # the test window's ensemble probabilities and labels (pooled over sectors by `train`)
     test_proba: Any = field(default=None, repr=False)
     y_test: Any = field(default=None, repr=False)
+    # the last price date that fitted the models or chose them (the validation window's labels decide
+    # promotion), and the last one any of the sector's rows read (the test window's labels included)
+    decided_end: str | None = None
+    labels_end: str | None = None
 
 
 @dataclass
@@ -497,11 +501,16 @@ def finish_sector(data: "pd.DataFrame", windows: Windows, cfg: Any, inputs: Sect
     rows = {"train": len(inputs.y_train), "calib": len(inputs.y_calib), "valid": len(inputs.y_valid),
             "test": int(len(y_te))}
     fitted_rows = m["train"] | m["calib"]
-    data_end = None
-    if "horizon_end" in data.columns and fitted_rows.any():
-        data_end = str(np.asarray(data["horizon_end"].to_numpy()[fitted_rows]).max())[:10]
+
+    def last_read(rows_: "np.ndarray") -> str | None:
+        if "horizon_end" not in data.columns or not rows_.any():
+            return None
+        return str(np.asarray(data["horizon_end"].to_numpy()[rows_]).max())[:10]
+
     return SectorFit(inputs.sector, windows, names, members, member_metrics, ens, rows, inputs.method, psi, test,
-                     data_end, inputs.X_valid, inputs.y_valid, test_proba, y_te)
+                     last_read(fitted_rows), inputs.X_valid, inputs.y_valid, test_proba, y_te,
+                     decided_end=last_read(fitted_rows | m["valid"]),
+                     labels_end=last_read(fitted_rows | m["valid"] | m["test"]))
 
 
 def train_sector(data: "pd.DataFrame", windows: Windows, cfg: Any, *, sector: str = "",

@@ -379,3 +379,13 @@ def m007_one_price_key(db: Database) -> None:
     # table without a key of its own keeps it.
     if [n for n in _key_indexes(db, "price_data", PRICE_KEY) if n != PRICE_KEY_INDEX]:
         db.execute(f"DROP INDEX IF EXISTS {PRICE_KEY_INDEX}")
+
+
+@migrations(name=MIGRATION_NAMES[7])
+def m008_point_in_time_choice(db: Database) -> None:
+    # decided_end: the last price date that fitted a version OR chose it (its validation window's
+    # labels decide promotion). `scan --as-of D` may use a former champion only if that date is before
+    # D; data_end alone let a version chosen on later prices serve earlier dates. Rows from before this
+    # column fall back to the day they were created (nothing they read can be later).
+    if "decided_end" not in _table_columns(db, "model_metadata"):
+        db.execute("ALTER TABLE model_metadata ADD COLUMN decided_end TEXT")

@@ -16,7 +16,7 @@ from turbomode.clock import iso
 from turbomode.store.db import transaction
 
 _WINDOW_COLUMNS = ("train_start", "train_end", "calib_start", "calib_end", "valid_start", "valid_end", "test_start",
-                   "test_end", "data_end")
+                   "test_end", "data_end", "decided_end")
 _FILE_COLUMNS = ("version", "sector", "model_type", "path", "sha256", "status", "created_at", *_WINDOW_COLUMNS,
                  "metrics", "feature_names")
 
@@ -25,8 +25,9 @@ def record_version(conn: sqlite3.Connection, *, version: str, now: datetime, fil
                    promoted: Iterable[str], run: Mapping[str, Any]) -> None:
     """Register a version's files and its training run, and promote sectors, in one transaction.
 
-    ``files``: dicts with sector, model_type, path, sha256, windows (train_start … test_end and
-    data_end, the last price date a fitted parameter read), metrics (dict), feature_names (list). A sector in ``promoted`` becomes champion: its previous
+    ``files``: dicts with sector, model_type, path, sha256, windows (train_start … test_end; data_end,
+    the last price date a fitted parameter read; decided_end, the last one that fitted or chose the
+    version), metrics (dict), feature_names (list). A sector in ``promoted`` becomes champion: its previous
     champion rows are retired. Other sectors' rows are challengers.
     """
     promoted = set(promoted)
@@ -89,17 +90,18 @@ def former_champions(conn: sqlite3.Connection, sector: str) -> list[tuple[str, l
     return sorted(by_version.items(), key=lambda kv: kv[0], reverse=True)
 
 
-# A version from before data_end was recorded: its calibration labels read up to about the start of
-# its validation window (the embargo then was one horizon in dates).
-_DATA_END = "COALESCE(data_end, valid_start, valid_end)"
+# The last price date that fitted a version or chose it as champion (its validation labels). A row
+# from before decided_end was recorded falls back to the day it was created: nothing it read is later.
+_KNOWN_BY = "COALESCE(decided_end, substr(created_at, 1, 10))"
 
 
 def point_in_time_files(conn: sqlite3.Connection, as_of: str) -> dict[str, tuple[str, list[dict[str, Any]]]]:
-    """sector -> (version, file rows) of the newest champion or former champion whose fitted data
-    ends before ``as_of`` (what `scan --as-of` may use: nothing it learned had seen that date)."""
+    """sector -> (version, file rows) of the newest champion or former champion fitted and chosen on
+    prices before ``as_of`` (what `scan --as-of` may use: neither its parameters nor its promotion had
+    seen that date)."""
     cur = conn.execute(
         f"SELECT sector, MAX(version) FROM model_metadata WHERE model_type = 'ensemble'"
-        f" AND status IN ('champion', 'retired') AND {_DATA_END} < ? GROUP BY sector", (as_of,))
+        f" AND status IN ('champion', 'retired') AND {_KNOWN_BY} < ? GROUP BY sector", (as_of,))
     out = {}
     for sector, version in cur.fetchall():
         out[sector] = (version, version_files(conn, version, sector))
@@ -108,27 +110,35 @@ def point_in_time_files(conn: sqlite3.Connection, as_of: str) -> dict[str, tuple
 
 def point_in_time_needed(conn: sqlite3.Connection, since: str) -> set[str]:
     """The versions that `scan --as-of` would choose for some date from ``since`` on: per sector, every
-    champion or former champion whose fitted data ends on or after ``since``, and the newest one that
-    ends before it (it serves the first dates). ``maintain`` keeps them (models.as_of_days)."""
+    champion or former champion fitted or chosen on prices up to ``since`` or later, and the newest
+    one known before it (it serves the first dates). ``maintain`` keeps them (models.as_of_days)."""
     cur = conn.execute(
-        f"SELECT sector, version, {_DATA_END} FROM model_metadata WHERE model_type = 'ensemble'"
+        f"SELECT sector, version, {_KNOWN_BY} FROM model_metadata WHERE model_type = 'ensemble'"
         " AND status IN ('champion', 'retired') ORDER BY sector, version")
     keep: set[str] = set()
     before: dict[str, str] = {}
-    for sector, version, data_end in cur.fetchall():
-        if data_end is None:
+    for sector, version, known_by in cur.fetchall():
+        if known_by is None:
             continue
-        if data_end >= since:
+        if known_by >= since:
             keep.add(version)
         elif version > before.get(sector, ""):
             before[sector] = version
     return keep | set(before.values())
 
 
+def point_in_time_firsts(conn: sqlite3.Connection) -> dict[str, str]:
+    """sector -> the earliest date by which one of its kept champions or former champions was fitted
+    and chosen (a point-in-time scan of the sector is possible only after it)."""
+    cur = conn.execute(f"SELECT sector, MIN({_KNOWN_BY}) FROM model_metadata WHERE model_type = 'ensemble'"
+                       " AND status IN ('champion', 'retired') GROUP BY sector")
+    return {sector: first for sector, first in cur.fetchall() if first}
+
+
 def earliest_point_in_time(conn: sqlite3.Connection) -> str | None:
     """The first date some kept champion or former champion may serve a point-in-time scan from
-    (the day after the earliest fitted data end), or None when no version is kept."""
-    row = conn.execute(f"SELECT MIN({_DATA_END}) FROM model_metadata WHERE model_type = 'ensemble'"
+    (the day after the earliest date by which one was fitted and chosen), or None when none is kept."""
+    row = conn.execute(f"SELECT MIN({_KNOWN_BY}) FROM model_metadata WHERE model_type = 'ensemble'"
                        " AND status IN ('champion', 'retired')").fetchone()
     return row[0] if row and row[0] else None
 

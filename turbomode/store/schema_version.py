@@ -13,4 +13,5 @@ MIGRATION_NAMES = (
     "m005_next_open_fills_and_windows",
     "m006_price_quarantine",
     "m007_one_price_key",
+    "m008_point_in_time_choice",
 )

@@ -2,8 +2,8 @@
 
 Order of work:
   1. checks that need no heavy import: prices exist, are fresh (or --allow-stale), the session is
-     not older than signals already emitted; with --as-of, a kept model version was fitted on data
-     that ends before that date (else exit 4);
+     not older than signals already emitted; with --as-of, a kept model version was fitted and
+     chosen (its validation labels) on data that ends before that date (else exit 4);
   2. the models (the champions, or with --as-of the newest former champion of each sector that had
      seen nothing of that date), the price panel, features, probabilities;
   3. one transaction: open signals are filled at the open after their session and closed when a
@@ -103,16 +103,37 @@ def _check_inputs(conn, cfg, now: datetime, options: dict[str, Any]) -> str:
     if later and later > session:
         raise BadInput(f"signals were already emitted for the later session {later}; --as-of must be on "
                        f"or after it (scanning {session} would rewrite history)")
+    # A scan that emitted nothing still filled and closed the open signals with its session's bars:
+    # the signals an earlier session would see are gone, so it can no longer be scanned as it was.
+    scanned = _settled_through(conn)
+    if scanned and scanned > session:
+        raise BadInput(f"a scan already settled the open signals with the bars of the later session {scanned}; "
+                       f"--as-of must be on or after it (scanning {session} would see what happened after it)")
     if as_of:
         from turbomode.store import models as model_store
 
         if not model_store.point_in_time_files(conn, session):
             first = model_store.earliest_point_in_time(conn)
-            hint = (f"the oldest kept model version was fitted on data up to {first}, so --as-of must be after "
-                    f"that" if first else "no model version is kept; run `turbomode train`")
-            raise MissingInput(f"no kept model version was fitted on data before {session} (a model that has "
-                               f"seen that date's future cannot scan it); {hint}")
+            hint = (f"the oldest kept model version was fitted and chosen on data up to {first}, so --as-of "
+                    f"must be after that" if first else "no model version is kept; run `turbomode train`")
+            raise MissingInput(f"no kept model version was fitted and chosen on data before {session} (a model "
+                               f"whose fit or promotion saw that date's future cannot scan it); {hint}")
     return session
+
+
+SETTLED_KEY = "scan_settled_through"  # meta: the newest session any scan filled and closed signals with
+
+
+def _settled_through(conn) -> str | None:
+    """The newest session a scan settled (meta, or the ledger's last scan for older databases)."""
+    from turbomode.store import prices, state
+
+    seen = [prices.get_meta(conn, SETTLED_KEY)]
+    last = state.last_scan(conn)
+    if last is not None:
+        seen.append(last.session)
+    seen = [s for s in seen if s]
+    return max(seen) if seen else None
 
 
 def _lookback_start(conn, session: str) -> str:
@@ -133,7 +154,7 @@ def _lookback_start(conn, session: str) -> str:
 
 def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     from turbomode.data.universe import load_universe
-    from turbomode.store import signals as store
+    from turbomode.store import prices, signals as store
     from turbomode.store.db import transaction
 
     cfg = ctx.config
@@ -191,6 +212,8 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
         store.insert_signals(conn, (_signal_row(c, cfg, session, expiry_date, expires_at, stamp, source)
                                     for c in decision.emit))
         store.refresh_sector_stats(conn, touched, stamp)
+        if session > (prices.get_meta(conn, SETTLED_KEY) or ""):
+            prices.set_meta(conn, SETTLED_KEY, session, now)
         buy, sell = store.session_mix(conn, session)
     progress("done", len(STEPS), len(STEPS))
 
@@ -200,6 +223,8 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     # A sector whose champion files are unusable is served by its previous champion (or gets no
     # signals): either way the run is partial, alerts, and `status` names the sector.
     problems = dict(getattr(champions, "problems", {}))
+    if as_of:
+        problems.update(_not_known_before(conn, session))
     warnings = list(problems.values())
     model_problems = _model_problems(conn, champions, problems)
     one_sided = one_sided_warning(buy, sell)
@@ -243,10 +268,21 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
         fallback = sorted(s for s, m in model_problems.items() if m["using"] is not None)
         message += ("; no usable champion model for " + ", ".join(unusable) + " (no signals for it)" if unusable
                     else "") + ("; previous champion used for " + ", ".join(fallback) if fallback else "") + \
-            "; run `turbomode train --sector <SECTOR>`"
+            ("; only versions fitted and chosen before the date can scan it: see the warnings" if as_of
+             else "; run `turbomode train --sector <SECTOR>`")
     if source == "sample":
         message += " [SAMPLE DATA]"
     return TaskResult("partial" if model_problems else "succeeded", summary, message, warnings)
+
+
+def _not_known_before(conn, session: str) -> dict[str, str]:
+    """Sectors that have champions, none fitted and chosen before ``session``: not scanned (partial)."""
+    from turbomode.store import models as model_store
+
+    usable = model_store.point_in_time_files(conn, session)
+    return {sector: (f"{sector}: no kept version was fitted and chosen on data before {session} (the oldest "
+                     f"was on data up to {first}), so its symbols were not scanned")
+            for sector, first in sorted(model_store.point_in_time_firsts(conn).items()) if sector not in usable}
 
 
 def _model_problems(conn, champions, problems: dict[str, str]) -> dict[str, dict[str, Any]]:

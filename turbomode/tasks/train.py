@@ -195,8 +195,12 @@ def _train(ctx, now: datetime, options: dict[str, Any], backend, cleanup: ExitSt
                  "calibration": fit.calibration, "rows": fit.rows, "test": fit.test_metrics,
                  "signal_ece": metrics.signal_ece(fit.ensemble_metrics),
                  "champion_signal_ece": c["champion_signal_ece"], "promotion": c["reason"]}
+        # what chose the version: its validation labels, or, when --promote forced it, whatever a person
+        # saw (the test window too): `scan --as-of` uses it only for later dates
+        decided = fit.labels_end if force and r.sector in promoted else fit.decided_end
         files.append({"sector": r.sector, "model_type": r.model_type, "path": r.path, "sha256": r.sha256,
-                      "windows": {**fit.windows.as_dict(), "data_end": fit.data_end}, "metrics": m,
+                      "windows": {**fit.windows.as_dict(), "data_end": fit.data_end, "decided_end": decided},
+                      "metrics": m,
                       "feature_names": fit.feature_names})
 
     warnings = []
