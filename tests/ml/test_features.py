@@ -24,7 +24,8 @@ def test_appending_future_bars_leaves_past_features_unchanged():
     past = compute_features(_cut(PANEL, end), SECTORS2)
     full = compute_features(PANEL, SECTORS2)
     assert usable(past).sum() > 0
-    pd.testing.assert_frame_equal(past, full.loc[past.index])
+    # to the last bit: features feed models whose fits must not depend on later bars in any way
+    pd.testing.assert_frame_equal(past, full.loc[past.index], check_exact=True)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -37,7 +38,7 @@ def test_no_feature_looks_at_a_later_bar(cut, who):
     full = compute_features(PANEL, SECTORS2)
     past = compute_features(_cut(PANEL, end, who), SECTORS2)
     on_or_before = past.index.get_level_values("date") <= end
-    pd.testing.assert_frame_equal(past[on_or_before], full.loc[past.index[on_or_before]])
+    pd.testing.assert_frame_equal(past[on_or_before], full.loc[past.index[on_or_before]], check_exact=True)
 
 
 def test_rows_inside_the_warm_up_have_no_features():
@@ -180,3 +181,20 @@ def test_a_price_that_never_moved_has_no_rsi():
     flat.loc[flat["symbol"] == "AAA", ["open", "high", "low", "close", "adj_close"]] = 10.0
     g = compute_features(flat, SECTORS2)
     assert g.xs("AAA", level="symbol")["rsi_14"].isna().all()
+
+
+@pytest.mark.parametrize("how", ["mean", "std", "max", "min"])
+def test_a_symbols_rolling_values_depend_on_its_own_rows_only_to_the_last_bit(how):
+    from turbomode.ml.features import _Layout
+
+    rng = np.random.default_rng(11)
+    n = 300
+    symbols = np.repeat(np.array(["AAA", "BBB", "CCC"], dtype=object), n)
+    x = 4.6 + rng.normal(0, 0.02, 3 * n).cumsum() / 10
+    layout = _Layout(symbols)
+    y = x.copy()
+    y[:n] = 1e3 * rng.normal(size=n)  # another symbol, on the rows before, entirely different
+    for window in (5, 20, 63):
+        a, b = layout.roll(x, window, how), layout.roll(y, window, how)
+        assert np.array_equal(a[n:], b[n:], equal_nan=True)
+        assert np.isnan(a[n:n + window - 1]).all() and not np.isnan(a[n + window - 1:2 * n]).any()

@@ -22,6 +22,7 @@ a feature does, so a model trained on another set is refused rather than fed num
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Callable, Mapping
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -114,7 +115,8 @@ class _Layout:
         first[1:] = codes[1:] != codes[:-1]
         self.starts = np.flatnonzero(first)
         self.ends = np.append(self.starts[1:], n) if n else self.starts.copy()
-        self.pos = np.arange(n) - np.repeat(self.starts, self.ends - self.starts)
+        self.run_start = np.repeat(self.starts, self.ends - self.starts).astype(np.int64)  # each row's symbol's first
+        self.pos = np.arange(n) - self.run_start
 
     def shift(self, x: "np.ndarray", n: int) -> "np.ndarray":
         """x shifted ``n`` rows later within each symbol (NaN for a symbol's first ``n`` rows)."""
@@ -127,12 +129,16 @@ class _Layout:
         return out
 
     def roll(self, x: "np.ndarray", window: int, how: str) -> "np.ndarray":
-        """A rolling statistic over each symbol's last ``window`` rows (NaN until the window is full)."""
+        """A rolling statistic over each symbol's last ``window`` rows (NaN until the window is full).
+
+        Each symbol's windows stop at its first row, so pandas' running sums start again there: a
+        value depends on that symbol's bars up to its date and nothing else, to the last bit (over
+        one column, the sums carried the rounding of every earlier symbol's rows, and so of later
+        dates)."""
         import pandas as pd
 
-        out = getattr(pd.Series(x).rolling(window, min_periods=window), how)().to_numpy(copy=True)
-        out[self.pos < window - 1] = float("nan")  # the window would reach into the previous symbol
-        return out
+        windows = _symbol_windows()(window_size=window, run_start=self.run_start)
+        return getattr(pd.Series(x).rolling(windows, min_periods=window), how)().to_numpy(copy=True)
 
     def runs(self, *cols: "np.ndarray"):
         """(start, end) of each symbol's runs of rows where every column is finite."""
@@ -150,6 +156,20 @@ class _Layout:
         for a, b in zip(bounds[:-1], bounds[1:]):
             if ok[a]:
                 yield a, b
+
+
+@functools.cache
+def _symbol_windows():
+    """A pandas window indexer: row i's window is the ``window_size`` rows ending at i, cut at its symbol's first row."""
+    import numpy as np
+    from pandas.api.indexers import BaseIndexer
+
+    class SymbolWindows(BaseIndexer):
+        def get_window_bounds(self, num_values=0, min_periods=None, center=None, closed=None, step=None):
+            end = np.arange(1, num_values + 1, dtype=np.int64)
+            return np.maximum(end - self.window_size, self.run_start), end
+
+    return SymbolWindows
 
 
 def _by_run(layout: _Layout, fn: Callable, *cols: "np.ndarray", outputs: int = 1) -> list["np.ndarray"]:
