@@ -7,6 +7,7 @@ import sqlite3
 import math
 from datetime import date, datetime, timezone
 
+import pandas as pd
 import pytest
 import time_machine
 
@@ -391,6 +392,42 @@ def test_on_ingested_sample_bars_the_real_features_and_label_rule_set_the_levels
     seen = champ.seen[-1]
     assert list(seen.index.get_level_values("date").unique().strftime("%Y-%m-%d")) == ["2026-01-22"]
     assert seen.drop(columns="sector").notna().all().all()  # every feature known at the session
+    conn.close()
+
+
+def test_a_symbol_with_gaps_in_its_last_year_is_scanned_from_its_own_bars_as_train_sees_it(cli, home, monkeypatch):
+    """Warm-up counts a symbol's own bars: 30 missing days in its last year leave it scanned (train,
+    on the whole history, uses it), and the features of the others do not change because of it."""
+    from turbomode.ml.features import WARMUP_BARS, compute_features
+    from turbomode.store.db import connect
+    from turbomode.store.prices import read_panel
+
+    sectors = {"AAA": "Energy", "BBB": "Energy", "CCC": "Utilities"}
+    d.write_home(home, sectors=sectors, horizon=10, start="2023-06-01")
+    champ = d.FakeChampions({"AAA": (0.7, 0.1, 0.2), "BBB": (0.1, 0.65, 0.25), "CCC": (0.2, 0.2, 0.6)})
+    monkeypatch.setattr(scan_task, "_load_champions", lambda ctx: champ)
+    with time_machine.travel(NOW, tick=False):
+        assert cli("ingest").exit_code == 0
+    conn = connect(home / "turbomode.db")
+    assert scan(cli, "--json").exit_code == 0
+    before = champ.seen[-1].copy()
+    days = [r[0] for r in conn.execute("SELECT date FROM price_data WHERE symbol = 'BBB' ORDER BY date DESC"
+                                       " LIMIT 30 OFFSET 100")]
+    conn.executemany("DELETE FROM price_data WHERE symbol = 'BBB' AND date = ?", [(x,) for x in days])
+    conn.execute("DELETE FROM active_signals")
+    conn.commit()
+    result = scan(cli, "--json")
+    assert result.exit_code == 0, result.output
+    seen = champ.seen[-1]
+    assert set(seen.index.get_level_values("symbol")) == {"AAA", "BBB", "CCC"}
+    # what train computes for BBB on the session, from its whole history
+    full = compute_features(read_panel(conn, ["BBB", "AAA", "CCC"]), sectors)
+    session = seen.index.get_level_values("date")[0]
+    assert full.loc[("BBB", session)].notna().all()
+    # CCC (another sector) reads its own last WARMUP_BARS + 5 bars, as before BBB lost some
+    pd.testing.assert_series_equal(seen.xs("CCC", level="symbol").iloc[0], before.xs("CCC", level="symbol").iloc[0],
+                                   check_exact=True)
+    assert WARMUP_BARS + 5 > 100 + 30  # the missing days were inside the bars a scan reads
     conn.close()
 
 

@@ -173,6 +173,21 @@ def count_in_range(conn: sqlite3.Connection, symbol: str, start: str | None = No
                             (symbol, start or "", end or "9999")).fetchone()[0])
 
 
+def bars_back(conn: sqlite3.Connection, symbols: Iterable[str], end: str, n: int) -> dict[str, str]:
+    """symbol -> the date of its ``n``-th newest bar on or before ``end`` (its first bar when it has
+    fewer); symbols without a bar by then are left out. One key-ordered seek per symbol."""
+    out = {}
+    for symbol in symbols:
+        row = conn.execute("SELECT date FROM price_data WHERE symbol = ? AND date <= ? ORDER BY date DESC"
+                           " LIMIT 1 OFFSET ?", (symbol, end, n - 1)).fetchone()
+        if row is None:
+            row = conn.execute("SELECT MIN(date) FROM price_data WHERE symbol = ? AND date <= ?",
+                               (symbol, end)).fetchone()
+        if row is not None and row[0] is not None:
+            out[symbol] = row[0]
+    return out
+
+
 def first_dates(conn: sqlite3.Connection) -> dict[str, date]:
     rows = conn.execute("SELECT symbol, min(date) FROM price_data GROUP BY symbol").fetchall()
     return {r[0]: date.fromisoformat(r[1]) for r in rows if r[1]}

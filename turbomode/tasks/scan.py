@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import date as Date, datetime, timedelta
+from datetime import date as Date, datetime
 from typing import Any, Iterable, Sequence
 
 from turbomode.clock import iso
@@ -31,9 +31,6 @@ from turbomode.tasks.scan_rules import Bar, Candidate, decide, entry_date_of, on
 
 log = logging.getLogger("turbomode.scan")
 
-# History read before the session: enough for the longest feature window (52-week range) plus
-# the indicators' warm-up. Replaced by the feature module's own figure when it declares one.
-DEFAULT_LOOKBACK_CALENDAR_DAYS = 420
 STEPS = ("models", "prices", "features", "signals")  # progress steps
 
 
@@ -136,20 +133,15 @@ def _settled_through(conn) -> str | None:
     return max(seen) if seen else None
 
 
-def _lookback_start(conn, session: str) -> str:
-    """First date read: enough NYSE sessions before ``session`` for the features' warm-up.
-
-    Counted in the cached calendar when it reaches back (a sample market, which trades on NYSE
-    holidays too, then has a few bars more than needed), else estimated in calendar days.
-    """
+def _feature_starts(conn, symbols: list[str], session: str) -> dict[str, str]:
+    """symbol -> the first date its features read: the bar ``WARMUP_BARS + 5`` bars before
+    ``session`` (its first bar when it has fewer), counted in its own bars, so that a symbol with
+    gaps is past the warm-up whenever it has the history, as in `train`, and its features depend on
+    its own last bars only, whichever other symbols have gaps."""
     from turbomode.ml.features import WARMUP_BARS
-    from turbomode.store import sessions
+    from turbomode.store import prices
 
-    start = sessions.session_before(conn, session, WARMUP_BARS + 5)
-    if start is not None:
-        return start
-    days = max(DEFAULT_LOOKBACK_CALENDAR_DAYS, int(WARMUP_BARS * 7 / 5 * 1.1) + 14)
-    return (Date.fromisoformat(session) - timedelta(days=days)).isoformat()
+    return prices.bars_back(conn, symbols, session, WARMUP_BARS + 5)
 
 
 def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
@@ -181,13 +173,14 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     horizon = int(cfg["labels.horizon_days"])
     cost = _cost(cfg)
     open_now = store.active_signals(conn)
-    start = min([_lookback_start(conn, session)] + [d for d in map(entry_date_of, open_now) if d])
     symbols = sorted(set(sector_of) | {s["symbol"] for s in open_now})
+    feature_starts = _feature_starts(conn, sorted(sector_of), session)
+    starts = list(feature_starts.values()) + [d for d in map(entry_date_of, open_now) if d]
     progress("reading prices", 1, len(STEPS))
-    panel = _read_panel(conn, symbols, start, session)
+    panel = _read_panel(conn, symbols, min(starts) if starts else session, session)
     panel = panel.assign(_day=_day_strings(panel["date"]))
     progress("features and probabilities", 2, len(STEPS))
-    candidates, skipped = _candidates(panel, sector_of, session, champions, cfg)
+    candidates, skipped = _candidates(panel, sector_of, session, champions, cfg, feature_starts)
     bars = _bars_by_symbol(panel, {s["symbol"] for s in open_now})
     source = store.data_source(conn) or cfg["data.source"]
     expiry_date, expires_at = _expiry(conn, session, horizon)
@@ -370,15 +363,20 @@ def _day_strings(values):
     return np.asarray(text, dtype=object)[codes]
 
 
-def _candidates(panel, sector_of: dict[str, str], session: str, champions, cfg):
+def _candidates(panel, sector_of: dict[str, str], session: str, champions, cfg,
+                feature_starts: dict[str, str] | None = None):
     """(candidates at the session, skipped lists) from features and the champion's probabilities.
 
-    ``panel`` carries a ``_day`` column of YYYY-MM-DD text besides read_panel's columns.
+    ``panel`` carries a ``_day`` column of YYYY-MM-DD text besides read_panel's columns. Each
+    symbol's features read its rows from ``feature_starts[symbol]`` on (all of them when absent).
     """
     import numpy as np
 
     skipped: dict[str, list[str]] = {"history": [], "no_bar": [], "no_model": []}
     universe_panel = panel[panel["symbol"].isin(list(sector_of))]
+    if feature_starts:
+        first = universe_panel["symbol"].map(feature_starts).fillna("")
+        universe_panel = universe_panel[universe_panel["_day"].to_numpy(dtype=object) >= first.to_numpy(dtype=object)]
     at_session = universe_panel[universe_panel["_day"] == session]
     have_bar = set(at_session["symbol"])
     skipped["no_bar"] = sorted(set(sector_of) - have_bar)
