@@ -9,6 +9,8 @@ import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import time_machine
 
@@ -88,6 +90,41 @@ def test_a_sample_ingest_of_some_symbols_stores_the_same_bars_as_the_whole_marke
         assert r.exit_code == 0 and s["reloaded"] == [] and not any("re-adjusted" in n for n in s["notes"]), r.output
     together = db(home).execute("SELECT * FROM price_data WHERE symbol = 'JPM' ORDER BY date").fetchall()
     assert [r[:8] for r in together] == [r[:8] for r in alone]
+
+
+def test_an_ingest_of_some_symbols_does_not_stand_for_the_missed_nightly_ingest(cli, home):
+    write_home(home)
+    assert ingest(cli).exit_code == 0  # Friday noon
+    monday = datetime(2026, 1, 26, 15, 0, tzinfo=timezone.utc)  # the weekend's scheduled ingests were missed
+    r = ingest(cli, "--symbols", "JPM", "--json", at=monday)
+    assert r.exit_code == 0 and json.loads(r.stdout)["summary"]["scope"] == "subset"
+    with time_machine.travel(monday, tick=False):
+        plan = json.loads(cli("catchup", "--dry-run", "--json").stdout)
+        status = json.loads(cli("status", "--json").stdout)
+    assert "ingest" in [p["job"] for p in plan], plan
+    assert next(j for j in status["jobs"] if j["name"] == "ingest")["last_success"] == "2026-01-23T12:00:00Z"
+
+
+def test_one_fresh_symbol_does_not_make_a_stale_universe_fresh(cli, home, tmp_path):
+    # CALM's real file ends 2024-08-21; FRSH reaches the last session
+    days = pd.bdate_range("2024-01-02", "2026-01-22")
+    p = 100 + np.arange(len(days)) * 0.01
+    fresh_csv = pd.DataFrame({"Date": days.strftime("%Y-%m-%d"), "Open": p, "High": p * 1.01, "Low": p * 0.99,
+                              "Close": p, "Adj Close": p, "Volume": 1000}).to_csv(index=False)
+    csv_home(home, tmp_path, {"CALM": REAL / "CALM-1d-no-bad-divs.csv", "XOM": fresh_csv})
+    r = ingest(cli, "--source", "csv", "--symbols", "CALM,XOM", "--json")
+    s = json.loads(r.stdout)["summary"]
+    assert s["latest_bar_date"] == "2026-01-22" and s["fresh"] is False
+    assert s["behind"] == {"CALM": "2024-08-21"} and s["behind_count"] == 1 and s["fetched_ok"] == 2
+    assert "1 of 2 symbol(s) end before it: CALM (2024-08-21)" in r.stdout
+    # a whole ingest of the universe (the others have no file: skipped) is what status judges by
+    r = ingest(cli, "--source", "csv", "--json")
+    assert json.loads(r.stdout)["summary"]["fresh"] is False
+    with time_machine.travel(NOW, tick=False):
+        st = cli("status", "--json")
+    data = json.loads(st.stdout)["data"]
+    assert data["fresh"] is False and data["behind"]["symbols"] == {"CALM": "2024-08-21"}
+    assert any("1 of 2 symbols end before" in p for p in json.loads(st.stdout)["problems"])
 
 
 def test_the_table_shows_counts_and_freshness(cli, home):

@@ -31,7 +31,7 @@ def test_status_is_healthy_after_every_job_ran(sched_home, fake_jobs, alerts_spy
     assert (scan["last_status"], scan["missed"], scan["overdue"]) == ("succeeded", 0, False)
     assert scan["last_success"] == "2026-01-23T12:00:00Z" and scan["next_run"] == "2026-01-24T04:30:00Z"
     assert data["data"] == {"latest_bar": "2026-01-22", "last_session": "2026-01-22", "fresh": True,
-                            "quarantined": 0}
+                            "quarantined": 0, "behind": {"count": 0, "of": 0, "symbols": {}}}
     assert data["signals"]["fresh"] and data["models"]["champion"]
     assert text.exit_code == 0 and "HEALTHY" in text.stdout and "UNHEALTHY" not in text.stdout
 

@@ -25,14 +25,25 @@ def _table_exists(conn: sqlite3.Connection, name: str) -> bool:
     return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
 
 
+# A run its options narrowed (`ingest --symbols`, `train --sector`, `scan --as-of` an earlier session)
+# says so in its summary; it did not do the scheduled job's work, so it does not stand for it.
+SUBSET = "subset"
+# More than this share of the symbols an ingest fetched short of the last session: prices are not fresh
+# (a few lagging symbols are listed as a warning).
+BEHIND_SHARE = 0.10
+
+
 def last_success(conn: sqlite3.Connection) -> dict[str, datetime]:
-    """Per job, the start of its latest succeeded (or partial) run.
+    """Per job, the start of its latest succeeded (or partial) run of the whole job.
 
     The start, not the end: a run covers the scheduled times up to when it began reading its inputs.
+    A run its options narrowed to a part (summary ``scope`` = 'subset') does not count.
     """
     marks = ",".join("?" * len(SUCCESS))
     rows = conn.execute(f"SELECT task, MAX(started_at) AS at FROM task_runs WHERE status IN ({marks})"
-                        " GROUP BY task", SUCCESS).fetchall()
+                        " AND (summary IS NULL OR NOT json_valid(summary) OR"
+                        " COALESCE(json_extract(summary, '$.scope'), '') != ?)"
+                        " GROUP BY task", (*SUCCESS, SUBSET)).fetchall()
     return {r["task"]: parse_iso(r["at"]) for r in rows if r["at"]}
 
 

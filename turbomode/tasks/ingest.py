@@ -94,7 +94,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     from turbomode.data.sources import SOURCES, get_source
     from turbomode.data.universe import load_universe
     from turbomode.data.validate import validate
-    from turbomode.store import prices, quarantine
+    from turbomode.store import prices, quarantine, state
     from turbomode.store.db import transaction
     from turbomode.store.sessions import write_sessions
 
@@ -263,7 +263,15 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     new_last = prices.last_dates(conn, list(got))
     updated = sorted(s for s in got if s not in failed and (s in replace or new_last.get(s) != last.get(s)))
     latest = prices.latest_bar_date(conn)
-    fresh = latest is not None and latest >= nyse_last.isoformat()
+    # One symbol's fresh bars must not make the universe look fresh: the symbols this run fetched
+    # without a failure whose bars still end before the last session are listed, and when more than
+    # BEHIND_SHARE of them do, the prices are not fresh.
+    fetched_ok = [s for s in starts if s not in failed and s not in fetched.skipped]
+    ends = prices.last_dates(conn, fetched_ok)
+    behind = {s: ends[s].isoformat() if s in ends else None for s in fetched_ok
+              if s not in ends or ends[s] < nyse_last}
+    fresh = (latest is not None and latest >= nyse_last.isoformat()
+             and len(behind) <= state.BEHIND_SHARE * max(1, len(fetched_ok)))
     for issue in rejected:
         log.warning("rejected %s", issue)
     for issue in flagged:
@@ -291,8 +299,13 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
         "latest_bar_date": latest,
         "last_session": nyse_last.isoformat(),
         "fresh": fresh,
+        "fetched_ok": len(fetched_ok),
+        "behind_count": len(behind),
+        "behind": dict(sorted(behind.items())[:MAX_LISTED]),
         "notes": notes + fetched.notes,
     }
+    if requested:  # some symbols only: not the nightly ingest of the universe (catch-up still owes it)
+        summary["scope"] = "subset"
     ok_count = len(starts) - len(failed) - len(fetched.skipped)
     if failed and ok_count <= 0:
         status = "failed"
@@ -302,6 +315,10 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
         status = "succeeded"
     freshness = (f"fresh (last NYSE session {nyse_last})" if fresh
                  else f"NOT fresh: the last NYSE session is {nyse_last}")
+    if behind:
+        freshness += (f"; {len(behind)} of {len(fetched_ok)} symbol(s) end before it: "
+                      + ", ".join(f"{s} ({d or 'no bars'})" for s, d in sorted(behind.items())[:10])
+                      + (" ..." if len(behind) > 10 else ""))
     msg = (f"ingest from {source_name}{' (SAMPLE DATA)' if source_name == 'sample' else ''}: "
            f"{len(updated)} symbol(s) updated, {added:,} bar(s) added; latest bar {latest or 'none'}, "
            f"{freshness}")
@@ -316,6 +333,10 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
                 "fills until the source corrects them, or `turbomode ingest --full --symbols <SYMBOL>` confirms "
                 "them if they are right")
     warnings = list(notes)
+    if behind:
+        warnings.append(f"{len(behind)} symbol(s) have no bar for the last NYSE session {nyse_last}: "
+                        + ", ".join(f"{s} (last {d or 'none'})" for s, d in sorted(behind.items())[:20])
+                        + (" ..." if len(behind) > 20 else "") + "; check the source for them")
     if fetched.skipped and not requested:
         warnings.append(f"{len(fetched.skipped)} universe symbol(s) have no file in the CSV folder and were skipped")
     return TaskResult(status=status, summary=summary, message=msg, warnings=warnings)

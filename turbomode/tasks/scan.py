@@ -228,6 +228,8 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
                         + ", ".join(skipped["history"][:20]) + (" ..." if len(skipped["history"]) > 20 else ""))
     report = _refresh_report(ctx, now, warnings) if cfg["signals.refresh_report"] else None
     summary = {
+        # an earlier session than the prices reach is not the nightly scan (catch-up still owes it)
+        **({"scope": "subset"} if as_of and session < (prices.latest_bar_date(conn) or session) else {}),
         "session": session,
         "data_source": source,
         "scanned": len(candidates),

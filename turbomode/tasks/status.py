@@ -80,10 +80,20 @@ def collect(ctx: Context, now: datetime) -> dict[str, Any]:
 
     fresh = freshness(ctx, now)
     data, signals, scan = fresh["data"], fresh["signals"], fresh["scan"]
+    behind = data["behind"]
     if not data["fresh"]:
-        problems.append("no prices stored yet; run `turbomode ingest`" if data["latest_bar"] is None else
-                        f"prices end {data['latest_bar']} but the last completed NYSE session is "
-                        f"{data['last_session']}; run `turbomode ingest`")
+        if data["latest_bar"] is None:
+            problems.append("no prices stored yet; run `turbomode ingest`")
+        elif data["last_session"] and data["latest_bar"] < data["last_session"]:
+            problems.append(f"prices end {data['latest_bar']} but the last completed NYSE session is "
+                            f"{data['last_session']}; run `turbomode ingest`")
+        else:
+            problems.append(f"prices of {behind['count']} of {behind['of']} symbols end before the last completed "
+                            f"NYSE session {data['last_session']} ({_listed(behind['symbols'])}); check the "
+                            "data source for them and run `turbomode ingest`")
+    elif behind["count"]:
+        warnings.append(f"prices of {behind['count']} of {behind['of']} symbols end before the last completed NYSE "
+                        f"session ({_listed(behind['symbols'])})")
 
     from turbomode.store import quarantine
 
@@ -129,6 +139,36 @@ def collect(ctx: Context, now: datetime) -> dict[str, Any]:
     })
 
 
+def _listed(symbols: dict[str, str | None]) -> str:
+    shown = [f"{s} {d or 'none'}" for s, d in list(symbols.items())[:10]]
+    return ", ".join(shown) + (" ..." if len(symbols) > 10 else "")
+
+
+def _behind(conn, session: str | None) -> dict[str, Any]:
+    """Symbols the last whole ingest fetched whose bars end before ``session`` (re-read now: a later
+    ingest of some of them may have caught them up). ``of``: how many that ingest fetched."""
+    import json
+
+    from turbomode.store.ledger import SUCCESS
+
+    out: dict[str, Any] = {"count": 0, "of": 0, "symbols": {}}
+    marks = ",".join("?" * len(SUCCESS))
+    row = conn.execute(f"SELECT summary FROM task_runs WHERE task = 'ingest' AND status IN ({marks})"
+                       " AND json_valid(summary) AND COALESCE(json_extract(summary, '$.scope'), '') != ?"
+                       " ORDER BY id DESC LIMIT 1", (*SUCCESS, state.SUBSET)).fetchone()
+    if row is None or session is None:
+        return out
+    summary = json.loads(row[0])
+    listed = summary.get("behind") or {}
+    if not isinstance(listed, dict):
+        return out
+    now_last = prices.last_dates(conn, list(listed))
+    still = {s: (now_last[s].isoformat() if s in now_last else None) for s in listed
+             if s not in now_last or now_last[s].isoformat() < session}
+    unlisted = max(0, int(summary.get("behind_count") or 0) - len(listed))  # beyond the listed ones
+    return {"count": len(still) + unlisted, "of": int(summary.get("fetched_ok") or 0), "symbols": still}
+
+
 def freshness(ctx: Context, now: datetime) -> dict[str, Any]:
     """Do prices reach the last completed NYSE session, and are the signals fresh? Status's ``data`` and
     ``signals`` (and the last scan), which is all that catchup's staleness alerts need: they skip the
@@ -139,9 +179,11 @@ def freshness(ctx: Context, now: datetime) -> dict[str, Any]:
     limit_h = ctx.config["signals.freshness_hours"]
     fresh = state.signal_freshness(conn, now, limit_h)  # young enough, or for the last session (weekends)
     sig = fresh.state
+    behind = _behind(conn, session)
+    few = behind["count"] <= state.BEHIND_SHARE * max(1, behind["of"])
     return {
-        "data": {"latest_bar": bar, "last_session": session,
-                 "fresh": bar is not None and (session is None or bar >= session)},
+        "data": {"latest_bar": bar, "last_session": session, "behind": behind,
+                 "fresh": bar is not None and (session is None or bar >= session) and few},
         "signals": {"active": sig.active, "newest": iso(sig.newest_created_at) if sig.newest_created_at else None,
                     "newest_market_date": sig.newest_market_date,
                     "age_hours": None if fresh.age_hours is None else round(fresh.age_hours, 1),

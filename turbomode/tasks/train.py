@@ -243,6 +243,7 @@ def _train(ctx, now: datetime, options: dict[str, Any], backend, cleanup: ExitSt
     pooled = _pooled_test(fits, float(cfg["signals.min_confidence"]))
     elapsed = time.perf_counter() - t0
     summary = {
+        **({"scope": "subset"} if options.get("sector") else {}),  # one sector is not the weekly train
         "version": version,
         "windows": windows.as_dict(),
         "models": len(fits) * len(types),
