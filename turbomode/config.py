@@ -120,20 +120,22 @@ def check_cron(expr: Any) -> str:
         CronSim(expr, datetime(2026, 1, 1))
     except CronSimError as exc:
         raise ValueError(f"is not a valid cron expression ({exc})") from None
-    fields = expr.split()
-    if len(fields) != 5:
+    if len(expr.split()) != 5:
         raise ValueError("must have five fields: minute hour day-of-month month day-of-week")
-    # cronsim also reads L, W, # and ? (Quartz-style); cron itself and Task Scheduler do not, so a
-    # schedule using them could be planned here but never installed.
+    return expr
+
+
+def beyond_cron(expr: str) -> str | None:
+    """The field of a valid expression that cron itself cannot read (cronsim's and Task Scheduler's
+    L and #: the last day, the n-th weekday), or None."""
     import re
 
     names = (r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec", r"sun|mon|tue|wed|thu|fri|sat")
-    for i, field in enumerate(fields):
+    for i, field in enumerate(expr.split()):
         plain = re.sub(names[i - 3], "", field, flags=re.IGNORECASE) if i >= 3 else field
         if not re.fullmatch(r"[0-9*,/-]*", plain):
-            raise ValueError(f"uses {field!r}, which cron does not understand: use numbers, names (mon, jan), "
-                             "*, lists (1,15), ranges (1-5) and steps (*/10) only")
-    return expr
+            return field
+    return None
 
 
 def _cron_or_empty(v: Any) -> str:

@@ -94,6 +94,18 @@ class TestCronBlock:
         with pytest.raises(se.SchedulerError, match="line break"):
             se.render_cron(cfg(), Target(("/bin/turbomode",), "/tmp/a\nb"))
 
+    @pytest.mark.parametrize("key, expr", [("jobs__maintain__schedule", "0 23 L * *"),
+                                           ("jobs__backtest__schedule", "0 9 * * 5#2"),
+                                           ("catchup__heartbeat", "0 9 L * *")])
+    def test_a_schedule_only_task_scheduler_reads_is_refused_for_cron_naming_it(self, key, expr):
+        # cron would reject the whole crontab at install ("bad day-of-month"): say which line, exit 2
+        with pytest.raises(BadSchedule, match=key.replace("__", ".")) as info:
+            se.render_cron(cfg(**{key: expr}), TARGET)
+        assert "Task Scheduler reads but cron does not" in str(info.value) and info.value.exit_code == 2
+
+    def test_a_disabled_job_may_use_what_cron_cannot_read(self):
+        se.render_cron(cfg(jobs__maintain__schedule="0 23 L * *", jobs__maintain__enabled=False), TARGET)
+
 
 class TestWindowsTriggers:
     @pytest.mark.parametrize("expr, expected", [

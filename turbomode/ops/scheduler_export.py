@@ -141,6 +141,14 @@ def cron_lines(cfg: Config, target: Target) -> list[tuple[str, str]]:
 
 def render_cron(cfg: Config, target: Target) -> str:
     """The marked crontab block, ending with a newline (cron ignores a last line without one)."""
+    from turbomode.config import beyond_cron
+
+    for key in [f"jobs.{job}.schedule" for job in ORDER if cfg.enabled(job)] + ["catchup.heartbeat"]:
+        field = beyond_cron(cfg[key]) if cfg[key] else None
+        if field:
+            raise BadSchedule(f"{key} = {cfg[key]!r} uses {field!r} (a last day or an n-th weekday), "
+                              "which Task Scheduler reads but cron does not; for a crontab use numbers, names (mon, "
+                              "jan), *, lists (1,15), ranges (1-5) and steps (*/10)")
     for text in (target.home, *target.command):
         if "\n" in text or "\r" in text:
             raise SchedulerError(f"the path {text!r} contains a line break, which a crontab cannot hold; "
