@@ -179,3 +179,74 @@ class TestOnePriceKey:
         dbmod._checked.clear()
         dbmod.connect(path).close()
         assert _indexes(path) == {"price_data_symbol_date": "c"}
+
+
+class TestDuplicateBarsInAnOldDatabase:
+    """The old system's keyless price_data may hold two bars for one symbol and date: the key cannot be
+    built over them, so before the fix every upgrade failed with "UNIQUE constraint failed"."""
+
+    SHAPES = {
+        "seed, with an id": "CREATE TABLE price_data (id INTEGER PRIMARY KEY, symbol TEXT, date TEXT, open REAL,"
+                            " high REAL, low REAL, close REAL, volume INTEGER)",
+        "no id": "CREATE TABLE price_data (symbol TEXT, date TEXT, open REAL, high REAL, low REAL, close REAL,"
+                 " volume INTEGER)",
+        "without rowid": "CREATE TABLE price_data (id INTEGER NOT NULL PRIMARY KEY, symbol TEXT, date TEXT, open REAL,"
+                         " high REAL, low REAL, close REAL, volume INTEGER) WITHOUT ROWID",
+    }
+    # (id, symbol, date, close): AAPL 01-20 written three times, MSFT 01-20 twice, the rest once
+    BARS = [(1, "AAPL", "2026-01-20", 1.0), (2, "MSFT", "2026-01-20", 5.0), (3, "AAPL", "2026-01-20", 1.1),
+            (4, "AAPL", "2026-01-21", 1.2), (5, "MSFT", "2026-01-20", 5.1), (6, "AAPL", "2026-01-20", 1.3),
+            (7, None, "2026-01-20", 9.0), (8, None, "2026-01-20", 9.1)]
+
+    def _old_db(self, path, shape):
+        conn = sqlite3.connect(path)
+        conn.execute("CREATE TABLE active_signals (id INTEGER PRIMARY KEY, symbol TEXT)")
+        conn.execute(self.SHAPES[shape])
+        for i, sym, day, close in self.BARS:
+            if shape == "no id":
+                conn.execute("INSERT INTO price_data VALUES (?, ?, 1, 2, 0.5, ?, 100)", (sym, day, close))
+            else:
+                conn.execute("INSERT INTO price_data VALUES (?, ?, ?, 1, 2, 0.5, ?, 100)", (i, sym, day, close))
+        conn.commit()
+        conn.close()
+
+    @pytest.mark.parametrize("shape", list(SHAPES))
+    def test_the_upgrade_keeps_the_last_written_bar_and_moves_the_others_unchanged(self, tmp_path, shape):
+        path = tmp_path / "turbomode.db"
+        self._old_db(path, shape)
+        conn = sqlite3.connect(path)
+        old_cols = [r[1] for r in conn.execute("PRAGMA table_info(price_data)")]
+        old_rows = conn.execute("SELECT * FROM price_data").fetchall()
+        conn.close()
+        notes = []
+
+        conn = dbmod.connect(path, notice=notes.append)
+
+        assert dbmod.pending_migrations(conn) == []
+        kept = conn.execute("SELECT symbol, date, close FROM price_data ORDER BY symbol, date, close").fetchall()
+        assert [tuple(r) for r in kept] == [(None, "2026-01-20", 9.0), (None, "2026-01-20", 9.1),
+                                            ("AAPL", "2026-01-20", 1.3), ("AAPL", "2026-01-21", 1.2),
+                                            ("MSFT", "2026-01-20", 5.1)]
+        moved = conn.execute(f"SELECT {', '.join(old_cols)}, original_rowid, moved_at FROM price_data_duplicates"
+                             " ORDER BY close").fetchall()
+        conn.close()
+        # every bar the old system stored is still somewhere, with the values it had
+        by_close = {r[old_cols.index("close")]: r for r in old_rows}
+        assert [tuple(r)[: len(old_cols)] for r in moved] == [by_close[c] for c in (1.0, 1.1, 5.0)]
+        if shape != "without rowid":
+            assert [r[-2] for r in moved] == [1, 3, 2]  # where they were
+        assert all(r[-1] for r in moved)
+        assert len(notes) == 2 and "backed up" in notes[0]
+        assert "3 extra bar(s)" in notes[1] and "price_data_duplicates" in notes[1]
+        assert _indexes(path) in ({"price_data_symbol_date": "c"},
+                                  {"price_data_symbol_date": "c", "sqlite_autoindex_price_data_1": "pk"})
+
+    def test_an_old_database_without_duplicates_gets_no_side_table_and_no_note(self, tmp_path):
+        path = tmp_path / "turbomode.db"
+        _legacy_db(path)
+        notes = []
+        dbmod.connect(path, notice=notes.append).close()
+        conn = sqlite3.connect(path)
+        assert conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'price_data_duplicates'").fetchone() is None
+        conn.close()
+        assert len(notes) == 1 and "backed up" in notes[0]

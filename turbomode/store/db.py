@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import sqlite3
 import time
@@ -19,6 +20,8 @@ from turbomode.errors import HomeNotWritable, NotADatabase
 if TYPE_CHECKING:
     from turbomode.errors import TurboModeError
 from turbomode.store.schema_version import MIGRATION_SET, MIGRATION_NAMES
+
+log = logging.getLogger("turbomode.db")
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT_S = 30.0
@@ -103,7 +106,10 @@ def connect(path: Path, *, migrate: bool = True, readonly: bool = False, backups
         conn.execute("PRAGMA synchronous = NORMAL" if mode == "wal" else "PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
         if pending:
-            ensure_schema(conn)
+            for note in ensure_schema(conn):
+                log.warning("%s", note)
+                if notice is not None:
+                    notice(note)
     except (sqlite3.Error, OSError) as exc:
         if conn is not None:
             conn.close()
@@ -279,15 +285,21 @@ def pending_migrations(conn: sqlite3.Connection) -> list[str]:
     return [n for n in MIGRATION_NAMES if n not in done]
 
 
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    """Apply pending migrations (``connect`` backs a database with tables up first)."""
-    if not pending_migrations(conn):
-        return
+def ensure_schema(conn: sqlite3.Connection) -> list[str]:
+    """Apply pending migrations (``connect`` backs a database with tables up first).
+
+    Returns notes for the user about what the upgrade did to their rows (none for a new database).
+    """
+    pending = pending_migrations(conn)
+    if not pending:
+        return []
     from sqlite_utils import Database
 
-    from turbomode.store.migrations import migrations
+    from turbomode.store.migrations import migrations, upgrade_notes
 
-    migrations.apply(Database(conn))
+    db = Database(conn)
+    migrations.apply(db)
+    return upgrade_notes(db, pending)
 
 
 @contextlib.contextmanager

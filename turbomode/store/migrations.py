@@ -2,11 +2,14 @@
 
 m001 adopts a database created by the old system in place: the seed's eight tables keep their
 names, columns and rows; tables that are missing are created, columns that are missing are added.
-Nothing of the user's is ever dropped or rewritten. Later migrations only add, except m007, which drops
+Nothing of the user's is ever dropped or rewritten: the one row that must leave a table (a second bar
+for a symbol and date in a keyless price_data) moves, unchanged, to price_data_duplicates. Later migrations only add, except m007, which drops
 a redundant index of our own.
 """
 
 from __future__ import annotations
+
+import re
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -148,6 +151,8 @@ SEED_TABLES: dict[str, dict[str, str]] = {
 
 PRICE_KEY = ("symbol", "date")
 PRICE_KEY_INDEX = "price_data_symbol_date"
+# Where m001 puts the extra bars an old price_data held for one (symbol, date): see _move_duplicate_prices.
+PRICE_DUPLICATES = "price_data_duplicates"
 
 
 def _key_indexes(db: Database, table: str, columns: tuple[str, ...]) -> list[str]:
@@ -177,8 +182,53 @@ def _adopt(db: Database, table: str, columns: dict[str, str], create_sql: str | 
             db.execute(f"ALTER TABLE [{table}] ADD COLUMN [{col}] {typ.replace(' PRIMARY KEY', '')}")
 
 
+def _row_key(db: Database, table: str) -> list[str]:
+    """The columns that tell one row of ``table`` from another: its rowid, or a WITHOUT ROWID table's key."""
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone()[0]
+    if re.search(r"\bWITHOUT\s+ROWID\s*$", sql or "", re.IGNORECASE):
+        info = sorted((r[5], r[1]) for r in db.execute(f"PRAGMA table_info([{table}])").fetchall() if r[5])
+        return [f"[{name}]" for _, name in info]
+    return ["rowid"]
+
+
+def _move_duplicate_prices(db: Database) -> int:
+    """Make an adopted keyless price_data fit its (symbol, date) key without losing a row.
+
+    The old system allowed two bars for one symbol and date; the unique index cannot be built over
+    them. Of each group the last written (highest rowid) stays in price_data, as a repeated write
+    would have left it; the others move, unchanged, to PRICE_DUPLICATES with the rowid they had.
+    Returns how many moved.
+    """
+    key = _row_key(db, "price_data")
+    ident = ", ".join(key)
+    cols = _table_columns(db, "price_data")
+    # row_number() sorts once; a self-join on a table without an index would be quadratic.
+    dupes = (f"SELECT {ident} FROM (SELECT {ident}, row_number() OVER (PARTITION BY symbol, date ORDER BY "
+             f"{' DESC, '.join(key)} DESC) AS n FROM price_data WHERE symbol IS NOT NULL AND date IS NOT NULL)"
+             " WHERE n > 1")
+    if db.execute(f"SELECT count(*) FROM ({dupes})").fetchone()[0] == 0:
+        return 0
+    if not _table_columns(db, PRICE_DUPLICATES):
+        types = {r[1]: r[2] for r in db.execute("PRAGMA table_info([price_data])").fetchall()}
+        db.execute(f"CREATE TABLE [{PRICE_DUPLICATES}] (\n  "
+                   + ",\n  ".join(f"[{c}] {types[c]}".rstrip() for c in cols)
+                   + ",\n  original_rowid INTEGER,\n  moved_at TEXT\n)")
+    from turbomode.clock import iso, now
+
+    col_list = ", ".join(f"[{c}]" for c in cols)
+    rowid = "rowid" if key == ["rowid"] else "NULL"
+    target = ident if len(key) == 1 else f"({ident})"
+    moved = db.execute(
+        f"INSERT INTO [{PRICE_DUPLICATES}] ({col_list}, original_rowid, moved_at)"
+        f" SELECT {col_list}, {rowid}, ? FROM price_data WHERE {target} IN ({dupes})", [iso(now())]).rowcount
+    db.execute(f"DELETE FROM price_data WHERE {target} IN ({dupes})")
+    return moved
+
+
 @migrations(name=MIGRATION_NAMES[0])
 def m001_adopt_seed_tables(db: Database) -> None:
+    if _table_columns(db, "price_data") and not _key_indexes(db, "price_data", PRICE_KEY):
+        _move_duplicate_prices(db)  # before columns are added: the moved rows are as they were
     price_cols = SEED_TABLES["price_data"]
     price_sql = (
         "CREATE TABLE price_data (\n  "
@@ -379,6 +429,18 @@ def m007_one_price_key(db: Database) -> None:
     # table without a key of its own keeps it.
     if [n for n in _key_indexes(db, "price_data", PRICE_KEY) if n != PRICE_KEY_INDEX]:
         db.execute(f"DROP INDEX IF EXISTS {PRICE_KEY_INDEX}")
+
+
+def upgrade_notes(db: Database, applied: list[str]) -> list[str]:
+    """What the user should know about an upgrade that applied the migrations ``applied``."""
+    notes = []
+    if MIGRATION_NAMES[0] in applied and _table_columns(db, PRICE_DUPLICATES):
+        n = db.execute(f"SELECT count(*) FROM [{PRICE_DUPLICATES}]").fetchone()[0]
+        if n:
+            notes.append(f"price_data held {n} extra bar(s) for a symbol and date that already had one (the old "
+                         "system allowed that); the last written bar of each stays in price_data and the "
+                         f"{n} other(s) were moved, unchanged, to the table {PRICE_DUPLICATES}")
+    return notes
 
 
 @migrations(name=MIGRATION_NAMES[7])
