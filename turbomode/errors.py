@@ -67,6 +67,12 @@ class NoDatabase(TurboModeError):
     exit_code = EXIT_USAGE
 
 
+class SchemaUpgradeFailed(TurboModeError):
+    """The database could not be brought to this version's schema; the upgrade was rolled back."""
+
+    exit_code = EXIT_USAGE
+
+
 class DataSourceError(TurboModeError):
     """A market-data source failed as a whole (network down, folder missing)."""
 

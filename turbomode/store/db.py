@@ -91,6 +91,8 @@ def connect(path: Path, *, migrate: bool = True, readonly: bool = False, backups
             raise storage_error(exc, path.parent) or HomeNotWritable(
                 f"cannot create the folder {path.parent} ({exc.strerror}); choose a writable --home") from None
     conn = None
+    saved: Path | None = None
+    upgrading = False
     try:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
@@ -99,13 +101,16 @@ def connect(path: Path, *, migrate: bool = True, readonly: bool = False, backups
         if pending and _has_tables(conn):
             # Before the first change to a database we did not create (the old system's, or one of
             # an older TurboMode): a copy, byte for byte in content, that no rotation removes.
-            saved = backup_before_upgrade(conn, backups_dir or path.parent / "backups")
+            saved, made = backup_before_upgrade(conn, backups_dir or path.parent / "backups")
             if notice is not None:
-                notice(f"backed up {path} to {saved} before upgrading its schema ({len(pending)} change(s))")
+                notice(f"backed up {path} to {saved} before upgrading its schema ({len(pending)} change(s))" if made
+                       else f"{path} is unchanged since {saved} was made before an earlier attempt to upgrade it: "
+                            "that copy stands, no second one was made")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         conn.execute("PRAGMA synchronous = NORMAL" if mode == "wal" else "PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
         if pending:
+            upgrading = True
             for note in ensure_schema(conn):
                 log.warning("%s", note)
                 if notice is not None:
@@ -116,8 +121,24 @@ def connect(path: Path, *, migrate: bool = True, readonly: bool = False, backups
         named = storage_error(exc, path.parent, db=path)
         if named is not None:
             raise named from None
+        if upgrading and isinstance(exc, sqlite3.Error):
+            raise _upgrade_failed(exc, path, saved) from None
         raise
     return conn
+
+
+def _upgrade_failed(exc: sqlite3.Error, path: Path, saved: Path | None) -> "TurboModeError":
+    """The one sentence for an upgrade a migration could not make (it was rolled back whole)."""
+    from turbomode import logs
+    from turbomode.errors import SchemaUpgradeFailed
+
+    log.error("upgrading the schema of %s failed", path, exc_info=exc)
+    where = logs.current_file()
+    copy = f", and its copy {saved} is kept" if saved else ""
+    return SchemaUpgradeFailed(
+        f"cannot upgrade {path} to this version of TurboMode ({type(exc).__name__}: {exc}); nothing in it was "
+        f"changed{copy}; report this with the log {where or 'file'} (or move the database away to start a "
+        "new one)")
 
 
 # Read-only commands can read a database that has at least these migrations: later ones only add
@@ -163,11 +184,13 @@ def _has_tables(conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0] > 0
 
 
-def backup_before_upgrade(conn: sqlite3.Connection, backups_dir: Path) -> Path:
+def backup_before_upgrade(conn: sqlite3.Connection, backups_dir: Path) -> tuple[Path, bool]:
     """Copy the database (sqlite3 backup API) to ``turbomode-<stamp>-before-upgrade.db``.
 
     The name is outside maintain's rotation (``turbomode-<stamp>.db``): this copy is kept until
-    the user deletes it.
+    the user deletes it. Returns the copy and whether it is new: when an earlier before-upgrade copy
+    holds the same pages (an upgrade that failed and is retried by every job), that one is returned
+    and the new copy deleted, so retries cannot fill the disk.
     """
     from turbomode import clock
 
@@ -187,10 +210,43 @@ def backup_before_upgrade(conn: sqlite3.Connection, backups_dir: Path) -> Path:
             dst.execute("PRAGMA journal_mode = DELETE")
         finally:
             dst.close()
+        for earlier in sorted(backups_dir.glob("turbomode-*-before-upgrade.db"), reverse=True):
+            if same_pages(earlier, tmp):
+                return earlier, False
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
-    return final
+    return final, True
+
+
+# Database-header bytes that record how and when a file was written, not what it holds: the
+# journal mode (18-19), the change counter (24-27), and the counter and SQLite version that
+# vouch for it (92-99). Two copies of one database differ at most there.
+_BOOKKEEPING = (range(18, 20), range(24, 28), range(92, 100))
+
+
+def same_pages(a: Path, b: Path, chunk: int = 1 << 20) -> bool:
+    """Whether the database files ``a`` and ``b`` hold the same pages (so the same content)."""
+    try:
+        if a.stat().st_size != b.stat().st_size:
+            return False
+        with open(a, "rb") as fa, open(b, "rb") as fb:
+            first = True
+            while True:
+                x, y = fa.read(chunk), fb.read(chunk)
+                if first:
+                    x, y = bytearray(x), bytearray(y)
+                    for span in _BOOKKEEPING:
+                        for i in span:
+                            if i < len(x) and i < len(y):
+                                x[i] = y[i] = 0
+                    first = False
+                if x != y:
+                    return False
+                if not x:
+                    return True
+    except OSError:
+        return False  # unreadable: not a copy to rely on
 
 
 # SQLite reports a disk that filled up mid-write as "disk I/O error" as often as "disk is full"
@@ -298,8 +354,11 @@ def ensure_schema(conn: sqlite3.Connection) -> list[str]:
     from turbomode.store.migrations import migrations, upgrade_notes
 
     db = Database(conn)
-    migrations.apply(db)
-    return upgrade_notes(db, pending)
+    # One transaction for the whole upgrade (sqlite-utils nests each migration in a savepoint): a
+    # failure leaves the file as it was, not half upgraded, so a retry finds the same database.
+    with transaction(conn):
+        migrations.apply(db)
+        return upgrade_notes(db, pending)
 
 
 @contextlib.contextmanager
