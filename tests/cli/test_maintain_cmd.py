@@ -207,3 +207,43 @@ def test_restore_refuses_the_live_database_itself(cli, home, db_path, spelling):
     assert "is the live database itself, not a backup" in result.output and "Traceback" not in result.output
     assert dump_all(db_path) == before
     assert not list(home.glob("*.before-restore")) and not list(home.glob(".*.tmp"))
+
+
+def test_a_backups_folder_that_is_a_file_is_named_as_the_problem(cli, home, db_path):
+    populate(db_path)
+    (home / "backups").write_text("not a folder")
+    before = dump_all(db_path)
+
+    result = cli("maintain")
+
+    assert result.exit_code == 2, result.output
+    assert "unexpected" not in result.output and "Traceback" not in result.output
+    [line] = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+    assert f"cannot write a backup into {home / 'backups'}: it is a file, not a folder" in line
+    assert (home / "backups").read_text() == "not a folder"
+    after = dump_all(db_path)
+    assert after["active_signals"] == before["active_signals"] and after["price_data"] == before["price_data"]
+    conn = connect(db_path)
+    assert conn.execute("SELECT status FROM task_runs WHERE task='maintain'").fetchone()[0] == "failed"
+    conn.close()
+
+
+def test_a_backups_folder_that_cannot_be_written_is_named_not_the_home(cli, home, db_path, monkeypatch):
+    # As root no permission bites: SQLite's answer for a folder it may not create a file in, simulated.
+    populate(db_path)
+    (home / "backups").mkdir()
+    real_connect = sqlite3.connect
+
+    def refusing(target, *args, **kwargs):
+        if str(home / "backups") in str(target):
+            raise sqlite3.OperationalError("unable to open database file")
+        return real_connect(target, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", refusing)
+
+    result = cli("maintain")
+
+    assert result.exit_code == 2, result.output
+    [line] = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+    assert f"cannot write a backup into the folder {home / 'backups'}" in line and "not writable" in line
+    assert "cannot open the database" not in line

@@ -85,3 +85,14 @@ def test_a_changed_database_gets_a_new_copy_before_the_next_attempt(cli, home):
     saved = sorted((home / "backups").glob("*-before-upgrade.db"))
     assert len(saved) == 2
     assert sorted(rows(p, "SELECT count(*) FROM price_data")[0][0] for p in saved) == [2, 3]
+
+
+def test_a_backups_folder_that_is_a_file_stops_the_upgrade_and_is_named(cli, home):
+    db = seed_home(home)
+    (home / "backups").write_text("")
+    before = tables(db)
+    result = cli("maintain", "--no-deps")
+    assert result.exit_code == 2, result.output
+    assert f"cannot write a backup into {home / 'backups'}: it is a file" in result.stderr
+    assert "unexpected" not in result.output
+    assert tables(db) == before  # not upgraded without its copy

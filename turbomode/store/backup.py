@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from turbomode.errors import BackupInvalid
-from turbomode.store.db import SQLITE_MAGIC, replace
+from turbomode.store.db import SQLITE_MAGIC, open_backup_copy, replace
 from turbomode.store.maintenance import integrity_problems, table_counts
 
 log = logging.getLogger("turbomode.backup")
@@ -39,7 +39,6 @@ def backup_database(conn: sqlite3.Connection, dest_dir: Path, now: datetime,
     recorded as finished when the copy was made, with its lock released: restored, the backup must
     not report its own maker as a run that died.
     """
-    dest_dir.mkdir(parents=True, exist_ok=True)
     base = f"turbomode-{stamp(now)}"
     final = dest_dir / f"{base}.db"
     n = 1
@@ -47,8 +46,8 @@ def backup_database(conn: sqlite3.Connection, dest_dir: Path, now: datetime,
         final = dest_dir / f"{base}-{n}.db"
         n += 1
     tmp = dest_dir / f".{final.name}.{os.getpid()}.tmp"
+    dst = open_backup_copy(dest_dir, tmp)  # before the clean-up below: a file named like the folder fails it
     try:
-        dst = sqlite3.connect(tmp)
         try:
             cb = (lambda status, remaining, total: progress(total - remaining, total)) if progress else None
             conn.backup(dst, pages=1024, progress=cb)

@@ -195,7 +195,6 @@ def backup_before_upgrade(conn: sqlite3.Connection, backups_dir: Path) -> tuple[
     from turbomode import clock
 
     backups_dir = Path(backups_dir)
-    backups_dir.mkdir(parents=True, exist_ok=True)
     stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
     final = backups_dir / f"turbomode-{stamp}-before-upgrade.db"
     n = 1
@@ -203,8 +202,8 @@ def backup_before_upgrade(conn: sqlite3.Connection, backups_dir: Path) -> tuple[
         final = backups_dir / f"turbomode-{stamp}-{n}-before-upgrade.db"
         n += 1
     tmp = backups_dir / f".{final.name}.{os.getpid()}.tmp"
+    dst = open_backup_copy(backups_dir, tmp)  # before the clean-up below: a file named like the folder fails it
     try:
-        dst = sqlite3.connect(tmp)
         try:
             conn.backup(dst)
             dst.execute("PRAGMA journal_mode = DELETE")
@@ -217,6 +216,40 @@ def backup_before_upgrade(conn: sqlite3.Connection, backups_dir: Path) -> tuple[
     finally:
         tmp.unlink(missing_ok=True)
     return final, True
+
+
+def open_backup_copy(folder: Path, tmp: Path) -> sqlite3.Connection:
+    """Make the backups ``folder`` if needed and open the new copy ``tmp`` in it.
+
+    A folder that cannot take it is named in the error: left to the caller, a failure to open the copy
+    reads as one to open the database, and blames the home folder.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        return sqlite3.connect(tmp)
+    except (OSError, sqlite3.Error) as exc:
+        named = backups_folder_error(exc, folder)
+        if named is None:
+            raise
+        raise named from None
+
+
+def backups_folder_error(exc: BaseException, folder: Path) -> "TurboModeError | None":
+    """The one sentence for a backups folder that cannot take a new copy (None: not such a failure)."""
+    from turbomode.errors import DiskFull
+
+    if isinstance(exc, (FileExistsError, NotADirectoryError)) or (folder.exists() and not folder.is_dir()):
+        return HomeNotWritable(f"cannot write a backup into {folder}: it is a file, not a folder; move it away "
+                               "(TurboMode makes the folder) and run the command again")
+    named = storage_error(exc, folder)
+    if isinstance(named, DiskFull):
+        return named
+    denied = isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+    if denied or (isinstance(exc, sqlite3.Error) and "unable to open" in str(exc).lower()):
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return HomeNotWritable(f"cannot write a backup into the folder {folder} ({why}): it is not writable for "
+                               "this user; make it writable and run the command again")
+    return named
 
 
 # Database-header bytes that record how and when a file was written, not what it holds: the
