@@ -51,6 +51,10 @@ class NotADatabase(TurboModeError):
     exit_code = EXIT_USAGE
 
 
+class EmptyDatabase(NotADatabase):
+    """The database file is empty (0 bytes) in a home that has been used: its contents were lost."""
+
+
 class HomeNotWritable(TurboModeError):
     """The home folder (or a file in it) cannot be written."""
 

@@ -35,8 +35,9 @@ WINDOWS = os.name == "nt"  # elsewhere a PermissionError is a real one: no waiti
 _checked: set[str] = set()
 
 
-def check_is_database(path: Path) -> None:
-    """Raise NotADatabase when ``path`` exists, is non-empty and is not an SQLite file.
+def check_is_database(path: Path, backups_dir: Path | None = None) -> None:
+    """Raise NotADatabase when ``path`` exists, is non-empty and is not an SQLite file, and
+    EmptyDatabase when it is empty in a home that has been used (``empty_database_error``).
 
     Checked once per process: closing any other descriptor of a database file drops every POSIX
     lock this process holds on it (SQLite's documented hazard), so a second connection's check
@@ -46,11 +47,11 @@ def check_is_database(path: Path) -> None:
     key = str(Path(path).resolve())
     if key in _checked:
         return
-    _check_header(path)
+    _check_header(path, Path(backups_dir) if backups_dir else Path(path).parent / "backups")
     _checked.add(key)
 
 
-def _check_header(path: Path) -> None:
+def _check_header(path: Path, backups_dir: Path) -> None:
     if Path(path).is_dir():  # opening a folder is PermissionError on Windows, not IsADirectoryError
         raise NotADatabase(f"{path} is a folder, not a database; move it away or choose another --home")
     try:
@@ -65,6 +66,60 @@ def _check_header(path: Path) -> None:
             f"{path} is not an SQLite database; TurboMode will not touch it. Move it away "
             "(or choose another --home) and run the command again"
         )
+    if not head:
+        named = empty_database_error(Path(path), backups_dir)
+        if named is not None:
+            raise named
+
+
+def is_empty_file(path: Path) -> bool:
+    """An existing database file of zero bytes with no write-ahead log beside it that could hold its pages."""
+    try:
+        if Path(path).stat().st_size != 0:
+            return False
+    except OSError:
+        return False
+    wal = Path(path).with_name(Path(path).name + "-wal")
+    return not (wal.is_file() and wal.stat().st_size > 0)
+
+
+def empty_database_error(path: Path, backups_dir: Path) -> "TurboModeError | None":
+    """Why an empty database file must not become a new database, or None when it may.
+
+    SQLite makes a zero-byte file of any path it opens, so an empty ``turbomode.db`` alone may be a
+    first run killed before it wrote anything: that one becomes a new database, as a missing file
+    does. In a home that has been used (backups, a file put aside by `restore`, model versions) the
+    contents were lost instead (a crash mid-copy, a full disk, a sync client); a new empty database
+    there would hide that, and maintain would soon rotate the good backups out for copies of it.
+    """
+    from turbomode.errors import EmptyDatabase
+
+    if not is_empty_file(path):
+        return None
+    # the stamp in the name orders them (a copy made before an upgrade counts too)
+    backups = sorted((p for p in _glob(backups_dir, "turbomode-*.db") if p.is_file() and not is_empty_file(p)),
+                     key=lambda p: p.name[len("turbomode-"):][:16])
+    if backups:
+        return EmptyDatabase(
+            f"the database {path} is empty (0 bytes) although this home has backups: its contents were lost, "
+            f"and TurboMode will not start a new database over them; restore the newest backup with "
+            f"`turbomode restore {backups[-1]}`")
+    traces = _glob(path.parent, f"{path.name}.*.before-restore")
+    models = path.parent / "models"
+    traces += [p for p in _glob(models, "*") if not p.name.startswith(".")]
+    if traces:
+        return EmptyDatabase(
+            f"the database {path} is empty (0 bytes) although this home has been used ({traces[0]} exists): its "
+            "contents were lost, and TurboMode will not start a new database over them; restore a backup with "
+            "`turbomode restore <file>`, or move the empty file away to start a new database")
+    return None
+
+
+def _glob(folder: Path, pattern: str) -> list[Path]:
+    try:
+        return list(folder.glob(pattern)) if folder.is_dir() else []
+    except OSError:
+        return []
 
 
 def connect(path: Path, *, migrate: bool = True, readonly: bool = False, backups_dir: Path | None = None,
@@ -76,7 +131,7 @@ def connect(path: Path, *, migrate: bool = True, readonly: bool = False, backups
     ``backups`` folder beside it) and ``notice`` is told where.
     """
     path = Path(path)
-    check_is_database(path)
+    check_is_database(path, backups_dir)
     if readonly:
         if not path.exists():
             raise FileNotFoundError(path)
@@ -157,6 +212,9 @@ def connect_existing(path: Path, notice: Callable[[str], None] | None = None) ->
         raise NoDatabase(f"there is no TurboMode database in {path.parent} (no {path.name}); check --home "
                          "or TURBOMODE_HOME, or start with `turbomode demo` or `turbomode ingest`")
     check_is_database(path)
+    if is_empty_file(path):  # not the old system's: nothing at all (a first run killed before it wrote)
+        raise NoDatabase(f"there is no TurboMode database in {path.parent} yet ({path.name} is an empty file); "
+                         "check --home or TURBOMODE_HOME, or start with `turbomode demo` or `turbomode ingest`")
     try:
         probe = connect(path, readonly=True)
         try:
