@@ -105,6 +105,12 @@ class ModelMissing(MissingInput):
     """No usable champion model (absent or corrupt files)."""
 
 
+class RunInProgress(TurboModeError):
+    """A job is running, so what would replace the database under it (restore) is refused."""
+
+    exit_code = EXIT_REFUSED
+
+
 class JobFailed(TurboModeError):
     """A job ran and failed."""
 

@@ -39,7 +39,8 @@ def restore(
 ) -> None:
     """Replace the database by a backup, after checking the backup's integrity.
 
-    The current database is kept beside it as turbomode.db.<stamp>.before-restore.
+    The current database is kept beside it as turbomode.db.<stamp>.before-restore. Refused (exit 4)
+    while a job is running: wait for it to finish or stop it first.
 
     Example: turbomode restore ~/.local/share/turbomode/backups/turbomode-20260124T040000Z.db --yes
     """

@@ -171,6 +171,25 @@ def sweep(conn: sqlite3.Connection, now: datetime, stale_minutes: int) -> list[A
     return found
 
 
+class LiveRun(NamedTuple):
+    job: str
+    run_id: int | None  # None: a lock without a run (catchup's)
+    pid: int | None
+    host: str | None
+    since: str | None
+
+
+def live_runs(conn: sqlite3.Connection, now: datetime, stale_minutes: int) -> list[LiveRun]:
+    """Runs (and catchup's run-less lock) whose process is still alive, by the rule sweep uses."""
+    host = this_host()
+    stale_after = timedelta(minutes=stale_minutes)
+    found = [LiveRun(r["task"], r["id"], r["pid"], r["host"], r["started_at"])
+             for r in ledger.running_runs(conn) if death_reason(r, now, stale_after, host) is None]
+    found += [LiveRun(lk["name"], None, lk["pid"], lk["host"], lk["acquired_at"]) for lk in ledger.all_locks(conn)
+              if lk["run_id"] is None and death_reason(lk, now, stale_after, host) is None]
+    return found
+
+
 # How long one heartbeat write waits for the lock, and after how long without one it is a warning
 # (well under run.stale_heartbeat_minutes, the default 15, after which another host may call it dead).
 BEAT_WAIT_S = 5.0

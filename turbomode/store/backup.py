@@ -159,7 +159,8 @@ class RestoreResult:
     counts: dict[str, int]
 
 
-def restore_database(db_path: Path, backup: Path, now: datetime) -> RestoreResult:
+def restore_database(db_path: Path, backup: Path, now: datetime,
+                     before_swap: Callable[[], None] | None = None) -> RestoreResult:
     """Put ``backup`` in place of ``db_path`` atomically, keeping the current files as ``*.before-restore``.
 
     The backup is copied next to the database and checked there; only a copy that passes its integrity
@@ -168,6 +169,9 @@ def restore_database(db_path: Path, backup: Path, now: datetime) -> RestoreResul
     Windows refuses to replace a file that any process still has open, and elsewhere a process that
     had it open would go on writing into the replaced file unseen. Only a current file that SQLite
     cannot open as a database at all is replaced by renaming.
+
+    ``before_swap`` is called once the backup has passed its checks, just before the database is
+    touched; it may raise to call the restore off (a job that started meanwhile).
     """
     backup = Path(backup)
     check_backup_file_header(backup)
@@ -185,6 +189,8 @@ def restore_database(db_path: Path, backup: Path, now: datetime) -> RestoreResul
             raise
         check = check_backup_file(tmp, shown=backup)
         _drop_sidecars(tmp)
+        if before_swap is not None:
+            before_swap()
         kept = None
         if db_path.exists():
             # A byte copy, not the backup API: the current file may be the damaged one.
