@@ -24,7 +24,8 @@ def used_home(home):
     """A home whose database held a signal and was backed up twice, then lost its contents."""
     db = home / "turbomode.db"
     conn = connect(db)
-    conn.execute("INSERT INTO active_signals (symbol, signal_type, confidence, is_active) VALUES ('AAA', 'BUY', 0.6, 1)")
+    conn.execute("INSERT INTO active_signals (symbol, signal_type, confidence, is_active)"
+                 " VALUES ('AAA', 'BUY', 0.6, 1)")
     older = backup_store.backup_database(conn, home / "backups", NOW - timedelta(days=7))
     newest = backup_store.backup_database(conn, home / "backups", NOW)
     conn.close()

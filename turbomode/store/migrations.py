@@ -3,8 +3,8 @@
 m001 adopts a database created by the old system in place: the seed's eight tables keep their
 names, columns and rows; tables that are missing are created, columns that are missing are added.
 Nothing of the user's is ever dropped or rewritten: the one row that must leave a table (a second bar
-for a symbol and date in a keyless price_data) moves, unchanged, to price_data_duplicates. Later migrations only add, except m007, which drops
-a redundant index of our own.
+for a symbol and date in a keyless price_data) moves, unchanged, to price_data_duplicates. Later
+migrations only add, except m007, which drops a redundant index of our own.
 """
 
 from __future__ import annotations
