@@ -250,3 +250,13 @@ class TestDuplicateBarsInAnOldDatabase:
         assert conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'price_data_duplicates'").fetchone() is None
         conn.close()
         assert len(notes) == 1 and "backed up" in notes[0]
+
+    def test_an_old_price_table_without_a_date_column_is_still_adopted(self, tmp_path):
+        path = tmp_path / "turbomode.db"
+        conn = sqlite3.connect(path)
+        conn.execute("CREATE TABLE price_data (symbol TEXT, close REAL)")
+        conn.executemany("INSERT INTO price_data VALUES ('AAPL', ?)", [(1.0,), (1.1,)])
+        conn.commit()
+        conn.close()
+        dbmod.connect(path).close()
+        assert [r[1] for r in _dump(path, "price_data")[1]] == [1.0, 1.1]

@@ -227,7 +227,7 @@ def _move_duplicate_prices(db: Database) -> int:
 
 @migrations(name=MIGRATION_NAMES[0])
 def m001_adopt_seed_tables(db: Database) -> None:
-    if _table_columns(db, "price_data") and not _key_indexes(db, "price_data", PRICE_KEY):
+    if set(PRICE_KEY) <= set(_table_columns(db, "price_data")) and not _key_indexes(db, "price_data", PRICE_KEY):
         _move_duplicate_prices(db)  # before columns are added: the moved rows are as they were
     price_cols = SEED_TABLES["price_data"]
     price_sql = (
