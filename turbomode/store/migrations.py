@@ -225,6 +225,18 @@ def _move_duplicate_prices(db: Database) -> int:
     return moved
 
 
+def upgrade_notes(db: Database, applied: list[str]) -> list[str]:
+    """What the user should know about an upgrade that applied the migrations ``applied``."""
+    notes = []
+    if MIGRATION_NAMES[0] in applied and _table_columns(db, PRICE_DUPLICATES):
+        n = db.execute(f"SELECT count(*) FROM [{PRICE_DUPLICATES}]").fetchone()[0]
+        if n:
+            notes.append(f"price_data held {n} extra bar(s) for a symbol and date that already had one (the old "
+                         "system allowed that); the last written bar of each stays in price_data and the "
+                         f"{n} other(s) were moved, unchanged, to the table {PRICE_DUPLICATES}")
+    return notes
+
+
 @migrations(name=MIGRATION_NAMES[0])
 def m001_adopt_seed_tables(db: Database) -> None:
     if set(PRICE_KEY) <= set(_table_columns(db, "price_data")) and not _key_indexes(db, "price_data", PRICE_KEY):
@@ -429,18 +441,6 @@ def m007_one_price_key(db: Database) -> None:
     # table without a key of its own keeps it.
     if [n for n in _key_indexes(db, "price_data", PRICE_KEY) if n != PRICE_KEY_INDEX]:
         db.execute(f"DROP INDEX IF EXISTS {PRICE_KEY_INDEX}")
-
-
-def upgrade_notes(db: Database, applied: list[str]) -> list[str]:
-    """What the user should know about an upgrade that applied the migrations ``applied``."""
-    notes = []
-    if MIGRATION_NAMES[0] in applied and _table_columns(db, PRICE_DUPLICATES):
-        n = db.execute(f"SELECT count(*) FROM [{PRICE_DUPLICATES}]").fetchone()[0]
-        if n:
-            notes.append(f"price_data held {n} extra bar(s) for a symbol and date that already had one (the old "
-                         "system allowed that); the last written bar of each stays in price_data and the "
-                         f"{n} other(s) were moved, unchanged, to the table {PRICE_DUPLICATES}")
-    return notes
 
 
 @migrations(name=MIGRATION_NAMES[7])
