@@ -380,18 +380,52 @@ def parse(text: str, path: Path | None = None) -> Config:
     return Config(values, path)
 
 
-def load(home: Path) -> Config:
-    """The home's turbomode.toml, or the defaults when there is none yet."""
-    path = home / CONFIG_NAME
+def _unreadable(path: Path, why: str) -> ConfigError:
+    return ConfigError(f"cannot read the config file {path} ({why}); fix it or run "
+                       "`turbomode config init --force`")
+
+
+def _read_config_text(path: Path) -> str | None:
+    """The text of turbomode.toml, None when there is none; one sentence when it cannot be read."""
+    import stat
+
     try:
-        text = path.read_text(encoding="utf-8")
+        mode = path.stat().st_mode
     except FileNotFoundError:
-        cfg = defaults()
-        cfg.path = None
-        return cfg
+        return None
+    except PermissionError:  # the home folder itself is closed to us
+        raise ConfigError(f"cannot read the config file {path} (permission denied); give your user access "
+                          "to it, or point --home (or TURBOMODE_HOME) at a home of your own") from None
+    except OSError as exc:
+        raise _unreadable(path, exc.strerror or str(exc)) from None
+    if stat.S_ISDIR(mode):
+        raise ConfigError(f"the config file {path} is a folder, not a file; move it out of the way and run "
+                          "`turbomode config init`")
+    if not stat.S_ISREG(mode):  # a FIFO would block every command, a device is not a config
+        raise ConfigError(f"the config file {path} is not a regular file; replace it with one, e.g. by "
+                          "moving it away and running `turbomode config init`")
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:  # removed in between
+        return None
     except UnicodeDecodeError:
         raise ConfigError(f"the config file {path} is not UTF-8 text; fix it or run "
                           "`turbomode config init --force`") from None
+    except PermissionError:
+        raise ConfigError(f"cannot read the config file {path} (permission denied); give your user read "
+                          "access to it (chmod u+r), or point --home (or TURBOMODE_HOME) at a home of your own") from None
+    except OSError as exc:
+        raise _unreadable(path, exc.strerror or str(exc)) from None
+
+
+def load(home: Path) -> Config:
+    """The home's turbomode.toml, or the defaults when there is none yet."""
+    path = home / CONFIG_NAME
+    text = _read_config_text(path)
+    if text is None:
+        cfg = defaults()
+        cfg.path = None
+        return cfg
     return parse(text, path)
 
 
