@@ -180,13 +180,15 @@ OPTIONS: list[Option] = [
     Option("general.timezone", "local", _timezone,
            "Zone the cron schedules are read in: 'local' (this machine) or an IANA name."),
     Option("general.universe", "", _str,
-           "CSV of symbol,name,sector; empty = the built-in universe of liquid US stocks."),
+           "CSV of symbol,name,sector (a relative path is read from the home folder); empty = the built-in "
+           "universe of liquid US stocks."),
     Option("general.log_level", "INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"),
            "Level of the rotating log file in <home>/logs/."),
     # data
     Option("data.source", "yfinance", _choice("yfinance", "csv", "sample"),
            "Where prices come from: 'yfinance' (Yahoo), 'csv' (data.csv_dir) or 'sample' (synthetic)."),
-    Option("data.csv_dir", "", _str, "Folder of per-symbol CSVs in Yahoo's layout (source = 'csv')."),
+    Option("data.csv_dir", "", _str, "Folder of per-symbol CSVs in Yahoo's layout (source = 'csv'); a relative "
+           "path is read from the home folder."),
     Option("data.start", "2011-01-03", _date, "First date fetched on a full load."),
     Option("data.overlap_days", 10, _int(1, 365),
            "Trading days re-fetched before the last stored bar, to detect re-adjusted history."),
@@ -377,7 +379,23 @@ def parse(text: str, path: Path | None = None) -> Config:
         raise ConfigError("config option drift.moderate must not exceed drift.significant")
     if values["data.source"] == "csv" and not values["data.csv_dir"]:
         raise ConfigError("config option data.source = 'csv' needs data.csv_dir set to a folder of CSVs")
+    if path is not None:
+        anchor_paths(values, path.parent)
     return Config(values, path)
+
+
+# Options naming a file or folder. A relative one is read from the home folder (the folder holding
+# turbomode.toml), not from wherever the command was started: cron starts jobs in /.
+PATH_OPTIONS = ("general.universe", "data.csv_dir")
+
+
+def anchor_paths(values: dict[str, Any], home: Path) -> None:
+    """Make the relative paths in ``values`` (PATH_OPTIONS, after ``~``) absolute under ``home``."""
+    for key in PATH_OPTIONS:
+        value = values[key]
+        if value.strip():
+            p = Path(value).expanduser()
+            values[key] = str(p if p.is_absolute() else home / p)
 
 
 def _unreadable(path: Path, why: str) -> ConfigError:

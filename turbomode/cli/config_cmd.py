@@ -48,11 +48,15 @@ def show(tctx: typer.Context, as_json: bool = typer.Option(False, "--json", help
 @app.command("validate")
 @handle_errors
 def validate(tctx: typer.Context) -> None:
-    """Check turbomode.toml; exit 2 with the offending key when something is wrong.
+    """Check turbomode.toml and the universe file and CSV folder it names; exit 2 with the offending key
+    when something is wrong.
 
     Example: turbomode config validate
     """
+    from turbomode.tasks import config_tasks
+
     ctx = state(tctx).ctx(readonly=True)
+    config_tasks.check_paths(ctx.config)
     if ctx.config.path is None:
         typer.echo(f"no config file in {ctx.home}; the defaults are in effect (`turbomode config init` writes one)")
     else:

@@ -1,4 +1,4 @@
-"""Writing the config file (``config init``)."""
+"""Writing the config file (``config init``) and checking what it names (``config validate``)."""
 
 from __future__ import annotations
 
@@ -34,3 +34,16 @@ def init(home_arg: str | Path | None, *, force: bool = False, source: str | None
     if os.name != "nt":
         path.chmod(0o600)
     return path
+
+
+def check_paths(cfg: config_mod.Config) -> None:
+    """Raise BadInput/ConfigError when a file or folder the config names cannot be used, as the jobs
+    will read it: relative paths are already resolved against the home folder (config.anchor_paths)."""
+    from turbomode.data.universe import load_universe
+
+    if cfg["general.universe"].strip():
+        load_universe(cfg["general.universe"])
+    folder = cfg["data.csv_dir"]
+    if cfg["data.source"] == "csv" and not Path(folder).is_dir():
+        raise ConfigError(f"config option data.csv_dir names {folder}, which is not a folder; create it and put "
+                          "the per-symbol CSV files there, or fix data.csv_dir in turbomode.toml")
