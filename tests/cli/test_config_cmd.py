@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 
 def test_init_writes_a_commented_file_that_validates(cli, home):
     result = cli("config", "init", "--source", "sample")
@@ -46,3 +48,41 @@ def test_init_into_a_read_only_folder_is_a_clear_error(cli, home, tmp_path):
     result = cli("config", "init")
     assert result.exit_code == 2
     assert "writable --home" in result.output or "point --home (or TURBOMODE_HOME) at a folder" in result.output
+
+
+def test_init_with_source_csv_writes_a_config_that_validates_and_makes_the_csv_folder(cli, home):
+    result = cli("config", "init", "--source", "csv")
+    assert result.exit_code == 0, result.output
+    assert (home / "csv").is_dir()
+    assert f"into {home / 'csv'}, then run `turbomode ingest`" in result.output  # where to put the files
+    assert 'csv_dir = "csv"' in (home / "turbomode.toml").read_text()  # relative: the home can move
+    assert cli("config", "validate").exit_code == 0
+    shown = cli("config", "show", "--json")
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["options"]["data.csv_dir"] == str(home / "csv")
+
+
+def test_init_with_a_csv_dir_uses_that_folder_read_from_the_working_folder(cli, home, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = cli("config", "init", "--source", "csv", "--csv-dir", "prices")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "prices").is_dir() and not (home / "csv").exists()
+    assert str(tmp_path / "prices") in result.output
+    assert json.loads(cli("config", "show", "--json").stdout)["options"]["data.csv_dir"] == str(tmp_path / "prices")
+    assert cli("config", "validate").exit_code == 0
+
+
+def _a_file(tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    return str(tmp_path / "a-file")
+
+
+@pytest.mark.parametrize("make, says", [
+    (_a_file, "is a file, not a folder"),
+    (lambda tmp_path: "", "--csv-dir is empty"),
+], ids=["a file", "empty"])
+def test_init_refuses_an_unusable_csv_dir_in_one_line(cli, home, tmp_path, make, says):
+    result = cli("config", "init", "--source", "csv", "--csv-dir", make(tmp_path))
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and says in lines[0]
+    assert not (home / "turbomode.toml").exists()

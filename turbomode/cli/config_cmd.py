@@ -15,6 +15,8 @@ def init(
     tctx: typer.Context,
     force: bool = typer.Option(False, "--force", help="Overwrite an existing turbomode.toml (a .bak copy is kept)."),
     source: str = typer.Option(None, "--source", help="Initial data source: yfinance, csv or sample."),
+    csv_dir: str = typer.Option(None, "--csv-dir", metavar="DIR", help="Folder of per-symbol CSV files for "
+                                "--source csv, created if missing (default: csv in the home folder)."),
 ) -> None:
     """Write a commented turbomode.toml with every option into the home folder.
 
@@ -22,8 +24,11 @@ def init(
     """
     from turbomode.tasks import config_tasks
 
-    path = config_tasks.init(state(tctx).home_arg, force=force, source=source)
-    typer.echo(f"wrote {path}")
+    written = config_tasks.init(state(tctx).home_arg, force=force, source=source, csv_dir=csv_dir)
+    typer.echo(f"wrote {written.path}")
+    if written.csv_dir is not None:
+        typer.echo(f"put one CSV file per symbol in Yahoo's layout (AAPL.csv: Date,Open,High,Low,Close,Adj Close,"
+                   f"Volume) into {written.csv_dir}, then run `turbomode ingest`")
 
 
 @app.command("show")
