@@ -30,6 +30,14 @@ DEFAULT_SCHEDULES = {
 }
 
 
+# Dates TurboMode reads (config dates, `catchup --at`): price tables and calendars end somewhere, and
+# datetime itself ends at year 9999, where schedule arithmetic overflows. ISO strings compare as dates.
+FIRST_DATE, LAST_DATE = "1900-01-01", "2200-12-31"
+# The most local worker processes (compute.workers, --workers): far beyond any machine, and small
+# enough for the operating system's semaphores.
+MAX_WORKERS = 1024
+
+
 # --- checkers: each returns the cleaned value or raises ValueError("what is allowed") ---------
 
 def _bool(v: Any) -> bool:
@@ -91,8 +99,8 @@ def _date(v: Any) -> str:
             pass
     if d is None:
         raise ValueError("must be a date like 2011-01-03")
-    if not _dt.date(1900, 1, 1) <= d <= _dt.date(2200, 12, 31):  # price tables and calendars end somewhere
-        raise ValueError("must be a date between 1900-01-01 and 2200-12-31")
+    if not FIRST_DATE <= d.isoformat() <= LAST_DATE:  # price tables and calendars end somewhere
+        raise ValueError(f"must be a date between {FIRST_DATE} and {LAST_DATE}")
     return d.isoformat()
 
 
@@ -241,7 +249,7 @@ OPTIONS: list[Option] = [
     Option("compute.backend", "local", _choice("local", "dask"),
            "'local': processes on this machine (compute.workers of them); 'dask': an existing Dask cluster "
            "at compute.address (needs the optional extra: pip install 'turbomode[dask]')."),
-    Option("compute.workers", 0, _int(0, 1024),
+    Option("compute.workers", 0, _int(0, MAX_WORKERS),
            "Local worker processes; 0 = one per core. 1 runs every piece in the job's own process."),
     Option("compute.address", "", _dask_address,
            "Dask scheduler, e.g. 'tcp://scheduler-host:8786' (TURBOMODE_DASK_ADDRESS overrides it)."),

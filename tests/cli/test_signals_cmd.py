@@ -114,7 +114,7 @@ def test_csv_has_a_header_and_one_line_per_signal(cli, stored):
     (("--sort", "price"), "unknown --sort key 'price'; use one of confidence, symbol, sector, created, expires"),
     (("--type", "HOLD"), "unknown --type 'HOLD'"),
     (("--format", "xml"), "unknown --format 'xml'"),
-    (("--limit", "0"), "--limit must be at least 1"),
+    (("--limit", "0"), "--limit must be between 1 and 1,000,000, not 0"),
     (("--min-confidence", "1.5"), "--min-confidence must be between 0 and 1"),
 ])
 def test_bad_options_are_a_clear_usage_error(cli, stored, args, words):

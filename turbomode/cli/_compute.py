@@ -7,8 +7,10 @@ from typing import Any
 
 import typer
 
-WORKERS_HELP = ("Run the independent pieces on this many local processes (0 = one per core; 1 = in this "
-                "process); overrides [compute] in the config.")
+from turbomode.config import MAX_WORKERS
+
+WORKERS_HELP = (f"Run the independent pieces on this many local processes (0 = one per core; 1 = in this "
+                f"process; at most {MAX_WORKERS}); overrides [compute] in the config.")
 DASK_HELP = ("Run the independent pieces on the Dask cluster whose scheduler is at ADDRESS, e.g. "
              "tcp://scheduler-host:8786 (needs the extra: pip install 'turbomode[dask]').")
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from turbomode.cli._compute import DASK_HELP, WORKERS_HELP
+from turbomode.cli._compute import DASK_HELP, MAX_WORKERS, WORKERS_HELP
 from turbomode.cli._util import NO_DEPS_HELP, TRIGGER_HELP, console, handle_errors, run_job_command
 
 
@@ -21,7 +21,7 @@ def backtest(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     no_deps: bool = typer.Option(False, "--no-deps", help=NO_DEPS_HELP),
     trigger: str = typer.Option("manual", "--trigger", help=TRIGGER_HELP),
-    workers: int = typer.Option(None, "--workers", min=0, help=WORKERS_HELP),
+    workers: int = typer.Option(None, "--workers", min=0, max=MAX_WORKERS, help=WORKERS_HELP),
     dask: str = typer.Option(None, "--dask", metavar="ADDRESS", help=DASK_HELP),
 ) -> None:
     """Regenerate the labelled trades, retrain fold by fold on an expanding window, simulate the signals

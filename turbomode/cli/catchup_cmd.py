@@ -17,6 +17,10 @@ def _parse_at(text: str, tzname: str):
     except ValueError:
         raise ConfigError(f"--at {text!r} is not a time; write it like 2026-01-23T08:00 or "
                           "2026-01-23T08:00:00Z") from None
+    from turbomode.config import FIRST_DATE, LAST_DATE
+
+    if not FIRST_DATE <= dt.date().isoformat() <= LAST_DATE:  # the planner's date arithmetic ends somewhere
+        raise ConfigError(f"--at {text!r} is out of range; give a time between {FIRST_DATE} and {LAST_DATE}")
     if dt.tzinfo is None:  # a wall-clock time is read in the schedule's zone
         from turbomode.schedule import cron
 

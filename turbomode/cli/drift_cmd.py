@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import typer
 
-from turbomode.cli._compute import DASK_HELP, WORKERS_HELP
+from turbomode.cli._compute import DASK_HELP, MAX_WORKERS, WORKERS_HELP
 from turbomode.cli._util import NO_DEPS_HELP, TRIGGER_HELP, console, handle_errors, run_job_command, state
 
 LEVEL_STYLE = {"significant": "bold red", "moderate": "yellow", "none": "green", "insufficient": "dim"}
@@ -21,7 +21,7 @@ def drift(
     as_json: bool = typer.Option(False, "--json", help="Print the run's result as JSON."),
     no_deps: bool = typer.Option(False, "--no-deps", help=NO_DEPS_HELP),
     trigger: Literal["manual", "cron"] = typer.Option("manual", "--trigger", help=TRIGGER_HELP),
-    workers: int = typer.Option(None, "--workers", min=0, help=WORKERS_HELP),
+    workers: int = typer.Option(None, "--workers", min=0, max=MAX_WORKERS, help=WORKERS_HELP),
     dask: str = typer.Option(None, "--dask", metavar="ADDRESS", help=DASK_HELP),
 ) -> None:
     """Compare recent features, signals and outcomes with the champion models' training and backtest.

@@ -22,7 +22,7 @@ def _duration(secs: float | None) -> str:
 def history(
     tctx: typer.Context,
     job: str = typer.Option(None, "--job", "-j", help="Only this job (ingest, scan, train, backtest, drift, maintain)."),
-    limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many runs to show."),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, max=1_000_000, help="How many runs to show."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List recent runs: trigger, status, start, duration, summary and error.

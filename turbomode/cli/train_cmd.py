@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from turbomode.cli._compute import DASK_HELP, WORKERS_HELP
+from turbomode.cli._compute import DASK_HELP, MAX_WORKERS, WORKERS_HELP
 from turbomode.cli._util import NO_DEPS_HELP, TRIGGER_HELP, console, handle_errors, run_job_command
 
 TRIGGERS = ("manual", "cron")
@@ -22,7 +22,7 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="Print the run's result as JSON."),
     no_deps: bool = typer.Option(False, "--no-deps", help=NO_DEPS_HELP),
     trigger: str = typer.Option("manual", "--trigger", help=TRIGGER_HELP),
-    workers: int = typer.Option(None, "--workers", min=0, help=WORKERS_HELP),
+    workers: int = typer.Option(None, "--workers", min=0, max=MAX_WORKERS, help=WORKERS_HELP),
     dask: str = typer.Option(None, "--dask", metavar="ADDRESS", help=DASK_HELP),
 ) -> None:
     """Train six calibrated model types per sector (66 models) and promote the ones not worse.

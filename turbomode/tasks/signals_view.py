@@ -14,6 +14,7 @@ from turbomode.errors import BadInput
 
 TYPES = ("BUY", "SELL")
 FORMATS = ("table", "csv", "json")
+MAX_LIMIT = 1_000_000  # more than any number of open signals; SQLite's LIMIT ends at 2**63 - 1
 
 
 @dataclass
@@ -45,8 +46,8 @@ def check_options(*, signal_type: str | None, sort: str, fmt: str, limit: int | 
         raise BadInput(f"unknown --type {signal_type!r}; use BUY or SELL")
     if fmt not in FORMATS:
         raise BadInput(f"unknown --format {fmt!r}; use one of {', '.join(FORMATS)}")
-    if limit is not None and limit < 1:
-        raise BadInput(f"--limit must be at least 1, not {limit}")
+    if limit is not None and not 1 <= limit <= MAX_LIMIT:
+        raise BadInput(f"--limit must be between 1 and {MAX_LIMIT:,}, not {limit}")
     if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
         raise BadInput(f"--min-confidence must be between 0 and 1, not {min_confidence}")
 
