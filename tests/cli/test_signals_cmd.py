@@ -123,6 +123,33 @@ def test_bad_options_are_a_clear_usage_error(cli, stored, args, words):
     assert words in result.output and "Traceback" not in result.output
 
 
+# "\udcff" is how Python hands over a byte that is not UTF-8 in the command line ($'\xff' in bash).
+@pytest.mark.parametrize("value", ["\udcff", "AA\udcffPL", "", "  ", "AAPL;--"], ids=["undecodable byte",
+                         "undecodable byte inside", "empty", "blank", "punctuation"])
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_a_symbol_that_is_not_a_ticker_is_a_one_line_usage_error(cli, stored, value, fmt):
+    result = signals(cli, "--symbol", value, "--format", fmt)
+    assert result.exit_code == 2, result.output
+    assert "unexpected" not in result.output and "Traceback" not in result.output
+    if fmt == "json":
+        assert "is not a ticker symbol" in json.loads(result.stdout)["error"]
+    else:
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and "is not a ticker symbol; use Yahoo's spelling such as BRK-B" in lines[0]
+
+
+def test_an_undecodable_symbol_from_a_real_command_line_is_a_usage_error(stored, home):
+    import os
+
+    if os.name != "posix":
+        pytest.skip("POSIX passes command-line bytes through; Windows arguments are always text")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TURBOMODE_")}
+    proc = subprocess.run([sys.executable, "-m", "turbomode", "--home", str(home), "signals", "--symbol", b"\xff",
+                           "--format", "json"], capture_output=True, env=env, timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "is not a ticker symbol" in json.loads(proc.stdout)["error"]
+
+
 def test_without_a_database_it_says_what_to_run_and_creates_nothing(cli, home):
     result = signals(cli)
     assert result.exit_code == 2 and "turbomode demo" in result.output  # a mistyped --home, or nothing yet

@@ -45,7 +45,7 @@ def _signals(tctx, signal_type, sector, symbol, min_confidence, sort, desc, limi
     from turbomode.tasks import signals_view
 
     signals_view.check_options(signal_type=signal_type, sort=sort, fmt=fmt, limit=limit,
-                               min_confidence=min_confidence)
+                               min_confidence=min_confidence, symbol=symbol)
     ctx = state(tctx).ctx(readonly=True)
     v = signals_view.view(ctx, clock.now(), signal_type=signal_type, sector=sector, symbol=symbol,
                           min_confidence=min_confidence, sort=sort, descending=desc, limit=limit)

@@ -52,6 +52,11 @@ def canonical_symbol(text: str) -> str:
     return _CLASS_DOT.sub(r"\1-\2", symbol)
 
 
+def is_ticker(symbol: str) -> bool:
+    """Whether ``symbol`` (canonical) is spelled as a stored ticker can be: A-Z, digits and . - ^ =."""
+    return bool(symbol) and set(symbol) <= _ALLOWED_SYMBOL_CHARS
+
+
 @dataclass(frozen=True)
 class Security:
     symbol: str
@@ -115,7 +120,7 @@ def _parse(text: str, where: str) -> list[Security]:
         symbol = canonical_symbol(row[idx["symbol"]])
         name = row[idx["name"]].strip()
         sector_raw = row[idx["sector"]].strip()
-        if not symbol or not set(symbol) <= _ALLOWED_SYMBOL_CHARS:
+        if not is_ticker(symbol):
             raise BadInput(f"{where} line {line}: {symbol or 'an empty value'!r} is not a ticker symbol; "
                            "use Yahoo's spelling such as BRK-B")
         sector = by_lower.get(sector_raw.lower())

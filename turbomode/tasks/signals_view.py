@@ -37,8 +37,14 @@ class SignalsView:
 
 
 def check_options(*, signal_type: str | None, sort: str, fmt: str, limit: int | None,
-                  min_confidence: float | None) -> None:
+                  min_confidence: float | None, symbol: str | None = None) -> None:
+    from turbomode.data.universe import canonical_symbol, is_ticker
     from turbomode.store.signals import SORT_KEYS
+
+    # Only a ticker's characters can match a stored signal; anything else (an empty value, bytes that
+    # are not text in the terminal's encoding) is a mistake to name, not a query to run.
+    if symbol is not None and not is_ticker(canonical_symbol(symbol)):
+        raise BadInput(f"--symbol {symbol!r} is not a ticker symbol; use Yahoo's spelling such as BRK-B")
 
     if sort not in SORT_KEYS:
         raise BadInput(f"unknown --sort key {sort!r}; use one of {', '.join(SORT_KEYS)}")
