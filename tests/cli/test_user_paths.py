@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 
 import pytest
 
@@ -57,3 +59,61 @@ def test_report_out_into_a_folder_this_user_cannot_write_names_the_users_file(sh
     line = one_line(proc.stderr)
     assert str(locked / "page.html") in line and ".tmp" not in line, line
     assert list(locked.iterdir()) == []
+
+
+def _symlink(link, target) -> None:
+    try:
+        os.symlink(target, link)
+    except (OSError, NotImplementedError):  # Windows without the symlink privilege
+        pytest.skip("this user cannot make symbolic links")
+
+
+needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+
+
+def test_report_out_a_symlink_writes_the_file_it_names_and_keeps_the_link(cli, tmp_path, fresh_db):
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "real.html").write_text("old page")
+    link = tmp_path / "report.html"
+    _symlink(link, pages / "real.html")
+    result = cli("report", "--out", str(link))
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and link.resolve() == (pages / "real.html").resolve()
+    text = (pages / "real.html").read_text()
+    assert text.startswith("<!DOCTYPE html>") and "old page" not in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "pages", "report.html"]  # no temporary file
+    assert [p.name for p in pages.iterdir()] == ["real.html"]
+
+
+def test_report_out_a_symlink_to_a_new_file_creates_that_file(cli, tmp_path, fresh_db):
+    link = tmp_path / "report.html"
+    _symlink(link, tmp_path / "target.html")
+    assert cli("report", "--out", str(link)).exit_code == 0
+    assert link.is_symlink() and (tmp_path / "target.html").read_text().startswith("<!DOCTYPE html>")
+
+
+@needs_fifo
+@pytest.mark.parametrize("through_a_link", [False, True], ids=["the FIFO", "a link to the FIFO"])
+def test_report_out_a_fifo_is_refused_and_left_in_place(cli, tmp_path, fresh_db, through_a_link):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    out = fifo
+    if through_a_link:
+        out = tmp_path / "link.html"
+        _symlink(out, fifo)
+    result = cli("report", "--out", str(out))
+    assert result.exit_code == 2, result.output
+    assert one_line(result.output) == (f"error: the report path {fifo} is a FIFO (named pipe), not a regular file, "
+                                       "which the report would replace; give --out the name of a new or regular file")
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)  # not replaced by an HTML file
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+@needs_fifo
+def test_a_default_report_path_that_is_a_fifo_is_refused(cli, home, fresh_db):
+    os.mkfifo(home / "report.html")
+    result = cli("report")
+    assert result.exit_code == 2, result.output
+    assert "is a FIFO (named pipe), not a regular file, which the report would replace; move it away" in \
+        one_line(result.output)

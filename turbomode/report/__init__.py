@@ -2,13 +2,15 @@
 
 One file, stdlib only: ``string.Template`` fills ``template.html``; every value from the database is
 HTML-escaped here; CSS, the sort/filter script and the SVG chart are inline, so the page needs no
-network and no server. ``write_report`` writes it to a temporary name and renames it into place.
+network and no server. ``write_report`` writes it to a temporary name and renames it into place:
+through a symbolic link to the file it names, and never over anything but a regular file.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import stat
 from datetime import datetime
 from pathlib import Path
 
@@ -24,7 +26,7 @@ def write_report(ctx, now: datetime, path: Path | None = None) -> Path:
     from turbomode.report.build import collect, render
     from turbomode.store.db import atomic_write_text
 
-    target = Path(path) if path else default_path(ctx)
+    target = _real_file(Path(path) if path else default_path(ctx), given=path is not None)
     html = render(collect(ctx, now), now)
     if not target.parent.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -32,3 +34,29 @@ def write_report(ctx, now: datetime, path: Path | None = None) -> Path:
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(target.parent))
     atomic_write_text(target, html)
     return target
+
+
+_KINDS = {stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFCHR: "a device", stat.S_IFBLK: "a device",
+          stat.S_IFSOCK: "a socket"}
+
+
+def _real_file(target: Path, *, given: bool) -> Path:
+    """The file the page replaces. A symbolic link is followed (the rename then replaces the file it
+    names, in that file's folder, and the link stays); an existing path that is neither a regular file
+    nor a folder (a FIFO, a device such as /dev/full) is refused: renaming over it would replace it."""
+    from turbomode.errors import HomeNotWritable
+
+    if target.is_symlink():
+        target = Path(os.path.realpath(target))
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        return target  # a new file (or a link to one not made yet)
+    except OSError:  # no permission, a loop of links: writing says what is wrong
+        return target
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):  # a folder is refused by the writer, as before
+        return target
+    kind = _KINDS.get(stat.S_IFMT(mode), "something other than a file")
+    fix = "give --out the name of a new or regular file" if given else "move it away"
+    raise HomeNotWritable(f"the report path {target} is {kind}, not a regular file, which the report would "
+                          f"replace; {fix}")
