@@ -293,9 +293,27 @@ class TestCli:
 
     def test_install_refuses_an_exe_that_does_not_exist(self, cli, fake_crontab, tmp_path):
         result = cli("schedule", "install", "--target", "cron", "--exe", str(tmp_path / "nope"))
-        assert result.exit_code == 1
+        assert result.exit_code == 2  # a usage error, like any other bad option
         assert "is not a file" in result.output
         assert fake_crontab.calls == []
+
+    @pytest.mark.parametrize("command", [["export", "--cron"], ["export", "--windows", "xml"], ["show"],
+                                         ["install", "--target", "cron"]], ids=" ".join)
+    @pytest.mark.parametrize("exe, says", [
+        ("relative/x", "--exe relative/x is a relative path, which the scheduler would read from another folder"),
+        ("turbomode", "--exe turbomode is a relative path"),
+        ("/no/such/turbomode", "--exe /no/such/turbomode is not a file"),
+        ("", "--exe is empty"),
+    ], ids=["relative", "a bare name", "missing", "empty"])
+    def test_a_relative_missing_or_empty_exe_is_a_one_line_usage_error(self, cli, fake_crontab, tmp_path,
+                                                                       monkeypatch, command, exe, says):
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "turbomode").write_text("#!/bin/sh\n")  # a relative path that exists here is still refused
+        result = cli("schedule", *command, "--exe", exe)
+        assert result.exit_code == 2, result.output
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and says in lines[0] and "unexpected" not in lines[0], result.output
+        assert fake_crontab.calls == [] and not (tmp_path / "xml").exists()
 
 
 def test_show_says_whether_the_crontab_holds_the_current_schedule(cli, fake_crontab, home):

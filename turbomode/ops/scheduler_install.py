@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from turbomode.config import Config
-from turbomode.errors import SchedulerError
+from turbomode.errors import ConfigError, SchedulerError
 from turbomode.ops import scheduler_export as export
 from turbomode.ops.scheduler_export import BEGIN, END, TASK_FOLDER, Target
 
@@ -235,10 +235,18 @@ def uninstall(platform: str | None = None) -> InstallResult:
 
 def make_target(ctx, exe: str | None = None, platform: str | None = None) -> Target:
     """The target for this installation: the running turbomode (or ``exe``) and the context's home."""
-    if exe:
-        path = Path(exe).expanduser().absolute()
+    if exe is not None:
+        # The scheduler starts the command from another folder (cron: the user's home; Task Scheduler:
+        # System32), so a relative path would name another file, or none: a usage error, like a missing one.
+        path = Path(exe).expanduser()
+        if not exe.strip():
+            raise ConfigError("--exe is empty; give the absolute path of the turbomode executable, or leave "
+                              "--exe out to use this environment's")
+        if not path.is_absolute():
+            raise ConfigError(f"--exe {exe} is a relative path, which the scheduler would read from another "
+                              "folder; give the absolute path of the turbomode executable")
         if not path.is_file():
-            raise SchedulerError(f"--exe {exe} is not a file; give the absolute path of the turbomode executable")
+            raise ConfigError(f"--exe {exe} is not a file; give the absolute path of the turbomode executable")
         command: tuple[str, ...] = (str(path),)
     else:
         command = export.find_executable(platform or default_platform())
