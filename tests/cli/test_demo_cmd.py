@@ -14,7 +14,9 @@ def test_the_demo_runs_a_week_of_jobs_and_ends_healthy_in_its_own_home(cli, home
     # fewer boosting rounds than the demo's own 100: the test proves the pipeline, not the models
     monkeypatch.setitem(demo.DEMO_SETTINGS, "models__trees", 10)
     where = tmp_path / "demo"
-    result = cli("demo", "--home", str(where), "--years", "3", "--symbols", "3")
+    # the fewest years the demo accepts: they must be enough to train (a 2-year demo always stopped there)
+    assert demo.MIN_YEARS == 3
+    result = cli("demo", "--home", str(where), "--years", str(demo.MIN_YEARS), "--symbols", "3")
     assert result.exit_code == 0, result.output
     out = result.output
     assert f"demo home: {where}" in out and "3 symbols in 3 sectors, 3 years" in out
@@ -45,3 +47,17 @@ def test_the_demo_refuses_a_folder_that_is_not_its_own(cli, tmp_path):
     result = cli("demo", "--home", str(tmp_path / "mine"))
     assert result.exit_code == 2 and "not made by `turbomode demo`" in result.output
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("years", ["2", "0", "16"])
+def test_too_few_or_too_many_years_are_refused_naming_years_before_anything_runs(cli, tmp_path, years):
+    where = tmp_path / "demo"
+    result = cli("demo", "--home", str(where), "--years", years, "--symbols", "3")
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "--years must be between 3 and 15" in lines[0] and f"not {years}" in lines[0]
+    assert "data.start" not in result.output and not where.exists()
+
+
+def test_the_help_gives_the_years_the_demo_accepts(cli):
+    assert "3-15; default 5" in " ".join(cli("demo", "--help").output.split())

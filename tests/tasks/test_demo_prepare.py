@@ -27,7 +27,7 @@ def test_without_home_it_makes_a_new_temporary_folder_with_a_sample_config(tmp_p
 
 
 def test_a_symbol_count_picks_a_universe_spread_over_the_sectors(tmp_path):
-    plan = demo.prepare(tmp_path / "d", years=2, symbols=22, today=TODAY)
+    plan = demo.prepare(tmp_path / "d", years=3, symbols=22, today=TODAY)
     cfg = config_mod.load(plan.home)
     picked = load_universe(cfg["general.universe"])
     assert len(picked) == 22 and plan.sectors == 11
@@ -35,9 +35,9 @@ def test_a_symbol_count_picks_a_universe_spread_over_the_sectors(tmp_path):
 
 
 def test_an_earlier_demo_home_can_be_reused(tmp_path):
-    demo.prepare(tmp_path / "d", years=2, today=TODAY)
+    demo.prepare(tmp_path / "d", years=3, today=TODAY)
     (tmp_path / "d" / "turbomode.db").write_bytes(b"")
-    assert demo.prepare(tmp_path / "d", years=3, today=TODAY).years == 3
+    assert demo.prepare(tmp_path / "d", years=4, today=TODAY).years == 4
 
 
 def test_it_refuses_a_folder_that_holds_something_else(tmp_path):
@@ -55,8 +55,9 @@ def test_it_refuses_the_users_own_home_even_when_empty(home):
 
 
 @pytest.mark.parametrize("kwargs, words", [
-    ({"years": 1}, "--years must be between 2 and 15"),
-    ({"years": 16}, "--years must be between 2 and 15"),
+    ({"years": 2}, "--years must be between 3 and 15"),
+    ({"years": 0}, "--years must be between 3 and 15"),
+    ({"years": 16}, "--years must be between 3 and 15"),
     ({"symbols": 0}, "--symbols must be at least 1"),
 ])
 def test_bad_sizes_are_refused(tmp_path, kwargs, words):

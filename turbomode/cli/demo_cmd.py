@@ -7,14 +7,15 @@ from pathlib import Path
 import typer
 
 from turbomode.cli._util import err, handle_errors
+from turbomode.tasks.demo import DEFAULT_YEARS, MAX_YEARS, MIN_YEARS
 
 
 @handle_errors
 def demo(
     home: Path = typer.Option(None, "--home", help="Folder for the demo (new or empty, or an earlier demo's); "
                               "default: a new temporary folder, printed. Never your real home."),
-    years: int = typer.Option(None, "--years", help="Years of sample history (2-15; default 5, about two and a "
-                              "half minutes on 2 cores)."),
+    years: int = typer.Option(None, "--years", help=f"Years of sample history ({MIN_YEARS}-{MAX_YEARS}; default "
+                              f"{DEFAULT_YEARS}, about two and a half minutes on 2 cores)."),
     symbols: int = typer.Option(None, "--symbols", help="Use only N symbols of the universe, spread over "
                                 "the sectors (default: all)."),
 ) -> None:
@@ -30,7 +31,7 @@ def demo(
     from turbomode.context import Context
     from turbomode.tasks import demo as demo_task
 
-    plan = demo_task.prepare(home, years=years or demo_task.DEFAULT_YEARS, symbols=symbols,
+    plan = demo_task.prepare(home, years=DEFAULT_YEARS if years is None else years, symbols=symbols,
                              today=clock.now().date())
     typer.echo(f"demo home: {plan.home}" + (" (a new temporary folder; delete it when done)" if plan.temporary
                                             else ""))

@@ -27,7 +27,10 @@ DEFAULT_YEARS = 5
 DEMO_SETTINGS: dict[str, Any] = {
     "models__min_train_rows": 100,  # so a demo of a few symbols still trains every sector it has
 }
-MIN_YEARS, MAX_YEARS = 2, 15
+# At least 3: the features' year of warm-up leaves ~1 year of labelled dates from 2, and train needs
+# ~1.8 (ml.train.split_windows: test, validation and calibration take up to a fifth each, with
+# embargoes, and training keeps at least a third), so a 2-year demo always stopped at train.
+MIN_YEARS, MAX_YEARS = 3, 15
 # A week of jobs, in the order the schedule runs them (maintain, backtest and drift are Saturday's).
 STEPS = ("ingest", "train", "scan", "maintain", "backtest", "drift")
 # The demo's backtest is short: two folds of the fastest model type (the full one is `turbomode backtest`).
@@ -106,7 +109,7 @@ def prepare(home_arg: str | Path | None, *, years: int = DEFAULT_YEARS, symbols:
 
     if not MIN_YEARS <= years <= MAX_YEARS:
         raise ConfigError(f"--years must be between {MIN_YEARS} and {MAX_YEARS} (the models need a year of "
-                          f"warm-up, a year to calibrate and some to train), not {years}")
+                          f"warm-up and two to train, calibrate, validate and test), not {years}")
     securities = load_universe(None)
     if symbols is not None and not 1 <= symbols:
         raise ConfigError(f"--symbols must be at least 1, not {symbols}")
