@@ -492,6 +492,9 @@ def default_home() -> Path:
 
 def resolve_home(home: str | os.PathLike | None) -> Path:
     """--home beats TURBOMODE_HOME beats the platform's user data folder."""
+    if home is not None and not str(home).strip():  # not "the current folder", nor "the default"
+        raise ConfigError("--home is empty; give the home folder's path, or leave --home out to use "
+                          "TURBOMODE_HOME or the default")
     if home:
         return Path(home).expanduser().resolve()
     env = os.environ.get("TURBOMODE_HOME")

@@ -35,7 +35,8 @@ def backtest(
     if trigger not in ("manual", "cron"):
         raise typer.BadParameter("must be manual or cron", param_hint="--trigger")
     options: dict[str, Any] = {"start": start, "folds": folds,
-                               "models": [m.strip() for m in models.split(",") if m.strip()] if models else None}
+                               "models": [m.strip() for m in models.split(",") if m.strip()]
+                               if models is not None else None}
     from turbomode.cli import _compute
 
     options.update(_compute.options(tctx, workers, dask))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from turbomode.cli._util import err, handle_errors
@@ -12,7 +10,7 @@ from turbomode.tasks.demo import DEFAULT_YEARS, MAX_YEARS, MIN_YEARS
 
 @handle_errors
 def demo(
-    home: Path = typer.Option(None, "--home", help="Folder for the demo (new or empty, or an earlier demo's); "
+    home: str = typer.Option(None, "--home", help="Folder for the demo (new or empty, or an earlier demo's); "
                               "default: a new temporary folder, printed. Never your real home."),
     years: int = typer.Option(None, "--years", help=f"Years of sample history ({MIN_YEARS}-{MAX_YEARS}; default "
                               f"{DEFAULT_YEARS}, about two and a half minutes on 2 cores)."),

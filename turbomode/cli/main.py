@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, MutableMapping
-from pathlib import Path
 
 import typer
 
@@ -105,7 +104,8 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     tctx: typer.Context,
-    home: Path = typer.Option(None, "--home", help="Folder holding turbomode.toml, the database, models, logs "
+    # str, not Path: typer turns an empty value into Path("."), which resolve_home must refuse, not read
+    home: str = typer.Option(None, "--home", help="Folder holding turbomode.toml, the database, models, logs "
                               "and backups (default: $TURBOMODE_HOME, else the platform's user data folder)."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:

@@ -64,7 +64,10 @@ class WalkForward:
 def parse_models(models: Sequence[str] | None, cfg: Any) -> list[str]:
     from turbomode.ml.models import MODEL_TYPES
 
-    chosen = list(models) if models else list(cfg["models.types"])
+    if models is not None and not list(models):  # --models "" or ",,": not "every type"
+        raise ConfigError(f"--models names no model type; give a comma-separated list such as lightgbm,logistic "
+                          f"(from {', '.join(MODEL_TYPES)}), or leave --models out for models.types")
+    chosen = list(models) if models is not None else list(cfg["models.types"])
     unknown = [m for m in chosen if m not in MODEL_TYPES]
     if unknown:
         raise ConfigError(f"unknown model type(s) {', '.join(unknown)}; choose from {', '.join(MODEL_TYPES)}")

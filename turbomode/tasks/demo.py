@@ -114,6 +114,9 @@ def prepare(home_arg: str | Path | None, *, years: int = DEFAULT_YEARS, symbols:
     if symbols is not None and not 1 <= symbols:
         raise ConfigError(f"--symbols must be at least 1, not {symbols}")
     picked = pick_universe(securities, symbols)
+    if home_arg is not None and not str(home_arg).strip():
+        raise ConfigError("--home is empty; give a new or empty folder for the demo, or leave --home out for a "
+                          "temporary one")
     temporary = home_arg is None
     if temporary:
         home = Path(tempfile.mkdtemp(prefix="turbomode-demo-")).resolve()

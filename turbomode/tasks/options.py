@@ -22,15 +22,20 @@ def _ingest(ctx, now: datetime, options: dict[str, Any]) -> None:
 
 
 def _scan(ctx, now: datetime, options: dict[str, Any]) -> None:
-    if not options.get("as_of"):
+    if options.get("as_of") is None:
         return
+    if not str(options["as_of"]).strip():  # the scan itself reads "" as "the latest session"
+        from turbomode.errors import BadInput
+
+        raise BadInput("--as-of is empty; give a past session such as 2026-01-22, or leave --as-of out to scan "
+                       "the latest one")
     from turbomode.tasks import scan
 
     scan._check_inputs(ctx.connect(), ctx.config, now, options)
 
 
 def _train(ctx, now: datetime, options: dict[str, Any]) -> None:
-    if not options.get("sector"):
+    if options.get("sector") is None:
         return
     from turbomode.data.universe import load_universe
     from turbomode.tasks import train

@@ -63,8 +63,11 @@ def _check_types(cfg) -> list[str]:
 
 
 def _pick_sectors(requested: str | None, available: list[str]) -> list[str]:
-    if not requested:
+    if requested is None:
         return available
+    if not requested.strip():  # an empty --sector must not quietly mean every sector
+        raise BadInput(f"--sector is empty; give one of the universe's sectors ({', '.join(available)}), or "
+                       "leave --sector out to train them all")
     by_lower = {s.lower(): s for s in available}
     hit = by_lower.get(requested.strip().lower())
     if hit is None:
