@@ -150,6 +150,43 @@ def test_an_undecodable_symbol_from_a_real_command_line_is_a_usage_error(stored,
     assert "is not a ticker symbol" in json.loads(proc.stdout)["error"]
 
 
+SECTORS_SAID = "the universe's sectors are: Communication Services, Consumer Discretionary"
+
+
+@pytest.mark.parametrize("value, says", [
+    ("Nope", "error: unknown --sector 'Nope'; " + SECTORS_SAID),
+    ("Energi", "error: unknown --sector 'Energi'; " + SECTORS_SAID),
+    ("\udcff", "error: unknown --sector '\\udcff'; " + SECTORS_SAID),  # a byte that is not UTF-8
+    ("", "error: --sector is empty; give one of the universe's sectors"),
+], ids=["unknown", "misspelt", "undecodable byte", "empty"])
+def test_a_sector_the_universe_lacks_is_named_as_unknown_not_no_signals_match(cli, stored, value, says):
+    result = signals(cli, "--sector", value)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(says), result.output
+    assert "no signals match" not in result.output
+
+
+def test_an_unknown_sector_under_json_is_a_json_error(cli, stored):
+    result = signals(cli, "--sector", "Nope", "--format", "json")
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["error"].startswith("unknown --sector 'Nope'")
+
+
+def test_the_sectors_come_from_the_configured_universe(cli, stored, home):
+    (home / "universe.csv").write_text("symbol,name,sector\nAAA,A Inc,Energy\nCCC,C Inc,Financials\n")
+    (home / "turbomode.toml").write_text('[general]\nuniverse = "universe.csv"\n')
+    assert symbols_in(signals(cli, "--sector", "energy").output) == ["AAA"]
+    refused = signals(cli, "--sector", "Utilities")  # a GICS sector, but not this universe's
+    assert refused.exit_code == 2
+    assert "unknown --sector 'Utilities'; the universe's sectors are: Energy, Financials" in refused.output
+
+
+def test_a_known_sector_without_signals_is_not_an_error(cli, stored):
+    result = signals(cli, "--sector", "Health Care")
+    assert result.exit_code == 0 and "no signals match" in result.output
+
+
 def test_without_a_database_it_says_what_to_run_and_creates_nothing(cli, home):
     result = signals(cli)
     assert result.exit_code == 2 and "turbomode demo" in result.output  # a mistyped --home, or nothing yet

@@ -143,6 +143,27 @@ def _parse(text: str, where: str) -> list[Security]:
     return out
 
 
+def pick_sector(requested: str, available: list[str]) -> str:
+    """The sector of ``available`` that ``requested`` (--sector) names, in its stored spelling; any case.
+
+    BadInput naming the choices for an empty or unknown name: neither may quietly select every
+    sector or none.
+    """
+    choices = ", ".join(available)
+    if not requested.strip():
+        raise BadInput(f"--sector is empty; give one of the universe's sectors ({choices}), or leave --sector "
+                       "out for all of them")
+    hit = {s.lower(): s for s in available}.get(requested.strip().lower())
+    if hit is None:
+        raise BadInput(f"unknown --sector {requested!r}; the universe's sectors are: {choices}")
+    return hit
+
+
+def universe_sectors(path: str | Path | None) -> list[str]:
+    """The sectors of the universe at ``path`` (general.universe; None or "" = the built-in one), sorted."""
+    return sorted({s.sector for s in load_universe(path or None)})
+
+
 def _member_date(text: str, column: str, where: str, line: int) -> str | None:
     if not text:
         return None

@@ -37,11 +37,10 @@ def _scan(ctx, now: datetime, options: dict[str, Any]) -> None:
 def _train(ctx, now: datetime, options: dict[str, Any]) -> None:
     if options.get("sector") is None:
         return
-    from turbomode.data.universe import load_universe
+    from turbomode.data.universe import universe_sectors
     from turbomode.tasks import train
 
-    sectors = sorted({s.sector for s in load_universe(ctx.config["general.universe"] or None)})
-    train._pick_sectors(options["sector"], sectors)
+    train._pick_sectors(options["sector"], universe_sectors(ctx.config["general.universe"]))
 
 
 def _backtest(ctx, now: datetime, options: dict[str, Any]) -> None:

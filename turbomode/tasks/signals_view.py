@@ -63,6 +63,10 @@ def view(ctx, now: datetime, *, signal_type: str | None = None, sector: str | No
          descending: bool | None = None, limit: int | None = None) -> SignalsView:
     from turbomode.store import signals as store
 
+    if sector is not None:  # as train --sector: a sector the universe lacks is a mistake, not "no signals"
+        from turbomode.data.universe import pick_sector, universe_sectors
+
+        sector = pick_sector(sector, universe_sectors(ctx.config["general.universe"]))
     freshness = ctx.config["signals.freshness_hours"]
     conn = ctx.connect()
     s = store.summary(conn)

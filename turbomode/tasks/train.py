@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from turbomode.clock import iso
-from turbomode.errors import BadInput, ConfigError, MissingInput
+from turbomode.errors import ConfigError, MissingInput
 from turbomode.tasks import TaskResult
 
 log = logging.getLogger("turbomode.train")
@@ -63,16 +63,9 @@ def _check_types(cfg) -> list[str]:
 
 
 def _pick_sectors(requested: str | None, available: list[str]) -> list[str]:
-    if requested is None:
-        return available
-    if not requested.strip():  # an empty --sector must not quietly mean every sector
-        raise BadInput(f"--sector is empty; give one of the universe's sectors ({', '.join(available)}), or "
-                       "leave --sector out to train them all")
-    by_lower = {s.lower(): s for s in available}
-    hit = by_lower.get(requested.strip().lower())
-    if hit is None:
-        raise BadInput(f"unknown --sector {requested!r}; the universe's sectors are: {', '.join(available)}")
-    return [hit]
+    from turbomode.data.universe import pick_sector
+
+    return available if requested is None else [pick_sector(requested, available)]
 
 
 def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
