@@ -70,6 +70,8 @@ def read_yahoo_csv(path: Path, symbol: str):
     """
     import pandas as pd
 
+    if path.is_dir():  # Windows refuses to open a folder with "permission denied", POSIX with EISDIR
+        raise ValueError(f"{path} is a folder, not a CSV file; move it out of the CSV folder")
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True,
                           skip_blank_lines=False, encoding="utf-8-sig")
@@ -77,8 +79,6 @@ def read_yahoo_csv(path: Path, symbol: str):
         raise ValueError(f"{path} is empty; it needs a header line ({HEADER_HELP}) and one line per day") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path} is not a readable CSV ({str(exc).splitlines()[0]}); {HEADER_HELP}") from None
-    except IsADirectoryError:
-        raise ValueError(f"{path} is a folder, not a CSV file; move it out of the CSV folder") from None
     except FileNotFoundError:  # a dangling symbolic link, or the file went away after the folder was listed
         raise ValueError(f"{path} cannot be opened (no such file: a broken link?); fix or remove it") from None
     except PermissionError:
