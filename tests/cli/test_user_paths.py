@@ -69,8 +69,10 @@ def _symlink(link, target) -> None:
 
 
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+needs_symlinks = pytest.mark.skipif(os.name == "nt", reason="symbolic links need a privilege on Windows")
 
 
+@needs_symlinks
 def test_report_out_a_symlink_writes_the_file_it_names_and_keeps_the_link(cli, tmp_path, fresh_db):
     pages = tmp_path / "pages"
     pages.mkdir()
@@ -86,6 +88,7 @@ def test_report_out_a_symlink_writes_the_file_it_names_and_keeps_the_link(cli, t
     assert [p.name for p in pages.iterdir()] == ["real.html"]
 
 
+@needs_symlinks
 def test_report_out_a_symlink_to_a_new_file_creates_that_file(cli, tmp_path, fresh_db):
     link = tmp_path / "report.html"
     _symlink(link, tmp_path / "target.html")

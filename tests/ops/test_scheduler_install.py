@@ -16,6 +16,9 @@ from turbomode.ops import scheduler_export as se
 from turbomode.ops import scheduler_install as si
 from turbomode.ops.scheduler_export import Target
 
+# an absolute path on this platform (a drive on Windows) to nothing
+MISSING_EXE = str(Path(Path.cwd().anchor, "no", "such", "turbomode"))
+
 FAKE_CRONTAB = """#!/bin/sh
 # A stand-in for crontab(1): the table lives in $FAKE_CRONTAB_DIR/table; every call is logged.
 dir="$FAKE_CRONTAB_DIR"
@@ -302,7 +305,7 @@ class TestCli:
     @pytest.mark.parametrize("exe, says", [
         ("relative/x", "--exe relative/x is a relative path, which the scheduler would read from another folder"),
         ("turbomode", "--exe turbomode is a relative path"),
-        ("/no/such/turbomode", "--exe /no/such/turbomode is not a file"),
+        (MISSING_EXE, f"--exe {MISSING_EXE} is not a file"),
         ("", "--exe is empty"),
     ], ids=["relative", "a bare name", "missing", "empty"])
     def test_a_relative_missing_or_empty_exe_is_a_one_line_usage_error(self, cli, fake_crontab, tmp_path,
