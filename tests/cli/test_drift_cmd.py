@@ -225,3 +225,50 @@ def test_a_flipped_signal_mix_and_a_collapsed_hit_rate_are_significant(cli, home
     assert ("ALL", "prediction", "confidence") not in rows  # same confidence distribution
     assert "Utilities" in data["significant_sectors"]
     assert len(alerts) == 1
+
+
+
+def test_a_symbol_with_gaps_is_checked_from_its_own_bars_in_the_recent_and_the_training_window(home):
+    """Warm-up counts a symbol's own bars, as train (on the whole history) and scan do: a symbol
+    missing 60 days in the year before the recent sessions, and 50 in the year before the training
+    window, still has every recent and every training-window row, and the other symbols' own
+    features do not change because of it."""
+    from turbomode.ml.features import usable
+    from turbomode.tasks import drift
+
+    df = market(seed=3, factor=1.0, n_per=3)
+    set_up_home(home, df)
+    conn = connect(home / "turbomode.db")
+    sec = sectors_of(df)
+    end = pd.Timestamp(df["date"].max()).date()
+    window = 63
+    champions = {s: drift.Champion(s, "v", {}, *TRAIN) for s in SECTORS}
+    absolute = ["vol_21"]
+
+    def recent():
+        feats = drift.recent_features(conn, sec, end, window)
+        feats = feats[usable(feats)]
+        d = feats.index.get_level_values("date")
+        return feats[d.isin(sorted(set(d))[-window:])]
+
+    def training():
+        return drift._training_features(conn, champions, sec, absolute)["Energy"]["raw"]
+
+    before, trained = recent(), training()
+    recent_days = sorted(set(before.index.get_level_values("date")))
+    train_days = sorted(set(trained.index.get_level_values("date")))
+    assert str(train_days[0].date()) == TRAIN[0]
+    gone = [x[0] for x in conn.execute("SELECT date FROM price_data WHERE symbol = 'ENE0' AND date < ?"
+                                       " ORDER BY date DESC LIMIT 60 OFFSET 30", (str(recent_days[0].date()),))]
+    gone += [x[0] for x in conn.execute("SELECT date FROM price_data WHERE symbol = 'ENE0' AND date < ?"
+                                        " ORDER BY date DESC LIMIT 50 OFFSET 10", (TRAIN[0],))]
+    conn.executemany("DELETE FROM price_data WHERE symbol = 'ENE0' AND date = ?", [(x,) for x in gone])
+    conn.commit()
+
+    after = recent()
+    assert list(after.xs("ENE0", level="symbol").index) == recent_days
+    own = ["vol_21", "vol_63", "atr_pct", "volume_trend"]  # not relative to the sector's mean
+    pd.testing.assert_frame_equal(after.drop(index="ENE0", level="symbol")[own],
+                                  before.drop(index="ENE0", level="symbol")[own], check_exact=True)
+    assert list(training().xs("ENE0", level="symbol").index) == train_days
+    conn.close()

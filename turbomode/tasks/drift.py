@@ -158,7 +158,7 @@ def feature_drift(ctx, conn, champions: dict[str, Champion], check: DriftCheck,
 
     from turbomode import compute
     from turbomode.data.universe import load_universe
-    from turbomode.ml.features import DIRECTIONAL, FEATURE_NAMES, LOOKBACK_CALENDAR_DAYS, usable
+    from turbomode.ml.features import DIRECTIONAL, FEATURE_NAMES, usable
     from turbomode.ml.train import sector_rows
 
     backend = backend or compute.inline()
@@ -173,12 +173,10 @@ def feature_drift(ctx, conn, champions: dict[str, Champion], check: DriftCheck,
     end = _latest_price_date(conn)
     if end is None:
         raise MissingInput("no prices stored; run `turbomode ingest` first")
-    # enough calendar days for the recent sessions plus every feature's warm-up
-    start = end - timedelta(days=LOOKBACK_CALENDAR_DAYS + int(window * 1.5) + 10)
     steps = len(champions) + 2
     progress("recent features", 0, steps)
     absolute = [n for n in FEATURE_NAMES if n not in DIRECTIONAL]
-    feats = _features(conn, sector_of, start, end, members)
+    feats = recent_features(conn, sector_of, end, window, members)
     feats = feats[usable(feats)]
     dates = feats.index.get_level_values("date")
     recent = {"raw": feats[dates.isin(sorted(set(dates))[-window:])]}
@@ -286,7 +284,7 @@ def _training_features(conn, champions: dict[str, Champion], sector_of: dict[str
     symbols (ml/drift.py)}; computed once per distinct window."""
     import pandas as pd
 
-    from turbomode.ml.features import LOOKBACK_CALENDAR_DAYS, usable
+    from turbomode.ml.features import usable
     from turbomode.ml.train import sector_rows
 
     by_window: dict[tuple[str, str], list[str]] = {}
@@ -296,8 +294,10 @@ def _training_features(conn, champions: dict[str, Champion], sector_of: dict[str
     out: dict[str, Any] = {}
     for (a, b), sectors in by_window.items():
         in_window = {s: sec for s, sec in sector_of.items() if sec in sectors}
-        start = date.fromisoformat(a) - timedelta(days=LOOKBACK_CALENDAR_DAYS)
-        feats = _features(conn, in_window, start, date.fromisoformat(b), members)
+        # each symbol from its own warm-up before the window (one listed later: from the window's start)
+        starts = own_starts(conn, sorted(in_window), date.fromisoformat(a), 0)
+        starts = {s: starts.get(s, a) for s in in_window}
+        feats = _features(conn, in_window, starts, date.fromisoformat(b), members)
         d = feats.index.get_level_values("date")
         feats = feats[usable(feats) & (d >= pd.Timestamp(a)) & (d <= pd.Timestamp(b))]
         relative = stats.stationary(feats, absolute)
@@ -312,12 +312,36 @@ def _latest_price_date(conn) -> date | None:
     return date.fromisoformat(row[0]) if row and row[0] else None
 
 
-def _features(conn, sector_of: dict[str, str], start: date, end: date, members: dict | None = None):
+def own_starts(conn, symbols: list[str], on: date, sessions: int) -> dict[str, str]:
+    """symbol -> the first date its features must read so that its rows from ``sessions`` sessions
+    before ``on`` to ``on`` are past the warm-up, counted in its own bars (``WARMUP_BARS + 5 +
+    sessions`` of them back, as scan counts): a symbol with gaps is checked whenever it has the
+    history, as train (on the whole history) uses it. Symbols without a bar by ``on`` are left out."""
+    from turbomode.ml.features import WARMUP_BARS
+    from turbomode.store import prices
+
+    return prices.bars_back(conn, symbols, on.isoformat(), WARMUP_BARS + 5 + sessions)
+
+
+def recent_features(conn, sector_of: dict[str, str], end: date, window: int, members: dict | None = None):
+    """The features of the last ``window`` sessions to ``end`` (and the warm-up rows before them),
+    each symbol from its own warm-up on (``own_starts``)."""
+    starts = own_starts(conn, sorted(sector_of), end, window)
+    return _features(conn, {s: sec for s, sec in sector_of.items() if s in starts}, starts, end, members)
+
+
+def _features(conn, sector_of: dict[str, str], starts: dict[str, str], end: date, members: dict | None = None):
+    """Features of ``sector_of``'s symbols to ``end``, each symbol's bars from ``starts[symbol]`` on."""
+    import pandas as pd
+
     from turbomode.ml.features import compute_features
     from turbomode.store.prices import read_panel
 
-    panel = read_panel(conn, symbols=sorted(sector_of), start=start.isoformat(), end=end.isoformat(),
-                       adjusted=True)
+    first = min(starts.values()) if starts else end.isoformat()
+    panel = read_panel(conn, symbols=sorted(sector_of), start=first, end=end.isoformat(), adjusted=True)
+    if starts:
+        own = pd.to_datetime(panel["symbol"].map(starts).fillna(first))
+        panel = panel[(panel["date"] >= own).to_numpy()].reset_index(drop=True)
     return compute_features(panel, sector_of, members)
 
 
