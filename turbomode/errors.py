@@ -55,6 +55,10 @@ class EmptyDatabase(NotADatabase):
     """The database file is empty (0 bytes) in a home that has been used: its contents were lost."""
 
 
+class MissingDatabase(NotADatabase):
+    """The database file is missing from a home that has backups: it was moved or deleted."""
+
+
 class HomeNotWritable(TurboModeError):
     """The home folder (or a file in it) cannot be written."""
 

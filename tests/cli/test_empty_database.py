@@ -97,3 +97,42 @@ def test_a_fresh_home_without_a_database_file_still_starts_one(cli, home):
     result = cli("maintain")
     assert result.exit_code == 0, result.output
     assert (home / "turbomode.db").stat().st_size > 0
+
+
+def lost_home(home):
+    """A used home (a signal, two backups) whose database file, with its -wal and -shm, was then
+    moved or deleted."""
+    db, older, newest = used_home(home)
+    db.unlink()
+    return db, older, newest
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
+def test_a_missing_database_beside_backups_is_refused_and_no_new_one_is_started(cli, home, args):
+    db, _, newest = lost_home(home)
+    before = digests(home / "backups")
+
+    result = cli(*args)
+
+    assert result.exit_code == 2, result.output
+    [line] = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+    assert f"the database {db} is missing although this home has backups" in line
+    assert f"`turbomode restore {newest}`" in line
+    assert not db.exists()
+    assert digests(home / "backups") == before  # maintain did not rotate the good ones out
+
+
+def test_restoring_the_named_backup_into_a_home_that_lost_its_database_brings_the_rows_back(cli, home):
+    db, _, newest = lost_home(home)
+    result = cli("restore", str(newest), "--yes")
+    assert result.exit_code == 0, result.output
+    signals = json.loads(cli("signals", "--format", "json").stdout)
+    assert [s["symbol"] for s in signals] == ["AAA"]
+
+
+def test_a_missing_database_beside_model_versions_only_starts_a_new_one(cli, home):
+    # a user starting afresh may keep old model folders; nothing there can be rotated away
+    (home / "models" / "v20260101").mkdir(parents=True)
+    result = cli("maintain")
+    assert result.exit_code == 0, result.output
+    assert (home / "turbomode.db").stat().st_size > 0

@@ -58,6 +58,9 @@ def _check_header(path: Path, backups_dir: Path) -> None:
         with open(path, "rb") as fh:
             head = fh.read(16)
     except FileNotFoundError:
+        named = missing_database_error(Path(path), backups_dir)
+        if named is not None:
+            raise named from None
         return
     except IsADirectoryError:
         raise NotADatabase(f"{path} is a folder, not a database; move it away or choose another --home") from None
@@ -96,9 +99,7 @@ def empty_database_error(path: Path, backups_dir: Path) -> "TurboModeError | Non
 
     if not is_empty_file(path):
         return None
-    # the stamp in the name orders them (a copy made before an upgrade counts too)
-    backups = sorted((p for p in _glob(backups_dir, "turbomode-*.db") if p.is_file() and not is_empty_file(p)),
-                     key=lambda p: p.name[len("turbomode-"):][:16])
+    backups = _backups(backups_dir)
     if backups:
         return EmptyDatabase(
             f"the database {path} is empty (0 bytes) although this home has backups: its contents were lost, "
@@ -113,6 +114,31 @@ def empty_database_error(path: Path, backups_dir: Path) -> "TurboModeError | Non
             "contents were lost, and TurboMode will not start a new database over them; restore a backup with "
             "`turbomode restore <file>`, or move the empty file away to start a new database")
     return None
+
+
+def missing_database_error(path: Path, backups_dir: Path) -> "TurboModeError | None":
+    """Why a missing database must not become a new one, or None when it may (a first run).
+
+    Beside backups, a missing ``turbomode.db`` was moved or deleted: a job that started a new, empty
+    database there would soon have `maintain` rotate the good backups out for copies of it. Model
+    versions alone do not stop a new database (a user starting afresh keeps them; they are
+    re-registered by nothing and harm nothing)."""
+    from turbomode.errors import MissingDatabase
+
+    backups = _backups(backups_dir)
+    if not backups:
+        return None
+    return MissingDatabase(
+        f"the database {path} is missing although this home has backups: it was moved or deleted, and TurboMode "
+        f"will not start a new database beside them; restore the newest backup with "
+        f"`turbomode restore {backups[-1]}` (or put the file back; to start afresh, move {backups_dir} away)")
+
+
+def _backups(backups_dir: Path) -> list[Path]:
+    """The non-empty backups in ``backups_dir``, oldest first (the stamp in the name orders them; a copy
+    made before an upgrade counts too)."""
+    return sorted((p for p in _glob(backups_dir, "turbomode-*.db") if p.is_file() and not is_empty_file(p)),
+                  key=lambda p: p.name[len("turbomode-"):][:16])
 
 
 def _glob(folder: Path, pattern: str) -> list[Path]:
@@ -209,6 +235,9 @@ def connect_existing(path: Path, notice: Callable[[str], None] | None = None) ->
 
     path = Path(path)
     if not path.exists():
+        named = missing_database_error(path, path.parent / "backups")
+        if named is not None:
+            raise named
         raise NoDatabase(f"there is no TurboMode database in {path.parent} (no {path.name}); check --home "
                          "or TURBOMODE_HOME, or start with `turbomode demo` or `turbomode ingest`")
     check_is_database(path)
