@@ -62,6 +62,10 @@ def show(q: dict) -> None:
     cal = q["calibration"]
     print(f"  calibration: ECE BUY {cal['BUY']['ece']:.4f}, SELL {cal['SELL']['ece']:.4f}; "
           f"Brier BUY {cal['BUY']['brier']:.4f}, SELL {cal['SELL']['brier']:.4f}")
+    if q.get("oracle_calibration"):
+        o = q["oracle_calibration"]
+        print(f"  the oracle's calibration on the same rows: ECE BUY {o['BUY']:.4f}, SELL {o['SELL']:.4f}, "
+              f"both sides {o['pooled_ece']:.4f}")
     print(f"  base rates: BUY - SELL = {q['base_rate_difference']:+.4f} (se {q['base_rate_difference_se']:.4f}); "
           f"mean P(BUY) {q['mean_probability']['BUY']:.3f}, P(SELL) {q['mean_probability']['SELL']:.3f}")
     for name, e in q.get("ranking", {}).items():

@@ -106,6 +106,15 @@ def measure(proba: Any, y: Any, dates: Any, sectors: Sequence[str], threshold: f
     out["calibration"] = {k: {"ece": v["ece"], "brier": v["brier"], "reliability": v["reliability"]}
                           for k, v in cal.items()}
     out["calibration"]["pooled_ece"] = metrics.pooled_side_ece(proba, y)
+    if oracle is not None:
+        # The best forecast's own calibration on the same rows: what no forecast could do better. A
+        # window in which the market trended misses on both sides for the oracle too (the BUY and SELL
+        # rates move apart; only the pooled error cancels it).
+        o = np.asarray(oracle, dtype=float)
+        o3 = np.column_stack([o, np.clip(1.0 - o.sum(axis=1), 0.0, 1.0)])
+        o_cal = metrics.side_calibration(o3, y)
+        out["oracle_calibration"] = {"BUY": o_cal["BUY"]["ece"], "SELL": o_cal["SELL"]["ece"],
+                                     "pooled_ece": metrics.pooled_side_ece(o3, y)}
     diff = (y == 0).astype(float) - (y == 1).astype(float)
     out["base_rate_difference"] = float(diff.mean()) if len(y) else float("nan")
     out["base_rate_difference_se"] = clustered_se(diff, dates)
@@ -131,8 +140,11 @@ def one_line(q: dict[str, Any]) -> str:
     cal = q["calibration"]
     tail = f"; BUY share {q['buy_share']:.0%}" if q["buy_share"] == q["buy_share"] else ""
     pooled = f", both sides {cal['pooled_ece']:.3f}" if "pooled_ece" in cal else ""
+    best = q.get("oracle_calibration")
+    oracle = (f" (the oracle's on the same rows: BUY {best['BUY']:.3f}, SELL {best['SELL']:.3f}, both sides "
+              f"{best['pooled_ece']:.3f})") if best else ""
     return ("held-out " + "; ".join(parts) + tail
-            + f"; calibration error BUY {cal['BUY']['ece']:.3f}, SELL {cal['SELL']['ece']:.3f}{pooled}")
+            + f"; calibration error BUY {cal['BUY']['ece']:.3f}, SELL {cal['SELL']['ece']:.3f}{pooled}{oracle}")
 
 
 def held_out_year(*, years: int, symbols: int | None, strength: float, seed: int | None, end: Any,
