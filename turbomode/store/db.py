@@ -208,6 +208,24 @@ def connect(path: Path, *, migrate: bool = True, readonly: bool = False, backups
     return conn
 
 
+def connect_as_is(path: Path) -> sqlite3.Connection:
+    """A read-write connection to an existing database that changes nothing by opening it: no
+    migration, no switch to WAL. For restore's claim on the file it is about to replace, which may be
+    the old system's or a damaged one, and on the copy it puts in. FileNotFoundError when there is none.
+    """
+    path = Path(path)
+    check_is_database(path)
+    if not path.is_file():
+        raise FileNotFoundError(path)
+    from urllib.parse import quote
+
+    # quoted: a '#', '?' or '%' in a folder name would otherwise end or change the path
+    conn = sqlite3.connect(f"file:{quote(path.as_posix(), safe='/:')}?mode=rw", uri=True,
+                           timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
 def _upgrade_failed(exc: sqlite3.Error, path: Path, saved: Path | None) -> "TurboModeError":
     """The one sentence for an upgrade a migration could not make (it was rolled back whole)."""
     from turbomode import logs

@@ -4,6 +4,10 @@ A run is claimed in one transaction: its ``task_runs`` row is inserted, then the
 INSERT … ON CONFLICT DO NOTHING; when no lock row was inserted another run holds the job and the
 new row becomes ``skipped`` before the commit. Finishing a run and releasing its lock is also one
 transaction, and so is marking a dead run ``abandoned``. Nothing else decides who runs.
+
+A restore claims the database with a run-less ``restore`` lock (claim_restore: checked and taken in
+one write transaction); while that lock's process is alive every other claim is refused, and a
+claim that finds it stale (its process gone, by the caller's ``lock_alive``) deletes it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from turbomode.redact import redact, redact_obj
 from turbomode.store.db import transaction
 
 SUCCESS = ("succeeded", "partial")  # a partial run (some symbols failed) still counts as done
+RESTORE_LOCK = "restore"
+# Judges a lock row: True while the process holding it may still be running (ops.locks has the rule).
+LockAlive = Callable[[sqlite3.Row], bool]
 
 
 def _json(summary: dict[str, Any] | None) -> str | None:
@@ -56,23 +63,26 @@ def claim_run(conn: sqlite3.Connection, task: str, trigger: str, now: datetime,
               scheduled_for: datetime | None = None, missed_count: int | None = None,
               parent_run_id: int | None = None,
               skipped_message: Callable[[sqlite3.Row | None], str] | None = None,
-              proc_started: float | None = None) -> Claim:
-    """Record a run and take the job's lock, atomically. When the lock is held the row is 'skipped'.
+              proc_started: float | None = None, lock_alive: LockAlive | None = None) -> Claim:
+    """Record a run and take the job's lock, atomically. When the lock is held, or a restore is
+    replacing the database, the row is 'skipped' and ``holder`` is that lock's row.
 
     ``proc_started``: this process's start time (psutil), which with the pid identifies it.
+    ``lock_alive``: judges a restore lock; without it any restore lock counts as alive.
     """
     with transaction(conn):
         run_id = _insert_running(conn, task, trigger, now, scheduled_for, missed_count, parent_run_id,
                                  proc_started)
-        cur = conn.execute(
-            "INSERT INTO locks (name, run_id, pid, host, acquired_at, heartbeat_at, proc_started)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO NOTHING",
-            (task, run_id, os.getpid(), socket.gethostname(), iso(now), iso(now), proc_started),
-        )
-        if cur.rowcount == 1:
-            return Claim(run_id, True)
-        holder = conn.execute("SELECT l.*, r.started_at AS run_started_at FROM locks l"
-                              " LEFT JOIN task_runs r ON r.id = l.run_id WHERE l.name = ?", (task,)).fetchone()
+        holder = _restore_in_progress(conn, lock_alive)
+        if holder is None:
+            cur = conn.execute(
+                "INSERT INTO locks (name, run_id, pid, host, acquired_at, heartbeat_at, proc_started)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO NOTHING",
+                (task, run_id, os.getpid(), socket.gethostname(), iso(now), iso(now), proc_started),
+            )
+            if cur.rowcount == 1:
+                return Claim(run_id, True)
+            holder = _holder(conn, task)
         message = skipped_message(holder) if skipped_message else f"{task} is already running; skipped"
         conn.execute(
             "UPDATE task_runs SET status = 'skipped', finished_at = ?, error = ?, exit_code = 0,"
@@ -80,6 +90,22 @@ def claim_run(conn: sqlite3.Connection, task: str, trigger: str, now: datetime,
             (iso(now), message, _json({"held_by_run": holder["run_id"] if holder else None}), run_id),
         )
         return Claim(run_id, False, holder)
+
+
+def _holder(conn: sqlite3.Connection, name: str) -> sqlite3.Row | None:
+    return conn.execute("SELECT l.*, r.started_at AS run_started_at FROM locks l"
+                        " LEFT JOIN task_runs r ON r.id = l.run_id WHERE l.name = ?", (name,)).fetchone()
+
+
+def _restore_in_progress(conn: sqlite3.Connection, lock_alive: LockAlive | None) -> sqlite3.Row | None:
+    """The restore lock's row while its process is alive; a stale one is deleted (inside the caller's
+    transaction), so a restore that crashed never blocks a job."""
+    row = _holder(conn, RESTORE_LOCK)
+    if row is None or lock_alive is None or lock_alive(row):
+        return row
+    conn.execute("DELETE FROM locks WHERE name = ? AND pid IS ? AND acquired_at = ?",
+                 (RESTORE_LOCK, row["pid"], row["acquired_at"]))
+    return None
 
 
 def finish_run(conn: sqlite3.Connection, run_id: int, status: str, now: datetime,
@@ -162,9 +188,13 @@ def release_lock(conn: sqlite3.Connection, name: str, *, run_id: int | None = No
 
 
 def claim_lock(conn: sqlite3.Connection, name: str, now: datetime,
-               proc_started: float | None = None) -> sqlite3.Row | None:
-    """Take a lock that has no run row (catchup's). None when taken; the holder's row otherwise."""
+               proc_started: float | None = None, lock_alive: LockAlive | None = None) -> sqlite3.Row | None:
+    """Take a lock that has no run row (catchup's). None when taken; the holder's row otherwise (the
+    restore lock's while a restore is replacing the database; ``lock_alive`` as in claim_run)."""
     with transaction(conn):
+        restoring = _restore_in_progress(conn, lock_alive)
+        if restoring is not None:
+            return restoring
         cur = conn.execute(
             "INSERT INTO locks (name, run_id, pid, host, acquired_at, heartbeat_at, proc_started)"
             " VALUES (?, NULL, ?, ?, ?, ?, ?) ON CONFLICT(name) DO NOTHING",
@@ -172,6 +202,56 @@ def claim_lock(conn: sqlite3.Connection, name: str, now: datetime,
         if cur.rowcount == 1:
             return None
         return conn.execute("SELECT * FROM locks WHERE name = ?", (name,)).fetchone()
+
+
+class RestoreLock(NamedTuple):
+    """Who holds the restore lock: written into the live database, then into the copy that replaces it."""
+    pid: int
+    host: str
+    acquired_at: str
+    proc_started: float | None
+
+
+def restore_lock(now: datetime, proc_started: float | None) -> RestoreLock:
+    return RestoreLock(os.getpid(), socket.gethostname(), iso(now), proc_started)
+
+
+def claim_restore(conn: sqlite3.Connection, lock: RestoreLock,
+                  live: Callable[[sqlite3.Connection], list[Any]]) -> list[Any]:
+    """Take the restore lock unless a run is live, in one write transaction; returns what ``live`` found
+    (nothing taken then), or [] with the lock taken.
+
+    ``live(conn)`` must judge every run and every run-less lock, a restore lock included: one it does
+    not return is stale and is replaced. A job's claim committed before this one is in what ``live``
+    reads; one that comes after waits for the commit, then sees the lock and is refused.
+    """
+    with transaction(conn):
+        found = live(conn)
+        if not found:
+            put_restore_lock(conn, lock)
+        return found
+
+
+def put_restore_lock(conn: sqlite3.Connection, lock: RestoreLock) -> bool:
+    """Write ``lock`` (replacing any stale restore lock); False when the database has no locks table.
+
+    The caller holds the transaction (claim_restore), or the database is restore's private copy of the
+    backup: the backup may be older than the ``proc_started`` column, which is then left out.
+    """
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(locks)")}
+    if not columns:
+        return False  # the old system's: no ledger, no runs to hold off
+    values = {"name": RESTORE_LOCK, "run_id": None, "pid": lock.pid, "host": lock.host,
+              "acquired_at": lock.acquired_at, "heartbeat_at": lock.acquired_at,
+              "proc_started": lock.proc_started}
+    values = {k: v for k, v in values.items() if k in columns}
+    conn.execute(f"INSERT OR REPLACE INTO locks ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+                 list(values.values()))
+    return True
+
+
+def release_restore_lock(conn: sqlite3.Connection, lock: RestoreLock) -> bool:
+    return release_lock(conn, RESTORE_LOCK, pid=lock.pid, acquired_at=lock.acquired_at)
 
 
 def touch_lock(conn: sqlite3.Connection, name: str, now: datetime) -> None:
