@@ -119,3 +119,21 @@ def test_the_start_time_read_from_getprocesstimes_is_psutils():
 
     assert locks._windows_start_time() == pytest.approx(psutil.Process().create_time(), abs=0.01)
     assert locks.my_start_time() == locks._windows_start_time()
+
+
+def test_a_restore_lock_is_judged_by_the_sweeps_rule(ctx):
+    from turbomode.clock import iso as _iso
+
+    judge = locks.lock_alive(NOW, 15)
+    row = {"name": locks.RESTORE_LOCK, "run_id": None, "host": locks.this_host(), "acquired_at": _iso(NOW),
+           "heartbeat_at": _iso(NOW), "pid": locks.os_pid(), "proc_started": locks.my_start_time()}
+    conn = ctx.connect()
+    with transaction(conn):
+        conn.execute(f"INSERT INTO locks ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
+    mine = conn.execute("SELECT * FROM locks").fetchone()
+    assert judge(mine)
+    with transaction(conn):
+        conn.execute("UPDATE locks SET pid = ?", (_dead_pid(),))
+    assert not judge(conn.execute("SELECT * FROM locks").fetchone())
+    locks.sweep(conn, NOW, 15)  # and the sweep drops it, as it drops catchup's
+    assert _locks(ctx) == []

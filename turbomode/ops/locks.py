@@ -25,6 +25,7 @@ from turbomode.store import ledger
 
 log = logging.getLogger("turbomode.locks")
 CATCHUP_LOCK = "catchup"
+RESTORE_LOCK = ledger.RESTORE_LOCK  # held by `restore` from its last check until its clean-up
 # Start times are compared with this tolerance (psutil derives them from boot time and ticks).
 START_TOLERANCE_S = 1.0
 # Rows without a recorded start time (written by older code): a process that started this much
@@ -171,6 +172,12 @@ def sweep(conn: sqlite3.Connection, now: datetime, stale_minutes: int) -> list[A
     return found
 
 
+def lock_alive(now: datetime, stale_minutes: int) -> ledger.LockAlive:
+    """The sweep's rule as a predicate on a lock row, for a claim to judge the restore lock it meets."""
+    host, stale_after = this_host(), timedelta(minutes=stale_minutes)
+    return lambda row: death_reason(row, now, stale_after, host) is None
+
+
 class LiveRun(NamedTuple):
     job: str
     run_id: int | None  # None: a lock without a run (catchup's)
@@ -188,6 +195,13 @@ def live_runs(conn: sqlite3.Connection, now: datetime, stale_minutes: int) -> li
     found += [LiveRun(lk["name"], None, lk["pid"], lk["host"], lk["acquired_at"]) for lk in ledger.all_locks(conn)
               if lk["run_id"] is None and death_reason(lk, now, stale_after, host) is None]
     return found
+
+
+def claim_restore(conn: sqlite3.Connection, lock: ledger.RestoreLock, now: datetime,
+                  stale_minutes: int) -> list[LiveRun]:
+    """Restore's claim of the database: the live runs (nothing taken), or [] with the restore lock taken,
+    checked and taken in one write transaction so no job's claim can come in between."""
+    return ledger.claim_restore(conn, lock, lambda c: live_runs(c, now, stale_minutes))
 
 
 # How long one heartbeat write waits for the lock, and after how long without one it is a warning
@@ -251,6 +265,9 @@ class Heartbeat:
 
 
 def held_message(job: str, holder: sqlite3.Row | None) -> str:
+    if holder is not None and holder["name"] == RESTORE_LOCK:
+        return (f"{job} skipped: the database is being restored from a backup (pid {holder['pid']} since "
+                f"{holder['acquired_at']}); run {job} again once the restore has finished")
     if holder is None:
         return f"{job} is already running; skipped"
     return (f"{job} is already running (run {holder['run_id']}, pid {holder['pid']} since "

@@ -79,7 +79,8 @@ def run_job(ctx: Context, job: str, options: dict[str, Any] | None = None, *, tr
         scheduled_for = _scheduled_time(ctx, job, now)
     claim = ledger.claim_run(conn, job, trigger, now, scheduled_for, missed_count, parent_run_id,
                              skipped_message=lambda holder: locks.held_message(job, holder),
-                             proc_started=locks.my_start_time())
+                             proc_started=locks.my_start_time(),
+                             lock_alive=locks.lock_alive(now, ctx.config["run.stale_heartbeat_minutes"]))
     run_id = claim.run_id
     if not claim.claimed:
         message = locks.held_message(job, claim.holder)
@@ -227,7 +228,9 @@ def _wait_for(ctx: Context, job: str, skipped: RunOutcome, now_fn: Callable[[], 
     """A prerequisite is running in another process: wait for that run's result."""
     rid = skipped.held_by
     if rid is None:
-        return RunOutcome(job, skipped.run_id, "failed", EXIT_FAILED, error="held by an unknown run")
+        # no run to wait for (a restore holds the database): its message says what to do
+        return RunOutcome(job, skipped.run_id, "failed", EXIT_FAILED,
+                          error=skipped.error or "held by an unknown run")
     conn = ctx.connect()
     log.info("waiting for %s run %s, already running in another process", job, rid)
     deadline = time.monotonic() + DEPENDENCY_WAIT_S

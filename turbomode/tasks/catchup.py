@@ -37,9 +37,11 @@ def run(ctx: Context, now: datetime, options: dict[str, Any],
                           _plan_message(items))
     conn = runner.open_database(ctx, "catchup")
     runner.sweep(ctx, now)
-    holder = ledger.claim_lock(conn, locks.CATCHUP_LOCK, now, locks.my_start_time())
+    holder = ledger.claim_lock(conn, locks.CATCHUP_LOCK, now, locks.my_start_time(),
+                               lock_alive=locks.lock_alive(now, ctx.config["run.stale_heartbeat_minutes"]))
     if holder is not None:
-        msg = (f"catchup is already running (pid {holder['pid']} on {holder['host']} since "
+        msg = (locks.held_message("catchup", holder) if holder["name"] == locks.RESTORE_LOCK else
+               f"catchup is already running (pid {holder['pid']} on {holder['host']} since "
                f"{holder['acquired_at']}); skipped")
         return TaskResult("skipped", {"plan": [], "runs": [], "held_by_pid": holder["pid"]}, msg)
     try:
