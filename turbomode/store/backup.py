@@ -160,7 +160,7 @@ class RestoreResult:
 
 
 def restore_database(db_path: Path, backup: Path, now: datetime,
-                     before_swap: Callable[[], None] | None = None) -> RestoreResult:
+                     before_swap: Callable[[Path], None] | None = None) -> RestoreResult:
     """Put ``backup`` in place of ``db_path`` atomically, keeping the current files as ``*.before-restore``.
 
     The backup is copied next to the database and checked there; only a copy that passes its integrity
@@ -170,8 +170,9 @@ def restore_database(db_path: Path, backup: Path, now: datetime,
     had it open would go on writing into the replaced file unseen. Only a current file that SQLite
     cannot open as a database at all is replaced by renaming.
 
-    ``before_swap`` is called once the backup has passed its checks, just before the database is
-    touched; it may raise to call the restore off (a job that started meanwhile).
+    ``before_swap`` is called with the checked copy once the backup has passed its checks, just before
+    the database is touched; it may raise to call the restore off (a job that started meanwhile), and it
+    may write into the copy (the restore's lock, so the database goes in already claimed).
     """
     backup = Path(backup)
     check_backup_file_header(backup)
@@ -190,7 +191,7 @@ def restore_database(db_path: Path, backup: Path, now: datetime,
         check = check_backup_file(tmp, shown=backup)
         _drop_sidecars(tmp)
         if before_swap is not None:
-            before_swap()
+            before_swap(tmp)
         kept = None
         if db_path.exists():
             # A byte copy, not the backup API: the current file may be the damaged one.
