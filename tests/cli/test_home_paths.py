@@ -27,6 +27,21 @@ def odd_home(tmp_path) -> Path:
 
 
 def test_a_home_with_spaces_and_non_ascii_runs_the_whole_life_cycle(cli, odd_home, runner):
+    life_cycle(runner, odd_home)
+
+
+# '#', '?' and '%' end or change the path of an SQLite URI unless quoted ('?' is not allowed in a
+# Windows file name)
+URI_NAMES = ["C# projects", "100% mine", "50%20 off"] + ([] if os.name == "nt" else ["why? not"])
+
+
+@pytest.mark.parametrize("name", URI_NAMES)
+def test_a_home_whose_path_holds_uri_characters_runs_the_whole_life_cycle(cli, tmp_path, runner, name):
+    life_cycle(runner, tmp_path / name / "turbomode")
+
+
+def life_cycle(runner, odd_home: Path) -> None:
+    """config init, a seeded database, maintain, restore, report, status and the Task Scheduler export."""
     from turbomode.cli.main import app
 
     def run(*args):

@@ -161,7 +161,7 @@ def connect(path: Path, *, migrate: bool = True, readonly: bool = False, backups
     if readonly:
         if not path.exists():
             raise FileNotFoundError(path)
-        conn = sqlite3.connect(f"file:{path.as_posix()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S,
+        conn = sqlite3.connect(_uri(path, "ro"), uri=True, timeout=BUSY_TIMEOUT_S,
                                isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         return conn
@@ -208,6 +208,14 @@ def connect(path: Path, *, migrate: bool = True, readonly: bool = False, backups
     return conn
 
 
+def _uri(path: Path, mode: str) -> str:
+    """An SQLite URI for ``path``, quoted: a '#', '?' or '%' in a folder name ('C# projects') would
+    otherwise end or change the path."""
+    from urllib.parse import quote
+
+    return f"file:{quote(Path(path).as_posix(), safe='/:')}?mode={mode}"
+
+
 def connect_as_is(path: Path) -> sqlite3.Connection:
     """A read-write connection to an existing database that changes nothing by opening it: no
     migration, no switch to WAL. For restore's claim on the file it is about to replace, which may be
@@ -217,10 +225,7 @@ def connect_as_is(path: Path) -> sqlite3.Connection:
     check_is_database(path)
     if not path.is_file():
         raise FileNotFoundError(path)
-    from urllib.parse import quote
-
-    # quoted: a '#', '?' or '%' in a folder name would otherwise end or change the path
-    conn = sqlite3.connect(f"file:{quote(path.as_posix(), safe='/:')}?mode=rw", uri=True,
+    conn = sqlite3.connect(_uri(path, "rw"), uri=True,
                            timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     return conn
