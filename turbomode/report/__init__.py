@@ -32,7 +32,19 @@ def write_report(ctx, now: datetime, path: Path | None = None) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
     elif not target.parent.is_dir():  # Windows says "not found" for a path under a file; say what it is
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(target.parent))
-    atomic_write_text(target, html)
+    try:
+        atomic_write_text(target, html)
+    except OSError as exc:
+        from turbomode.store.db import storage_error
+
+        if path is not None:
+            raise
+        exc.filename, exc.filename2 = str(target), None  # the page, not its temporary name
+        named = storage_error(exc, target.parent)
+        if named is None:
+            raise
+        # the home's own page: a monitor's account or a read-only home can still write one elsewhere
+        raise type(named)(f"{named}, or write the page elsewhere with `turbomode report --out FILE`") from None
     return target
 
 

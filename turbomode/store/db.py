@@ -161,8 +161,9 @@ def connect(path: Path, *, migrate: bool = True, readonly: bool = False, backups
     if readonly:
         if not path.exists():
             raise FileNotFoundError(path)
-        conn = sqlite3.connect(_uri(path, "ro"), uri=True, timeout=BUSY_TIMEOUT_S,
-                               isolation_level=None, check_same_thread=False)
+        uri = _uri(path, "ro") + ("&immutable=1" if read_only_folder(path) else "")
+        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                               check_same_thread=False)
         conn.row_factory = sqlite3.Row
         return conn
     if not path.parent.exists():
@@ -206,6 +207,21 @@ def connect(path: Path, *, migrate: bool = True, readonly: bool = False, backups
             raise _upgrade_failed(exc, path, saved) from None
         raise
     return conn
+
+
+def read_only_folder(path: Path) -> bool:
+    """True when this user cannot write the database's folder (a monitor's account, a read-only mount)
+    and no write-ahead log is beside the database.
+
+    SQLite reads a WAL database only through its ``-shm`` index, which it must create in the folder;
+    there it cannot, so such a database is opened ``immutable`` (no locks, no index). That reads it
+    whole only while nothing is in a write-ahead log: the last connection to close checkpoints the
+    log into the database and deletes it. With a ``-wal`` present (a job is writing) SQLite reads the
+    log and the existing index read-only itself."""
+    path = Path(path)
+    if os.access(path.parent, os.W_OK):
+        return False
+    return not path.with_name(path.name + "-wal").exists()
 
 
 def _uri(path: Path, mode: str) -> str:
@@ -282,7 +298,8 @@ def connect_existing(path: Path, notice: Callable[[str], None] | None = None) ->
                 f"{path} was written by the old system or an older TurboMode and needs a schema upgrade "
                 f"({len(pending)} change(s)), which a read-only command never makes; run a job such as "
                 "`turbomode ingest` or `turbomode catchup`: it backs the file up first, then upgrades it")
-        return connect(path, migrate=False)
+        # in a folder this user cannot write, the read-only connection is the one that can read
+        return connect(path, readonly=True) if read_only_folder(path) else connect(path, migrate=False)
     except sqlite3.Error as exc:
         named = storage_error(exc, path.parent, db=path)
         if named is not None:
