@@ -110,3 +110,45 @@ def test_the_status_table_is_coloured_on_a_terminal_and_plain_otherwise(sched_ho
     assert "\x1b[" not in plain.stdout and "\x1b[" in coloured.stdout and "\x1b[" not in no_color.stdout
     assert plain.stdout == no_color.stdout
     assert "scan      At 23:30 every day" in plain.stdout and "HEALTHY" in plain.stdout
+
+
+def _run(sched_home, job, trigger, monkeypatch, mode):
+    from turbomode.context import Context
+    from turbomode.ops.runner import run_job
+
+    monkeypatch.setenv(f"FAKE_{job.upper()}", mode)
+    try:
+        return run_job(Context.load(sched_home), job, {}, trigger=trigger, with_deps=False).exit_code
+    except Exception as exc:  # the CLI turns it into one line and an exit code
+        return getattr(exc, "exit_code", None)
+
+
+def test_a_hand_typed_command_refused_for_its_options_neither_fails_the_job_nor_alerts(
+        sched_home, fake_jobs, alerts_spy, cli, monkeypatch):
+    """`turbomode backtest --start <too late>` typed by hand: the typist read the sentence; the weekly
+    backtest's health, the alerts and the dead-man pings are not what failed."""
+    _all_ran(cli)
+    alerts_spy.clear()
+    with time_machine.travel(NOW + timedelta(minutes=30), tick=False):
+        assert _run(sched_home, "backtest", "manual", monkeypatch, "usage") == 2
+        data = json.loads(cli("status", "--json").stdout)
+        history = cli("history", "--job", "backtest").stdout
+    assert data["healthy"], data["problems"]
+    assert {j["name"]: j for j in data["jobs"]}["backtest"]["last_status"] == "succeeded"
+    assert alerts_spy == []  # no alert, and no ping (not even a start left unanswered)
+    assert "failed" in history and "--start is after" in history  # recorded all the same
+
+
+def test_a_scheduled_run_refused_for_its_settings_or_a_hand_run_that_failed_still_counts(
+        sched_home, fake_jobs, alerts_spy, cli, monkeypatch):
+    _all_ran(cli)
+    alerts_spy.clear()
+    with time_machine.travel(NOW + timedelta(minutes=30), tick=False):
+        assert _run(sched_home, "backtest", "cron", monkeypatch, "usage") == 2
+        scheduled = json.loads(cli("status", "--json").stdout)
+        assert _run(sched_home, "drift", "manual", monkeypatch, "fail") == 1
+        by_hand = json.loads(cli("status", "--json").stdout)
+    assert any("backtest's last run" in p and "failed" in p for p in scheduled["problems"])
+    assert any("drift's last run" in p and "failed" in p for p in by_hand["problems"])
+    assert [c[:3] for c in alerts_spy if c[0] == "notify"] == [("notify", "backtest", "failed"),
+                                                                ("notify", "drift", "failed")]

@@ -2,6 +2,7 @@
 
 Behaviour comes from environment variables so that it also reaches real subprocesses:
 ``FAKE_<JOB>`` = ``ok`` (default) | ``fail`` | ``fail:<message>`` | ``fail-late`` (after 2 s) | ``refuse`` |
+``usage`` (an option the task finds wrong, exit 2) |
 ``crash`` | ``crash:<message>`` | ``sleep:<seconds>``;
 ``FAKE_LOG`` = a file each task appends "<job> <pid>" to when it starts. The fake ingest stores a
 price bar for the last completed session (so prices become fresh), the fake train a champion model.
@@ -51,6 +52,10 @@ def make(job: str):
             raise RuntimeError(mode[6:])
         elif mode == "refuse":
             raise StaleData(f"fake {job} refused stale input; run `turbomode ingest`")
+        elif mode == "usage":
+            from turbomode.errors import ConfigError
+
+            raise ConfigError(f"fake {job}: --start is after the last labelled session; choose an earlier date")
         elif mode == "crash":
             raise RuntimeError(f"fake {job} crashed")
         _side_effect(ctx, job, now)

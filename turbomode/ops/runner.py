@@ -91,14 +91,17 @@ def run_job(ctx: Context, job: str, options: dict[str, Any] | None = None, *, tr
     session = session if session is not None else {}
     log.info("run %s started: job=%s trigger=%s scheduled_for=%s", run_id, job, trigger,
              clock.iso(scheduled_for) if scheduled_for else "-")
-    ping_safe(ctx, job, "start", run_id)
+    if trigger != "manual":
+        # A command typed by hand pings its outcome only: refused for its options (``_finish``) it
+        # pings nothing, and a start left unanswered is 'down' to a healthchecks.io-style monitor.
+        ping_safe(ctx, job, "start", run_id)
     cfg = ctx.config
     with locks.Heartbeat(ctx.db_path, run_id, job, cfg["run.heartbeat_seconds"], now_fn):
         try:
             blocked = _prerequisites(ctx, job, run_id, now_fn, session) if with_deps else None
             if blocked is not None:
                 outcome = RunOutcome(job, run_id, "blocked", EXIT_REFUSED, error=f"{job} blocked: {blocked}")
-                _finish(ctx, outcome, now_fn)
+                _finish(ctx, outcome, now_fn, trigger)
                 session[job] = outcome
                 return outcome
             try:
@@ -117,7 +120,7 @@ def run_job(ctx: Context, job: str, options: dict[str, Any] | None = None, *, tr
         except TurboModeError as exc:
             outcome = RunOutcome(job, run_id, "failed", exc.exit_code, error=str(exc))
             log.error("run %s failed: %s", run_id, exc)
-            _finish(ctx, outcome, now_fn)
+            _finish(ctx, outcome, now_fn, trigger)
             session[job] = outcome
             raise
         except BaseException as exc:  # unexpected (or Ctrl-C): traceback to the log, one line to the user
@@ -126,12 +129,12 @@ def run_job(ctx: Context, job: str, options: dict[str, Any] | None = None, *, tr
             if not interrupted:
                 log.error("run %s crashed:\n%s", run_id, traceback.format_exc())
             outcome = RunOutcome(job, run_id, "failed", EXIT_FAILED, error=error)
-            _finish(ctx, outcome, now_fn)
+            _finish(ctx, outcome, now_fn, trigger)
             session[job] = outcome
             raise
     message = result.message if result.status in ("failed", "partial") else None
     outcome = RunOutcome(job, run_id, result.status, result.exit_code, result, error=message)
-    _finish(ctx, outcome, now_fn)
+    _finish(ctx, outcome, now_fn, trigger)
     session[job] = outcome
     return outcome
 
@@ -160,8 +163,12 @@ def open_database(ctx: Context, job: str) -> "sqlite3.Connection":
         raise
 
 
-def _finish(ctx: Context, outcome: RunOutcome, now_fn: Callable[[], datetime]) -> None:
-    """Record the end (and release the lock) in one transaction, then alert and ping."""
+def _finish(ctx: Context, outcome: RunOutcome, now_fn: Callable[[], datetime], trigger: str) -> None:
+    """Record the end (and release the lock) in one transaction, then alert and ping.
+
+    A hand-run command refused for its options or settings (exit 2) is recorded, but neither alerts
+    nor pings: the person who typed it has the sentence on their terminal, and the scheduled job's
+    health (a monitor's dead-man switch) is not what failed (``state.last_runs`` leaves it out too)."""
     result = outcome.result
     summary = result.summary if result else None
     if result is not None and result.message and "message" not in summary:
@@ -176,6 +183,10 @@ def _finish(ctx: Context, outcome: RunOutcome, now_fn: Callable[[], datetime]) -
              (f" {outcome.error}" if outcome.error else ""))
     # partial too: some of the work was not done (a symbol failed, a bar was quarantined, a sector
     # had no usable model) and a person has to look
+    from turbomode.store import state
+
+    if state.user_error(trigger, outcome.status, outcome.exit_code):
+        return
     if outcome.status in ("failed", "blocked", "partial"):
         notify_safe(ctx, outcome.job, outcome.status, outcome.error or outcome.status, outcome.run_id,
                     details=result.summary if result else None)

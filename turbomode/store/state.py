@@ -47,11 +47,23 @@ def last_success(conn: sqlite3.Connection) -> dict[str, datetime]:
     return {r["task"]: parse_iso(r["at"]) for r in rows if r["at"]}
 
 
+# A command typed by hand and refused for its options or settings (exit 2) is the typist's error, told
+# on their terminal: it is recorded, but it is not the scheduled job's result (no alert, no ping, and
+# `status` does not count it).
+USER_ERROR_EXIT = 2
+
+
+def user_error(trigger: str | None, status: str | None, exit_code: int | None) -> bool:
+    return trigger == "manual" and status == "failed" and exit_code == USER_ERROR_EXIT
+
+
 def last_runs(conn: sqlite3.Connection) -> dict[str, sqlite3.Row]:
-    """Per job, its latest run that is not a 'skipped' duplicate (the result a user cares about)."""
+    """Per job, its latest run that is not a 'skipped' duplicate nor a hand-typed command refused for
+    its options (``user_error``): the result a user cares about."""
     rows = conn.execute(
         "SELECT r.* FROM task_runs r JOIN (SELECT task, MAX(id) AS id FROM task_runs"
-        " WHERE status != 'skipped' GROUP BY task) m ON m.id = r.id").fetchall()
+        " WHERE status != 'skipped' AND NOT (trigger = 'manual' AND status = 'failed' AND exit_code IS ?)"
+        " GROUP BY task) m ON m.id = r.id", (USER_ERROR_EXIT,)).fetchall()
     return {r["task"]: r for r in rows}
 
 
