@@ -1,6 +1,7 @@
 """`turbomode status` and `turbomode history` through the real CLI."""
 
 import json
+import os
 from datetime import timedelta
 
 import time_machine
@@ -152,3 +153,29 @@ def test_a_scheduled_run_refused_for_its_settings_or_a_hand_run_that_failed_stil
     assert any("drift's last run" in p and "failed" in p for p in by_hand["problems"])
     assert [c[:3] for c in alerts_spy if c[0] == "notify"] == [("notify", "backtest", "failed"),
                                                                 ("notify", "drift", "failed")]
+
+
+def test_status_says_while_a_restore_holds_the_database_and_not_after_its_process_died(sched_home, fake_jobs,
+                                                                                      alerts_spy, cli):
+    import subprocess
+    import sys
+
+    from turbomode.ops import locks
+    from turbomode.store import ledger
+    from turbomode.store.db import connect, transaction
+
+    _all_ran(cli)
+    conn = connect(sched_home / "turbomode.db")
+    with transaction(conn):  # this process, alive, is restoring
+        ledger.put_restore_lock(conn, ledger.restore_lock(NOW, locks.my_start_time()))
+    with time_machine.travel(NOW + timedelta(minutes=5), tick=False):
+        during = json.loads(cli("status", "--json").stdout)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    with transaction(conn):  # a restore whose process has ended
+        ledger.put_restore_lock(conn, ledger.RestoreLock(int(gone.stdout), locks.this_host(), "2026-01-23T11:00:00Z",
+                                                         None))
+    with time_machine.travel(NOW + timedelta(minutes=5), tick=False):
+        after = json.loads(cli("status", "--json").stdout)
+    conn.close()
+    assert any("a backup is being restored" in w and f"pid {os.getpid()}" in w for w in during["warnings"])
+    assert not any("restored" in w for w in after["warnings"])

@@ -95,6 +95,12 @@ def collect(ctx: Context, now: datetime) -> dict[str, Any]:
         warnings.append(f"prices of {behind['count']} of {behind['of']} symbols end before the last completed NYSE "
                         f"session ({_listed(behind['symbols'])})")
 
+    restoring = _restore_in_progress(conn, now, cfg["run.stale_heartbeat_minutes"])
+    if restoring is not None:
+        warnings.append(f"a backup is being restored into the database (pid {restoring['pid']} since "
+                        f"{restoring['acquired_at']}): jobs that start now are skipped; run `turbomode catchup` "
+                        "once it has finished")
+
     from turbomode.store import quarantine
 
     held = quarantine.summary(conn)
@@ -233,3 +239,18 @@ def history(ctx: Context, job: str | None, limit: int) -> list[dict[str, Any]]:
     from turbomode.redact import redact_obj
 
     return redact_obj(out)  # rows written before redaction existed
+
+
+def _restore_in_progress(conn, now, stale_minutes: int):
+    """The live restore lock's row (`turbomode restore` between its claim and its clean-up), or None."""
+    import sqlite3
+
+    from turbomode.ops import locks
+    from turbomode.store import ledger
+
+    try:
+        row = conn.execute("SELECT * FROM locks WHERE name = ?", (ledger.RESTORE_LOCK,)).fetchone()
+    except sqlite3.Error:  # an old ledger without the locks table
+        return None
+    return row if row is not None and locks.lock_alive(now, stale_minutes)(row) else None
+
