@@ -331,14 +331,13 @@ class TestStaleness:
 
 
 def test_a_failing_job_alerts_and_pings_through_the_run_wrapper(cli, home, smtp_server, http_server, monkeypatch):
-    """End to end: the scheduled `turbomode scan` with no prices is refused (exit 4); the wrapper e-mails,
-    posts and pings (start, then the exit code)."""
+    """End to end: `turbomode scan` with no prices is refused (exit 4); the wrapper e-mails, posts and pings."""
     monkeypatch.setenv("TURBOMODE_WEBHOOK_URL", http_server.url + "/hook")
     monkeypatch.setenv("TURBOMODE_PING_SCAN", http_server.url + "/ping/scan")
     home.mkdir(parents=True)
     (home / "turbomode.toml").write_text(
         f'[alerts]\nemail_to = ["ops@example.com"]\nsmtp_host = "127.0.0.1"\nsmtp_port = {smtp_server.port}\n')
-    result = cli("scan", "--no-deps", "--trigger", "cron")
+    result = cli("scan", "--no-deps")
     assert result.exit_code == 4, result.output
     (_, msg), = smtp_server.messages
     assert msg["Subject"].startswith("[TurboMode] scan failed")

@@ -91,10 +91,7 @@ def run_job(ctx: Context, job: str, options: dict[str, Any] | None = None, *, tr
     session = session if session is not None else {}
     log.info("run %s started: job=%s trigger=%s scheduled_for=%s", run_id, job, trigger,
              clock.iso(scheduled_for) if scheduled_for else "-")
-    if trigger != "manual":
-        # A command typed by hand pings its outcome only: refused for its options (``_finish``) it
-        # pings nothing, and a start left unanswered is 'down' to a healthchecks.io-style monitor.
-        ping_safe(ctx, job, "start", run_id)
+    ping_safe(ctx, job, "start", run_id)
     cfg = ctx.config
     with locks.Heartbeat(ctx.db_path, run_id, job, cfg["run.heartbeat_seconds"], now_fn):
         try:
@@ -166,9 +163,9 @@ def open_database(ctx: Context, job: str) -> "sqlite3.Connection":
 def _finish(ctx: Context, outcome: RunOutcome, now_fn: Callable[[], datetime], trigger: str) -> None:
     """Record the end (and release the lock) in one transaction, then alert and ping.
 
-    A hand-run command refused for its options or settings (exit 2) is recorded, but neither alerts
-    nor pings: the person who typed it has the sentence on their terminal, and the scheduled job's
-    health (a monitor's dead-man switch) is not what failed (``state.last_runs`` leaves it out too)."""
+    A hand-run command refused for its options or settings (exit 2) is recorded and pinged, but does
+    not alert: the person who typed it has the sentence on their terminal, and the scheduled job is
+    not what failed (``state.last_runs`` leaves it out of `status` too)."""
     result = outcome.result
     summary = result.summary if result else None
     if result is not None and result.message and "message" not in summary:
@@ -185,9 +182,9 @@ def _finish(ctx: Context, outcome: RunOutcome, now_fn: Callable[[], datetime], t
     # had no usable model) and a person has to look
     from turbomode.store import state
 
-    if state.user_error(trigger, outcome.status, outcome.exit_code):
-        return
-    if outcome.status in ("failed", "blocked", "partial"):
+    # pinged all the same: a ping reports each run's exit code, and a /start needs its answer
+    if outcome.status in ("failed", "blocked", "partial") and not state.user_error(trigger, outcome.status,
+                                                                                    outcome.exit_code):
         notify_safe(ctx, outcome.job, outcome.status, outcome.error or outcome.status, outcome.run_id,
                     details=result.summary if result else None)
     ping_safe(ctx, outcome.job, str(outcome.exit_code), outcome.run_id)
