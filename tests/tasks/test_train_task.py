@@ -275,3 +275,32 @@ def test_a_refused_train_leaves_every_table_as_it_was(cli, home):
     result, _ = train(cli)
     assert result.exit_code == 4, result.output
     assert snapshot(home / "turbomode.db") == before
+
+
+def test_champions_fitted_for_another_trade_rule_are_not_used_until_train_replaces_them(cli, market):
+    """A champion's probabilities are of the trade its labels described (target, stop, horizon, ATR):
+    after [labels] changes, a scan would open other trades under those numbers. Its loader refuses the
+    version, naming both rules; the next train does not keep it as a yardstick but replaces it."""
+    from turbomode.context import Context
+    from turbomode.ml.predict import ModelMissing, load_champions
+
+    _, first = train(cli)
+    version = first["summary"]["version"]
+    doc = json.loads((market / "models" / version / "energy" / "ensemble.json").read_text())
+    assert doc["label_rule"]["target_multiple"] == 2.0 and doc["label_rule"]["horizon_days"] == 10
+    with open(market / "turbomode.toml", "a", encoding="utf-8") as fh:
+        fh.write("[labels]\ntarget_multiple = 3.0\n")
+
+    with pytest.raises(ModelMissing) as refused:
+        load_champions(Context.load(market))
+    text = str(refused.value)
+    assert "fitted for trades with target 2.0×ATR, where turbomode.toml [labels] now says target 3.0×ATR" in text
+    assert "run `turbomode train`" in text
+
+    result, second = train(cli)
+    assert result.exit_code == 0, result.output
+    assert sorted(second["summary"]["promoted"]) == ["Energy", "Utilities"]
+    notes = " ".join(second["summary"]["warnings"])
+    assert f"the champion {version} cannot be re-scored (it was fitted for trades with target 2.0×ATR" in notes
+    champs = load_champions(Context.load(market))
+    assert {s.version for s in champs.sectors.values()} == {second["summary"]["version"]}

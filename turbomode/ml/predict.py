@@ -91,6 +91,7 @@ def _load_point_in_time(ctx: "Context", as_of: str) -> Champions:
     from turbomode.ml.registry import CorruptModel, load_sector
     from turbomode.store import models as store
 
+    rule = _label_rule(ctx)
     found = store.point_in_time_files(ctx.connect(), as_of)
     if not found:
         raise ModelMissing(f"no kept model version was fitted and chosen on data before {as_of}; run `turbomode train`")
@@ -98,13 +99,20 @@ def _load_point_in_time(ctx: "Context", as_of: str) -> Champions:
     problems: dict[str, str] = {}
     for sector, (version, files) in sorted(found.items()):
         try:
-            loaded[sector] = load_sector(ctx.models_dir, sector, version, files)
+            loaded[sector] = load_sector(ctx.models_dir, sector, version, files, rule)
         except CorruptModel as exc:
             problems[sector] = (f"{sector}: version {version}, the newest fitted and chosen before {as_of}, is "
                                 f"unusable ({exc})")
     if not loaded:
         raise ModelMissing(f"no usable model version fitted before {as_of}: {next(iter(problems.values()))}")
     return Champions(loaded, problems)
+
+
+def _label_rule(ctx: "Context") -> dict[str, Any]:
+    """The configured trade rule: a version fitted for another is not used (registry.load_sector)."""
+    from turbomode.ml.labels import LabelParams
+
+    return LabelParams.from_config(ctx.config).as_dict()
 
 
 def load_champions(ctx: "Context") -> Champions:
@@ -117,9 +125,10 @@ def load_champions(ctx: "Context") -> Champions:
 
 
 def _load_champions(ctx: "Context") -> Champions:
-    from turbomode.ml.registry import CorruptModel, load_sector
+    from turbomode.ml.registry import CorruptModel, RuleChanged, load_sector
     from turbomode.store import models as store
 
+    rule = _label_rule(ctx)
     conn = ctx.connect()
     champions = store.champion_files(conn)
     if not champions:
@@ -128,18 +137,20 @@ def _load_champions(ctx: "Context") -> Champions:
     problems: dict[str, str] = {}
     for sector, (version, files) in sorted(champions.items()):
         try:
-            loaded[sector] = load_sector(ctx.models_dir, sector, version, files)
+            loaded[sector] = load_sector(ctx.models_dir, sector, version, files, rule)
             continue
         except CorruptModel as exc:
             reason = str(exc)
+            retrain_all = isinstance(exc, RuleChanged)  # the rule changed for every sector at once
         fallback = None
-        for old_version, old_files in store.former_champions(conn, sector):
+        # an earlier champion was fitted for the old rule too (or recorded none)
+        for old_version, old_files in ([] if retrain_all else store.former_champions(conn, sector)):
             try:
-                fallback = load_sector(ctx.models_dir, sector, old_version, old_files)
+                fallback = load_sector(ctx.models_dir, sector, old_version, old_files, rule)
                 break
             except CorruptModel:
                 continue
-        fix = f"run `turbomode train --sector \"{sector}\"`"
+        fix = "run `turbomode train`" if retrain_all else f"run `turbomode train --sector \"{sector}\"`"
         if fallback is not None:
             loaded[sector] = fallback
             problems[sector] = (f"{sector}: champion {version} is unusable ({reason}); using the previous "

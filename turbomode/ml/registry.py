@@ -31,6 +31,10 @@ class CorruptModel(Exception):
     """A model file is missing, unreadable or does not match its recorded sha256."""
 
 
+class RuleChanged(CorruptModel):
+    """The version was fitted for another trade rule than the one configured now."""
+
+
 def slug(sector: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", sector.lower()).strip("-") or "sector"
 
@@ -47,12 +51,14 @@ class FileRecord:
     sha256: str
 
 
-def ensemble_document(fit: "SectorFit", version: str) -> dict[str, Any]:
+def ensemble_document(fit: "SectorFit", version: str, label_rule: dict[str, Any] | None = None) -> dict[str, Any]:
     from turbomode.ml.features import FEATURE_SET
 
     return {
         "format": FORMAT,
         "feature_set": FEATURE_SET,
+        # the trade whose outcome the probabilities are of (ml/labels.py: LabelParams.as_dict)
+        **({"label_rule": label_rule} if label_rule is not None else {}),
         "version": version,
         "sector": fit.sector,
         "classes": ["BUY", "SELL", "HOLD"],
@@ -68,8 +74,10 @@ def ensemble_document(fit: "SectorFit", version: str) -> dict[str, Any]:
     }
 
 
-def write_version(models_dir: Path, version: str, fits: Iterable["SectorFit"]) -> list[FileRecord]:
-    """Write every sector's files into ``models_dir/version`` atomically (temp folder, then rename)."""
+def write_version(models_dir: Path, version: str, fits: Iterable["SectorFit"],
+                  label_rule: dict[str, Any] | None = None) -> list[FileRecord]:
+    """Write every sector's files into ``models_dir/version`` atomically (temp folder, then rename);
+    ``label_rule``: the trade rule the models were fitted for, recorded in each ensemble document."""
     import pickle
 
     models_dir = Path(models_dir)
@@ -92,7 +100,7 @@ def write_version(models_dir: Path, version: str, fits: Iterable["SectorFit"]) -
                 # a fit's pieces' bytes as they came back (PickledModels): neither loaded nor pickled again
                 data = members.pickled(kind) if hasattr(members, "pickled") else pickle.dumps(members[kind], protocol=5)
                 records.append(_write(folder / f"{kind}.pkl", data, fit.sector, kind, version))
-            doc = json.dumps(ensemble_document(fit, version), indent=1, allow_nan=True).encode("utf-8")
+            doc = json.dumps(ensemble_document(fit, version, label_rule), indent=1, allow_nan=True).encode("utf-8")
             records.append(_write(folder / ENSEMBLE_FILE, doc, fit.sector, "ensemble", version))
         _fsync_dir(tmp)
         os.replace(tmp, final)
@@ -176,8 +184,30 @@ class LoadedSector:
         return ensemble_proba(self.members, X)
 
 
-def load_sector(models_dir: Path, sector: str, version: str, files: Iterable[dict[str, Any]]) -> LoadedSector:
-    """Load one sector of one version from its registry rows (model_type, path, sha256), verifying each file."""
+RULE_WORDS = {"target_multiple": "target {}×ATR", "stop_multiple": "stop {}×ATR", "horizon_days": "{} sessions",
+              "atr_days": "ATR over {} days", "fill": "fill at {}", "levels": "levels {}"}
+
+
+def rule_change(fitted_for: dict[str, Any], now: dict[str, Any]) -> str | None:
+    """'target 2.0×ATR, ... where [labels] now says target 3.0×ATR, ...' for the keys that differ; None when
+    none does."""
+    keys = [k for k in sorted(set(fitted_for) | set(now)) if fitted_for.get(k) != now.get(k)]
+    if not keys:
+        return None
+
+    def words(rule: dict[str, Any]) -> str:
+        return ", ".join(RULE_WORDS.get(k, k + " {}").format(rule.get(k, "unset")) for k in keys)
+
+    return f"{words(fitted_for)}, where turbomode.toml [labels] now says {words(now)}"
+
+
+def load_sector(models_dir: Path, sector: str, version: str, files: Iterable[dict[str, Any]],
+                label_rule: dict[str, Any] | None = None) -> LoadedSector:
+    """Load one sector of one version from its registry rows (model_type, path, sha256), verifying each file.
+
+    ``label_rule`` (the configured trade rule, ``LabelParams.as_dict``): a version fitted for another
+    rule is unusable — its probabilities are of other trades than the ones a scan would open. Versions
+    written before the rule was recorded are taken as they are."""
     import pickle
 
     by_type = {f["model_type"]: f for f in files}
@@ -190,6 +220,12 @@ def load_sector(models_dir: Path, sector: str, version: str, files: Iterable[dic
     if doc.get("feature_set", 1) != FEATURE_SET:
         raise CorruptModel(f"version {version} was trained on feature set {doc.get('feature_set', 1)} and this "
                            f"TurboMode computes set {FEATURE_SET}; retrain it")
+    fitted_for = doc.get("label_rule")
+    if label_rule is not None and fitted_for is not None:
+        changed = rule_change(fitted_for, label_rule)
+        if changed:
+            raise RuleChanged(f"it was fitted for trades with {changed}: its probabilities are not those of the "
+                              "trades a scan would open now")
     members: dict[str, Any] = {}
     for kind in doc["members"]:
         if kind not in by_type:

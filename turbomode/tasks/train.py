@@ -179,7 +179,7 @@ def _train(ctx, now: datetime, options: dict[str, Any], backend, cleanup: ExitSt
 
     report(done, total, "writing the model version")
     version = version_id(now, lambda v: store.version_exists(conn, v) or (ctx.models_dir / v).exists())
-    records = registry.write_version(ctx.models_dir, version, fits)
+    records = registry.write_version(ctx.models_dir, version, fits, label_rule=params.as_dict())
     by_sector = {f.sector: f for f in fits}
     files = []
     for r in records:
@@ -287,6 +287,7 @@ def _compare_with_champion(ctx, sector: str, fit, rows_of, windows) -> dict[str,
     import numpy as np
 
     from turbomode.ml import metrics
+    from turbomode.ml.labels import LabelParams
     from turbomode.ml.libraries import collector_paused, import_model_libraries
     from turbomode.ml.registry import CorruptModel, load_sector
     from turbomode.ml.train import window_masks
@@ -302,7 +303,8 @@ def _compare_with_champion(ctx, sector: str, fit, rows_of, windows) -> dict[str,
     try:
         with collector_paused():  # a no-op when the fits ran here and imported them already
             import_model_libraries()
-            loaded = load_sector(ctx.models_dir, sector, version, files)
+            # a champion fitted for another trade rule is no yardstick: its probabilities are of other trades
+            loaded = load_sector(ctx.models_dir, sector, version, files, LabelParams.from_config(ctx.config).as_dict())
     except CorruptModel as exc:
         out["note"] = f"{sector}: the champion {version} cannot be re-scored ({exc}); the new version replaces it"
         return out
