@@ -27,10 +27,20 @@ def test_the_demo_runs_a_week_of_jobs_and_ends_healthy_in_its_own_home(cli, home
     assert "next: turbomode --home" in out and "quality (" in out and "calibration error BUY" in out
     assert (where / "report.html").exists() and f"report: {where / 'report.html'}" in out
     conn = sqlite3.connect(where / "turbomode.db")
-    runs = conn.execute("SELECT task, trigger, status FROM task_runs ORDER BY id").fetchall()
-    assert [r[0] for r in runs] == list(jobs) and {r[1] for r in runs} == {"manual"}
-    assert {r[2] for r in runs} <= {"succeeded", "partial"}
+    runs = conn.execute("SELECT task, trigger, status, summary FROM task_runs ORDER BY id").fetchall()
+    # the scan step scans the week's sessions oldest first, the earlier ones --as-of (as nightly scans would)
+    week = demo.WEEK_SESSIONS
+    assert [r[0] for r in runs] == ["ingest", "train", *["scan"] * week, "maintain", "backtest", "drift"]
+    assert {r[1] for r in runs} == {"manual"} and {r[2] for r in runs} <= {"succeeded", "partial"}
     import json
+
+    scans = [json.loads(r[3]) for r in runs if r[0] == "scan"]
+    sessions = [s["session"] for s in scans]
+    assert sessions == sorted(set(sessions)) and len(sessions) == week
+    last_five = [r[0] for r in conn.execute("SELECT DISTINCT date FROM price_data ORDER BY date DESC LIMIT ?", (week,))]
+    assert sessions == sorted(d[:10] for d in last_five)
+    assert [s.get("scope") for s in scans] == ["subset"] * (week - 1) + [None]  # only the last stands for the job
+    assert f"the {week - 1} sessions before it ({sessions[0]}..{sessions[-2]}) were scanned first" in out
 
     jobs_now = json.loads(cli("--home", str(where), "status", "--json").stdout)["jobs"]
     assert all(not j["overdue"] and j["missed"] == 0 for j in jobs_now), jobs_now  # a week of jobs: none late

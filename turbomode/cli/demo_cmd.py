@@ -53,7 +53,7 @@ def demo(
 
 
 WHAT = {"ingest": "ingesting the sample market", "train": "training 6 models per sector",
-        "scan": "scanning the latest session", "maintain": "maintenance (expiry, backup, integrity)",
+        "scan": "scanning the last week's sessions, oldest first", "maintain": "maintenance (expiry, backup, integrity)",
         "backtest": "a short walk-forward backtest (2 folds, logistic regression)", "drift": "checking for drift"}
 
 
