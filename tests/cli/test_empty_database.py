@@ -63,8 +63,9 @@ def test_the_json_error_names_the_backup_as_the_hint(cli, home):
     assert json.loads(result.stdout)["hint"] == f"restore the newest backup with `turbomode restore {newest}`"
 
 
-def test_restoring_the_named_backup_brings_the_rows_back(cli, home):
-    db, _, newest = used_home(home)
+@pytest.mark.parametrize("lost", ["emptied", "deleted"])
+def test_restoring_the_named_backup_brings_the_rows_back(cli, home, lost):
+    db, _, newest = (used_home if lost == "emptied" else lost_home)(home)
     result = cli("restore", str(newest), "--yes")
     assert result.exit_code == 0, result.output
     signals = json.loads(cli("signals", "--format", "json").stdout)
@@ -120,14 +121,6 @@ def test_a_missing_database_beside_backups_is_refused_and_no_new_one_is_started(
     assert f"`turbomode restore {newest}`" in line
     assert not db.exists()
     assert digests(home / "backups") == before  # maintain did not rotate the good ones out
-
-
-def test_restoring_the_named_backup_into_a_home_that_lost_its_database_brings_the_rows_back(cli, home):
-    db, _, newest = lost_home(home)
-    result = cli("restore", str(newest), "--yes")
-    assert result.exit_code == 0, result.output
-    signals = json.loads(cli("signals", "--format", "json").stdout)
-    assert [s["symbol"] for s in signals] == ["AAA"]
 
 
 def test_a_missing_database_beside_model_versions_only_starts_a_new_one(cli, home):
