@@ -93,6 +93,36 @@ def test_the_walk_forward_trains_signals_and_holds_a_stock_only_while_it_is_a_me
     assert not wf.prices.member[late, before].any() and wf.prices.member[late, ~before].all()
 
 
+@pytest.mark.slow
+def test_the_walk_forward_can_signal_a_stock_in_its_last_sessions_before_it_stops_trading():
+    """A live scan cannot know that a stock stops trading within a horizon: it scans it on its last
+    member sessions like any other. The walk-forward only tested rows whose label horizon was
+    complete, so it silently skipped every stock's last ``horizon_days`` sessions before a delisting
+    (knowledge of the future that picked which stocks it traded)."""
+    from turbomode.config import defaults
+    from turbomode.ml.backtest import OPEN, PENDING
+    from turbomode.tasks.backtest import walk_forward
+
+    secs, bars = _market()
+    sectors = {s.symbol: s.sector for s in secs}
+    cfg = defaults().with_overrides(models__trees=10, models__min_train_rows=100, models__valid_days=60,
+                                    models__calib_days=60, models__test_days=40, signals__min_confidence=0.26)
+    wf = walk_forward(bars, sectors, cfg, models=["logistic"], n_folds=2, members=membership(secs))
+    last_bar = bars.loc[bars["symbol"] == "GONE", "date"].max().to_datetime64().astype("datetime64[D]")
+    assert wf.sessions[wf.folds[0].test_start] < last_bar < wf.sessions[wf.folds[-1].test_end]
+    c = wf.candidates
+    gone = np.asarray(wf.symbols)[c.sym] == "GONE"
+    days = wf.sessions[c.t[gone]]
+    tail = wf.sessions[(wf.sessions > last_bar - np.timedelta64(20, "D")) & (wf.sessions <= last_bar)]
+    assert set(tail) <= set(days)  # every session up to its last bar was a candidate
+    # its trades there end at the last close it traded at (open), or never fill (its last bar)
+    at_end = gone & (wf.sessions[c.t] > last_bar - np.timedelta64(10, "D"))
+    assert (c.outcome[at_end & (wf.sessions[c.t] < last_bar)] != PENDING).all()
+    assert (c.outcome[gone & (wf.sessions[c.t] == last_bar)] == PENDING).all()
+    opened = at_end & (c.outcome == OPEN)
+    assert opened.any() and (wf.sessions[c.exit_t[opened]] == last_bar).all()
+
+
 def test_a_stock_that_left_keeps_its_bars_and_is_not_fetched_again(cli, home):
     import json
     from datetime import datetime, timezone

@@ -134,12 +134,16 @@ def split_windows(dates: Sequence[Any], cfg: Any) -> Windows:
 
 
 def build_dataset(panel: "pd.DataFrame", sectors: Mapping[str, str], cfg: Any,
-                  features: "pd.DataFrame | None" = None, labels: "pd.DataFrame | None" = None) -> "pd.DataFrame":
+                  features: "pd.DataFrame | None" = None, labels: "pd.DataFrame | None" = None, *,
+                  unlabelled: bool = False) -> "pd.DataFrame":
     """Usable feature rows joined with their labels: index (symbol, date), FEATURE_NAMES, sector,
     label_id, horizon_end (the last bar the label read: the per-symbol embargo needs it), ret_buy
     and ret_sell (each side's gross trade return: what a signal there would have earned).
 
     ``features`` and ``labels`` (``triple_barrier`` output) may be passed when already computed.
+    ``unlabelled``: keep the usable rows whose label is not known (NaN label columns), e.g. a
+    stock's last sessions before it stopped trading: nothing may train on them, but a walk-forward
+    must still predict them, as a live scan on those days would.
     """
     from turbomode.ml.features import compute_features, usable
     from turbomode.ml.labels import triple_barrier
@@ -149,7 +153,7 @@ def build_dataset(panel: "pd.DataFrame", sectors: Mapping[str, str], cfg: Any,
     if labels is None:
         labels = triple_barrier(panel, LabelParams.from_config(cfg))
     lab = labels.set_index(["symbol", "date"])[["label_id", "horizon_end", "ret_buy", "ret_sell"]]
-    return features[usable(features)].join(lab, how="inner")
+    return features[usable(features)].join(lab, how="left" if unlabelled else "inner")
 
 
 # A universe at least this large computes its features in chunks of whole sectors on the compute

@@ -159,7 +159,9 @@ def walk_forward(panel: "pd.DataFrame", sectors: Mapping[str, str], cfg: Any, *,
 
     ``trades``: ``ml.labels.panel_trades`` of the same panel, when already computed. A fold trains
     on rows whose date is at least ``labels.horizon_days`` sessions before the fold *and* whose
-    label's last bar (per symbol, in bars) is before the fold's first session. ``members``: membership
+    label's last bar (per symbol, in bars) is before the fold's first session, and predicts every
+    usable row of the fold, labelled or not (a stock's last sessions before it stopped trading are
+    traded as a live scan would: marked at its last close). ``members``: membership
     dates (data.universe.membership): a stock is trained on, signalled and held in buy-and-hold only
     on the dates it was in the universe. Each fold x sector is one piece (``fold_sector_signals``) on
     ``backend`` (turbomode.compute; none: one after another in this process).
@@ -182,20 +184,27 @@ def walk_forward(panel: "pd.DataFrame", sectors: Mapping[str, str], cfg: Any, *,
     if trades is None:
         trades = panel_trades(panel, params)
     labels = triple_barrier(panel, params, trades=trades)
-    data = build_dataset(panel, sectors, cfg, features=features_on(backend, panel, sectors, members), labels=labels)
-    if data.empty:
+    # Every usable feature row, labelled or not: a fold trains on labelled rows only, but tests every
+    # row a live scan would have scanned. Testing only rows whose horizon is complete would skip each
+    # stock's last sessions before it stopped trading: a choice made with the future.
+    data = build_dataset(panel, sectors, cfg, features=features_on(backend, panel, sectors, members), labels=labels,
+                         unlabelled=True)
+    labelled = data["label_id"].notna().to_numpy()
+    if not labelled.any():
         raise MissingInput("no labelled rows with complete features: the price history is too short; "
                            "ingest more history (at least two years)")
     row_sym = pd.Index(symbols).get_indexer(data.index.get_level_values("symbol"))
     row_t = np.searchsorted(sessions, data.index.get_level_values("date").to_numpy().astype("datetime64[D]"))
-    row_end_t = np.searchsorted(sessions, data["horizon_end"].to_numpy().astype("datetime64[D]"))
+    # an unlabelled row's label ends after every session: no fold trains on it
+    row_end_t = np.where(labelled, np.searchsorted(sessions, data["horizon_end"].to_numpy().astype("datetime64[D]")),
+                         len(sessions))
     row_sector = data["sector"].to_numpy()
     # every panel row's session, and each data row's panel row (the trade rule's arrays are per panel row)
     tp = trades["panel"]
     panel_t = np.searchsorted(sessions, tp["date"].to_numpy().astype("datetime64[D]"))
     panel_row = pd.MultiIndex.from_arrays([tp["symbol"].to_numpy(), tp["date"].to_numpy()]).get_indexer(data.index)
 
-    first, last = int(row_t.min()), int(row_t.max())
+    first, last = int(row_t[labelled].min()), int(row_t[labelled].max())
     if start is None:
         start_t = first + (last - first + 1) // 2
     else:
