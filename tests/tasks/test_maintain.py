@@ -81,6 +81,35 @@ def test_expiring_twice_archives_nothing_twice(fresh_db):
     assert fresh_db.execute("SELECT COUNT(*) FROM signal_history").fetchone()[0] == 1
 
 
+def test_a_signal_whose_prices_stop_before_its_expiry_is_not_closed_on_the_wall_clock(fresh_db):
+    # prices end 2026-01-09 (ingest has been failing), the expiry 2026-01-16 has passed on the clock:
+    # what the signal did after 2026-01-09 is unknown, so it is not 'expired' at the 2026-01-09 close
+    add_bar(fresh_db, "STALE", "2026-01-05", 100, 100, 100)
+    add_bar(fresh_db, "STALE", "2026-01-09", 99, 104, 103)
+    add_signal(fresh_db, "STALE", "BUY", expires_at="2026-01-16T21:00:00Z")
+    assert maintain.expire_signals(fresh_db, NOW, CFG) == []
+    assert fresh_db.execute("SELECT COUNT(*) FROM active_signals").fetchone()[0] == 1
+    # once the prices reach past the expiry, it ends by the rule
+    add_bar(fresh_db, "STALE", "2026-01-20", 101, 103, 102)
+    (closed,) = maintain.expire_signals(fresh_db, NOW, CFG)
+    assert (closed.outcome, closed.exit_date) == ("expired", "2026-01-09")
+
+
+def test_after_expiry_settles_signals_a_scan_as_of_an_earlier_session_is_refused(fresh_db):
+    # maintain closed the signal with the bars up to 2026-01-20: scanning 2026-01-08 now would see that
+    # signal already gone (and could emit a second one for the symbol), a future it could not know
+    from turbomode.errors import BadInput
+    from turbomode.tasks import scan
+
+    add_bar(fresh_db, "HIT", "2026-01-05", 100, 100, 100)
+    add_bar(fresh_db, "HIT", "2026-01-08", 101, 111, 108)
+    add_bar(fresh_db, "HIT", "2026-01-20", 101, 103, 102)
+    add_signal(fresh_db, "HIT", "BUY", expires_at="2026-01-16T21:00:00Z")
+    assert len(maintain.expire_signals(fresh_db, NOW, CFG)) == 1
+    with pytest.raises(BadInput, match="settled the open signals with the bars of the later session 2026-01-20"):
+        scan._check_inputs(fresh_db, CFG, NOW, {"as_of": "2026-01-08"})
+
+
 def test_it_prunes_old_finished_runs_but_never_a_running_one(fresh_db):
     old = iso(NOW - timedelta(days=400))
     recent = iso(NOW - timedelta(days=3))

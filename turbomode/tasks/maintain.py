@@ -99,14 +99,20 @@ def expire_signals(conn, now: datetime, cfg: Any) -> list[Any]:
     the open after the signal's session, closed at a touched target or stop, else expired at the last
     close on or before the expiry session; a signal whose symbol never traded again ends 'unfilled'.
     Filling, closing, archiving and the sector statistics are one transaction.
+
+    They are judged as a scan of the newest stored session would judge them, not on the wall clock:
+    while the prices stop before a signal's expiry, what it did after them is unknown and it stays
+    open. Having settled signals with the bars up to that session, maintain records it as scan does,
+    so that no `scan --as-of` of an earlier session sees signals closed by bars after it.
     """
-    from turbomode.store import signals as signal_store
-    from turbomode.tasks.scan import _cost
+    from turbomode.store import prices, signals as signal_store
+    from turbomode.tasks.scan import SETTLED_KEY, _cost
     from turbomode.tasks.scan_rules import Bar, basis_scale, entry_date_of, settle_signal
 
     today = now.date().isoformat()
     stamp = iso(now)
     cost = _cost(cfg)
+    latest = prices.latest_bar_date(conn)
     with transaction(conn):
         due = set(store.past_expiry(conn, stamp, today))
         fills, closures = [], []
@@ -117,11 +123,13 @@ def expire_signals(conn, now: datetime, cfg: Any) -> list[Any]:
             if entry is None or not sig.get("entry_price"):
                 continue  # nothing to measure a return against: left for a person to look at
             last_day = min(d for d in (sig.get("expiry_date"), (sig.get("expires_at") or "")[:10], today) if d)
-            bars = [Bar(*b) for b in store.adjusted_bars(conn, sig["symbol"], entry, last_day)]
+            # the newest stored session (a database with no prices at all, adopted with its signals:
+            # a day after the expiry, as nothing will ever be known about them)
+            session = latest or max(today, _day_after(last_day))
+            bars = [Bar(*b) for b in store.adjusted_bars(conn, sig["symbol"], entry, min(last_day, session))]
             at_entry = store.adjusted_close_on_or_before(conn, sig["symbol"], entry)
             scale = basis_scale(sig, at_entry[1] if at_entry and at_entry[0] == entry else None)
-            # judged as on a day after the expiry: a signal still open then ends as the rule says
-            fill, closure = settle_signal(sig, bars, max(today, _day_after(last_day)), cfg, cost, scale)
+            fill, closure = settle_signal(sig, bars, session, cfg, cost, scale)
             if fill is not None:
                 fills.append(fill)
             if closure is not None:
@@ -129,6 +137,8 @@ def expire_signals(conn, now: datetime, cfg: Any) -> list[Any]:
         signal_store.record_fills(conn, fills)
         touched = signal_store.close_signals(conn, closures, stamp)
         signal_store.refresh_sector_stats(conn, touched, stamp)
+        if latest and (fills or closures) and latest > (prices.get_meta(conn, SETTLED_KEY) or ""):
+            prices.set_meta(conn, SETTLED_KEY, latest, now)
     return closures
 
 

@@ -100,12 +100,14 @@ def _check_inputs(conn, cfg, now: datetime, options: dict[str, Any]) -> str:
     if later and later > session:
         raise BadInput(f"signals were already emitted for the later session {later}; --as-of must be on "
                        f"or after it (scanning {session} would rewrite history)")
-    # A scan that emitted nothing still filled and closed the open signals with its session's bars:
-    # the signals an earlier session would see are gone, so it can no longer be scanned as it was.
+    # A scan that emitted nothing (or maintain, expiring signals) still filled and closed the open
+    # signals with its session's bars: the signals an earlier session would see are gone, so it can no
+    # longer be scanned as it was.
     scanned = _settled_through(conn)
     if scanned and scanned > session:
-        raise BadInput(f"a scan already settled the open signals with the bars of the later session {scanned}; "
-                       f"--as-of must be on or after it (scanning {session} would see what happened after it)")
+        raise BadInput(f"a scan or maintain already settled the open signals with the bars of the later session "
+                       f"{scanned}; --as-of must be on or after it (scanning {session} would see what happened "
+                       "after it)")
     if as_of:
         from turbomode.store import models as model_store
 
@@ -118,7 +120,7 @@ def _check_inputs(conn, cfg, now: datetime, options: dict[str, Any]) -> str:
     return session
 
 
-SETTLED_KEY = "scan_settled_through"  # meta: the newest session any scan filled and closed signals with
+SETTLED_KEY = "scan_settled_through"  # meta: the newest session a scan (or maintain) settled signals with
 
 
 def _settled_through(conn) -> str | None:
