@@ -216,8 +216,8 @@ OPTIONS: list[Option] = [
     Option("labels.atr_days", 14, _int(2, 250), "Window of the average true range used for the barriers."),
     Option("signals.min_confidence", 0.40, _float(0.0, 1.0),
            "Only emit signals whose calibrated probability of reaching the target first is at least this "
-           "(break-even of a 2:1 target/stop is 1/3 before costs and expiries; `train` prints the net "
-           "return at this threshold on its validation window)."),
+           "(break-even of a 2:1 target/stop is 1/3 before costs and expiries; `train --json` gives the net "
+           "return at this threshold on its held-out test window)."),
     Option("signals.freshness_hours", 24, _int(1, 24 * 30), "Signals older than this are STALE."),
     Option("signals.refresh_report", False, _bool, "Rewrite <home>/report.html after every scan."),
     # models

@@ -71,3 +71,16 @@ def test_too_few_or_too_many_years_are_refused_naming_years_before_anything_runs
 
 def test_the_help_gives_the_years_the_demo_accepts(cli):
     assert "3-15; default 5" in " ".join(cli("demo", "--help").output.split())
+
+
+def test_the_demo_quotes_the_net_return_of_the_window_that_chose_nothing_not_the_validation_window():
+    # validation chose the champion (its own score looks good); the test window fitted and chose nothing
+    from turbomode.cli.demo_cmd import held_out_net
+
+    run = {"metrics": {"sectors": {
+        "Energy": {"mean_net_return": 0.02, "signals": 50, "test": {"mean_net_return": -0.01, "signals": 30}},
+        "Utilities": {"mean_net_return": 0.03, "signals": 10, "test": {"mean_net_return": 0.01, "signals": 10}},
+        "Materials": {"mean_net_return": 0.05, "signals": 5, "test": {}},  # no test window: not counted
+    }}}
+    assert held_out_net(run) == pytest.approx((-0.01 * 30 + 0.01 * 10) / 40)
+    assert held_out_net(None) is None and held_out_net({"metrics": {"sectors": {}}}) is None

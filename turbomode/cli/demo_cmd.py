@@ -138,11 +138,13 @@ def _show(ctx, plan, steps, page) -> None:
     out.print()
     train = next((s for s in steps if s.job == "train"), None)
     if train is not None:
-        net = _validation_net(ctx)
+        from turbomode.store import models as model_store
+
+        net = held_out_net(model_store.latest_training_run(ctx.connect()))
         if net is not None:
-            out.print(f"threshold {ctx.config['signals.min_confidence']:.2f} on the champions' validation window: "
-                      f"signals averaged {net * 100:+.2f}% per trade after costs and expiries "
-                      f"({'clears' if net > 0 else 'does not clear'} break-even)", soft_wrap=True)
+            out.print(f"threshold {ctx.config['signals.min_confidence']:.2f} on the champions' test window (it "
+                      f"fitted and chose nothing): signals averaged {net * 100:+.2f}% per trade after costs and "
+                      f"expiries ({'clears' if net > 0 else 'does not clear'} break-even)", soft_wrap=True)
     q = demo_task.quality(ctx, plan)
     if q is not None:
         out.print(f"quality ({q['window'][0]}..{q['window'][1]}, SAMPLE DATA): " + one_line(q), soft_wrap=True)
@@ -151,13 +153,15 @@ def _show(ctx, plan, steps, page) -> None:
     out.print(f"next: {_hint(ctx, plan)}   (also: history, status, report --open)", soft_wrap=True)
 
 
-def _validation_net(ctx) -> float | None:
-    """The latest training run's mean net return per validation signal, over its sectors (weighted)."""
-    from turbomode.store import models as store
+def held_out_net(run: dict | None) -> float | None:
+    """A training run's mean net return per signal on its test window, over its sectors (weighted).
 
-    run = store.latest_training_run(ctx.connect())
+    Not the validation window's: that window chose champion or challenger, so its figure is the
+    winner's own score (SPEC 9a: a champion's quality is reported on a window that did not choose it).
+    """
     sectors = ((run or {}).get("metrics") or {}).get("sectors") or {}
-    pairs = [(d.get("mean_net_return"), d.get("signals") or 0) for d in sectors.values()]
+    tests = [d.get("test") or {} for d in sectors.values()]
+    pairs = [(t.get("mean_net_return"), t.get("signals") or 0) for t in tests]
     pairs = [(r, n) for r, n in pairs if r is not None and n]
     total = sum(n for _, n in pairs)
     return sum(r * n for r, n in pairs) / total if total else None
