@@ -74,6 +74,20 @@ def test_sector_stats_count_wins_losses_hit_rate_and_mean_return_per_direction(f
     assert (stats["SELL"]["wins"], stats["SELL"]["losses"], stats["SELL"]["hit_rate"]) == (0, 1, 0.0)
 
 
+def test_a_signal_that_was_never_filled_is_not_a_trade_in_the_sector_stats(fresh_db):
+    # 'unfilled': the symbol never traded after the signal, so no position existed to win or lose
+    with transaction(fresh_db):
+        store.insert_signals(fresh_db, [row("A"), row("GONE")])
+    ids = [s["id"] for s in store.active_signals(fresh_db)]
+    closures = [store.Closure(ids[0], "target", "d", 104, 0.04), store.Closure(ids[1], "unfilled", "d", 100, 0.0)]
+    with transaction(fresh_db):
+        pairs = store.close_signals(fresh_db, closures, "2026-01-23T04:30:00Z")
+        store.refresh_sector_stats(fresh_db, pairs, "2026-01-23T04:30:00Z")
+    (b,) = store.sector_stats(fresh_db)
+    assert (b["total_signals"], b["wins"], b["losses"], b["hit_rate"]) == (1, 1, 0, 1.0)
+    assert b["avg_return"] == pytest.approx(0.04)
+
+
 def test_sector_stats_rows_adopted_from_the_old_system_are_left_alone(fresh_db):
     fresh_db.execute("INSERT INTO sector_stats (sector, total_signals) VALUES ('Energy', 12)")
     with transaction(fresh_db):
@@ -111,3 +125,15 @@ def test_summary_and_latest_session(fresh_db):
     assert (s["total"], s["buy"], s["sell"], s["newest_market_date"], s["sample_rows"]) == \
         (2, 1, 1, "2026-01-21", 2)
     assert store.latest_session(fresh_db) == "2026-01-21"
+
+
+def test_drift_compares_the_backtest_hit_rate_with_filled_signals_only(fresh_db):
+    from turbomode.store import drift as drift_store
+
+    with transaction(fresh_db):
+        store.insert_signals(fresh_db, [row("A"), row("GONE")])
+    ids = [s["id"] for s in store.active_signals(fresh_db)]
+    with transaction(fresh_db):
+        store.close_signals(fresh_db, [store.Closure(ids[0], "stop", "d", 98, -0.02),
+                                       store.Closure(ids[1], "unfilled", "d", 100, 0.0)], "2026-01-23T04:30:00Z")
+    assert [c["outcome"] for c in drift_store.closed_signals(fresh_db, "2026-01-01T00:00:00Z")] == ["stop"]

@@ -69,10 +69,13 @@ def latest_signal_session(conn: sqlite3.Connection) -> str | None:
 
 
 def closed_signals(conn: sqlite3.Connection, closed_since: str) -> list[dict[str, Any]]:
-    """Signals closed at or after ``closed_since`` (ISO): sector and whether they hit their target."""
+    """Signals closed at or after ``closed_since`` (ISO): sector and whether they hit their target.
+
+    Signals never filled ('unfilled') are left out: the backtest's hit rate they are compared with
+    counts trades, and a signal whose symbol never traded again was none."""
     return [dict(r) for r in conn.execute(
-        "SELECT sector, signal_type, outcome, realized_return FROM signal_history WHERE closed_at >= ?",
-        (closed_since,))]
+        "SELECT sector, signal_type, outcome, realized_return FROM signal_history WHERE closed_at >= ?"
+        " AND outcome IS NOT 'unfilled'", (closed_since,))]
 
 
 def backtest_hit_rates(conn: sqlite3.Connection) -> dict[str, Any] | None:

@@ -190,13 +190,14 @@ def refresh_sector_stats(conn: sqlite3.Connection, pairs: Iterable[tuple[str, st
     """Recompute ``sector_stats`` for each (sector, direction) from ``signal_history``.
 
     A win is a closed signal with a positive realised return (a target, or an expiry/reversal in
-    profit); every other closed signal is a loss. Rows for other pairs (and rows adopted from the
-    seed) are left alone.
+    profit); every other closed signal is a loss, except one never filled ('unfilled': its symbol
+    did not trade again, so there was no position), which is not a trade at all, as in the backtest.
+    Rows for other pairs (and rows adopted from the seed) are left alone.
     """
     for sector, signal_type in pairs:
         total, wins, avg = conn.execute(
             "SELECT COUNT(*), SUM(realized_return > 0), AVG(realized_return) FROM signal_history"
-            " WHERE sector IS ? AND signal_type IS ?", (sector, signal_type)
+            " WHERE sector IS ? AND signal_type IS ? AND outcome IS NOT 'unfilled'", (sector, signal_type)
         ).fetchone()
         wins = wins or 0
         values = (total, wins, total - wins, wins / total if total else None, avg, updated_at)
