@@ -133,6 +133,7 @@ def test_an_unchanged_market_is_not_flagged(cli, home, alerts):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)["summary"]
     assert data["significant_sectors"] == [] and data["level"] != "significant"
+    assert data["data_source"] == "sample" and "[SAMPLE DATA]" in json.loads(result.stdout)["message"]
     assert "significant" not in verdicts(data).values()
     assert alerts == []
 

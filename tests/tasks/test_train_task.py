@@ -66,6 +66,7 @@ def test_train_makes_every_sector_champion_and_records_files_windows_and_metrics
     assert result.exit_code == 0, result.output
     s = out["summary"]
     assert sorted(s["promoted"]) == ["Energy", "Utilities"] and s["models"] == 12
+    assert s["data_source"] == "sample" and out["message"].endswith("[SAMPLE DATA]")  # SPEC 9a: names its data
     w = s["windows"]
     assert w["train_end"] < w["calib_start"] <= w["calib_end"] < w["valid_start"] <= w["valid_end"]
     conn = db(market)

@@ -96,7 +96,10 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
                           level=overall, summary=summary, results=check.results)
     summary["drift_id"] = drift_id
 
-    status, lines = "succeeded", [_headline(overall, counts, sectors)]
+    from turbomode.store.prices import data_source
+
+    summary["data_source"] = source = data_source(conn) or cfg["data.source"]
+    status, lines = "succeeded", [_headline(overall, counts, sectors) + (" [SAMPLE DATA]" if source == "sample" else "")]
     if overall == "significant":
         _alert(ctx, check, sectors, run_id)
     if sectors and (options.get("retrain") or cfg["drift.retrain"]):

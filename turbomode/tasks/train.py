@@ -89,7 +89,7 @@ def _train(ctx, now: datetime, options: dict[str, Any], backend, cleanup: ExitSt
                                     train_sectors)
     from turbomode.store import models as store
     from turbomode.store import trades as trades_store
-    from turbomode.store.prices import read_panel
+    from turbomode.store.prices import data_source, read_panel
 
     from turbomode.ml.libraries import collector_paused, import_model_libraries
 
@@ -112,6 +112,7 @@ def _train(ctx, now: datetime, options: dict[str, Any], backend, cleanup: ExitSt
     report(done, total, "reading prices, features and labels")
 
     conn = ctx.connect()
+    source = data_source(conn) or cfg["data.source"]  # every figure names its data (SPEC 9a)
     panel = read_panel(conn, symbols=sorted(sector_of), adjusted=True)
     if panel.empty:
         raise MissingInput("no prices are stored yet; run `turbomode ingest` first")
@@ -254,6 +255,7 @@ def _train(ctx, now: datetime, options: dict[str, Any], backend, cleanup: ExitSt
         "label_rule": params.as_dict(),
         "seconds": round(elapsed, 1),
         "compute": backend.describe(),
+        "data_source": source,
         "warnings": warnings,
     }
     valid_ll = float(np.mean([f.ensemble_metrics["log_loss"] for f in fits]))
@@ -277,7 +279,8 @@ def _train(ctx, now: datetime, options: dict[str, Any], backend, cleanup: ExitSt
                + (f", challenger in {len(challengers)} ({', '.join(challengers)}: see the reasons above; "
                   "--promote forces)" if challengers else "")
                + (f"; {len(skipped)} sector(s) skipped" if skipped else "")
-               + f"; {written:,} labelled trades; {elapsed:.0f} s")
+               + f"; {written:,} labelled trades; {elapsed:.0f} s"
+               + (" [SAMPLE DATA]" if source == "sample" else ""))
     return TaskResult(status, summary, message, warnings)
 
 
