@@ -241,7 +241,9 @@ OPTIONS: list[Option] = [
            "Trading days in the calibration window, before validation (capped at a fifth of the history)."),
     Option("models.max_signal_ece", 0.05, _float(0.0, 1.0),
            "A challenger whose signal calibration error (ECE of P(BUY) and P(SELL) pooled) on validation "
-           "exceeds this is not promoted, unless the champion's is worse."),
+           "exceeds this is not promoted, unless the champion's is worse; nor one whose validation signals "
+           "reach their target less often than their mean confidence by more than this and two standard "
+           "errors (not even as a sector's first version)."),
     Option("models.calibration", "sigmoid", _choice("sigmoid", "isotonic", "auto"),
            "Calibration of each model on its later window: 'sigmoid' (Platt), 'isotonic', or 'auto' "
            "(isotonic with >= 1000 calibration rows, else sigmoid)."),

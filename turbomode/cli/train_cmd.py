@@ -29,7 +29,7 @@ def train(
 
     Windows are chronological: train, calibration, validation (chooses the champion), test (reports its quality, chose nothing), split by date with an embargo of the label horizon, and per symbol no label reaching into the next window.
 
-    A sector's new ensemble becomes champion only when its validation log loss is not worse than the champion's on the same window and its P(BUY)/P(SELL) calibration error is within models.max_signal_ece (unless the champion's is worse); otherwise it stays a challenger and the reason is printed. Exit 3 when a sector had too little data.
+    A sector's new ensemble becomes champion only when its validation log loss is not worse than the champion's on the same window and its P(BUY)/P(SELL) calibration error is within models.max_signal_ece (unless the champion's is worse), and its validation signals reach their target about as often as their confidence says (not short of it by more than that bound and two standard errors, even for a sector's first version); otherwise it stays a challenger and the reason is printed. Exit 3 when a sector had too little data.
 
     The 66 fits run on every local core, or on a Dask cluster with --dask (docs/scale-out.md).
 

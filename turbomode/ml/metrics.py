@@ -155,6 +155,62 @@ def signal_precision(proba: Any, y: Any, threshold: float) -> dict[str, Any]:
     return out
 
 
+SIGNAL_BLOCK = 21  # sessions per cluster of the signals' standard error (ml/quality.py: BLOCK)
+
+
+def signal_confidence_check(proba: Any, y: Any, threshold: float, *, dates: Any = None,
+                            symbols: Any = None) -> dict[str, Any]:
+    """Do the signals at ``threshold`` reach their targets as often as their confidence says?
+
+    The calibration ECE of P(BUY) and P(SELL) is taken over every row, where a signal's confidence
+    (>= the threshold) is a thin tail: on a random walk a calibrator's step can give a few percent of
+    the rows 0.45 while they hit 0.30, and the ECE over all rows hardly moves. Here only the rows that
+    become signals count: ``overconfidence`` = their mean confidence - the share that hit the target
+    (sides pooled, so a window's market trend, which lifts one side's rate and lowers the other's,
+    cancels as far as the mix is two-sided).
+
+    Signals are few and far from independent (a stock signals on consecutive days with overlapping
+    horizons; one date's stocks share the market), so ``se`` is the largest of the binomial error a
+    calibrated forecast would have and the errors clustered by blocks of ``SIGNAL_BLOCK`` sessions
+    (``dates``) and by symbol (``symbols``). ``overconfident`` judges the result against a bound.
+    """
+    np = _np()
+    import pandas as pd
+
+    from turbomode.ml.quality import clustered_se
+
+    proba, y = np.asarray(proba, dtype=float), np.asarray(y)
+    s = signals(proba, threshold)
+    rows = np.flatnonzero(s >= 0)
+    n = len(rows)
+    out: dict[str, Any] = {"signals": n, "mean_confidence": None, "hit_rate": None, "overconfidence": None,
+                           "se": None}
+    if n == 0:
+        return out
+    conf = proba[rows, s[rows]]
+    hit = (y[rows] == s[rows]).astype(float)
+    gap = float(conf.mean() - hit.mean())
+    errors = [float(np.sqrt(np.mean(conf * (1.0 - conf)) / n))]
+    if dates is not None:
+        blocks = pd.factorize(np.asarray(dates), sort=True)[0] // SIGNAL_BLOCK
+        errors.append(clustered_se(hit - conf, blocks[rows]))
+    if symbols is not None:
+        errors.append(clustered_se(hit - conf, np.asarray(symbols)[rows]))
+    se = max(e for e in errors if e == e)  # nan: fewer than two clusters
+    out.update(mean_confidence=float(conf.mean()), hit_rate=float(hit.mean()), overconfidence=gap, se=se)
+    return out
+
+
+def overconfident(check: dict[str, Any] | None, bound: float) -> bool:
+    """True when a ``signal_confidence_check`` shows signals that hit their targets less often than their
+    confidence says by more than ``bound`` (models.max_signal_ece) and by more than two standard
+    errors: beyond the tolerance, and beyond what chance makes of that many signals."""
+    if not check or check.get("overconfidence") is None:
+        return False
+    gap, se = check["overconfidence"], check.get("se") or 0.0
+    return bool(gap > bound and gap > 2 * se)
+
+
 def signal_returns(proba: Any, threshold: float, ret_buy: Any, ret_sell: Any, cost: float) -> dict[str, Any]:
     """What the signals at ``threshold`` earned: mean net return per signal (each side's gross trade
     return minus ``cost``, the round trip), overall and per side, and whether that clears zero."""

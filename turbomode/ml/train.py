@@ -496,6 +496,9 @@ def finish_sector(data: "pd.DataFrame", windows: Windows, cfg: Any, inputs: Sect
         if "ret_buy" in rows_.columns:
             out["signals"].update(metrics.signal_returns(proba, threshold, rows_["ret_buy"].to_numpy(),
                                                          rows_["ret_sell"].to_numpy(), cost))
+        out["signal_check"] = metrics.signal_confidence_check(
+            proba, y, threshold, dates=rows_.index.get_level_values("date"),
+            symbols=rows_.index.get_level_values("symbol"))
         return out, proba
 
     y_te = inputs.y_test

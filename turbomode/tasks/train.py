@@ -10,7 +10,8 @@ Order of work:
   3. promotion: a sector's new ensemble becomes champion when its validation log loss is not worse
      than the current champion's re-scored on the same validation rows and its signal calibration
      (the ECE of P(BUY) and P(SELL) pooled, ml.metrics.signal_ece) is within models.max_signal_ece, unless the
-     champion's is worse (``promote`` forces it);
+     champion's is worse, and its validation signals are not over-confident (ml.metrics.overconfident;
+     this one holds for a sector's first version too) (``promote`` forces it);
   4. the version folder is written whole (temporary name, then renamed), then its
      ``model_metadata`` rows, the ``training_runs`` row and the promotions in one transaction;
      then the labelled trades replace the `trades` table's rows (of the trained sectors) in one
@@ -230,6 +231,7 @@ def _train(ctx, now: datetime, options: dict[str, Any], backend, cleanup: ExitSt
             "ece": e["ece"], "ece_buy": e["ece_buy"], "ece_sell": e["ece_sell"],
             "signal_ece": metrics.signal_ece(e), "champion_signal_ece": c["champion_signal_ece"],
             "signals": e["signals"]["signals"], "precision": e["signals"]["precision"],
+            "signal_check": e.get("signal_check"),
             "buy_signals": e["signals"]["buy_signals"], "sell_signals": e["signals"]["sell_signals"],
             "mean_net_return": e["signals"].get("mean_net_return"),
             "test": _test_summary(t),
@@ -297,7 +299,7 @@ def _compare_with_champion(ctx, sector: str, fit, rows_of, windows) -> dict[str,
     from turbomode.store import models as store
 
     out: dict[str, Any] = {"champion_version": None, "champion_log_loss": None, "champion_signal_ece": None,
-                           "note": None}
+                           "champion_signal_check": None, "note": None}
     champ = store.champion_files(ctx.connect()).get(sector)
     if champ is None:
         return out
@@ -323,6 +325,9 @@ def _compare_with_champion(ctx, sector: str, fit, rows_of, windows) -> dict[str,
     proba = loaded.predict_proba(X)
     out["champion_log_loss"] = metrics.log_loss(proba, y)
     out["champion_signal_ece"] = metrics.pooled_side_ece(proba, y)
+    out["champion_signal_check"] = metrics.signal_confidence_check(
+        proba, y, float(ctx.config["signals.min_confidence"]), dates=valid.index.get_level_values("date"),
+        symbols=valid.index.get_level_values("symbol"))
     return out
 
 
@@ -333,7 +338,15 @@ def decide_promotion(new: dict[str, Any], champion: dict[str, Any], max_ece: flo
     same rows and its signal calibration error (``metrics.signal_ece``: P(BUY) and P(SELL) pooled) is within
     ``max_ece`` — or beyond it but still better than the champion's. A sector without a usable
     champion takes the new version (nothing is worse than no model), with a warning when its
-    calibration is out of bounds. ``force`` (--promote) overrides, and says so.
+    calibration error is out of bounds: on a small sector's window that error is mostly noise.
+
+    The signals themselves (``metrics.signal_confidence_check``: the rows at or above the threshold,
+    a tail the calibration error over every row hardly sees) must not hit their targets less often
+    than their confidence says by more than ``max_ece`` and two standard errors
+    (``metrics.overconfident``). That is not noise: a version whose signals fail it is not promoted,
+    even where there is no champion (the sector then gets no signals: a confidence the signals do not
+    earn is worse than none), unless the champion's signals on the same rows fall shorter still.
+    ``force`` (--promote) overrides, and says so.
     """
     from turbomode.ml import metrics
 
@@ -349,6 +362,12 @@ def decide_promotion(new: dict[str, Any], champion: dict[str, Any], max_ece: flo
         elif c_ece is None or c_ece <= ece:
             reasons.append(f"signal calibration error {ece:.3f} exceeds models.max_signal_ece {max_ece:.3f}"
                            + (f" (the champion's is {c_ece:.3f})" if c_ece is not None else ""))
+    check, c_check = new.get("signal_check"), champion.get("champion_signal_check")
+    if metrics.overconfident(check, max_ece):
+        champion_worse = (c_ll is not None and metrics.overconfident(c_check, max_ece)
+                          and c_check["overconfidence"] > check["overconfidence"])
+        if not champion_worse:
+            reasons.append(overconfidence_text(check, max_ece, c_check if c_ll is not None else None))
     promoted = force or not reasons
     if not reasons:
         reason = "no champion yet" if c_ll is None else "not worse than the champion on the validation window"
@@ -357,6 +376,17 @@ def decide_promotion(new: dict[str, Any], champion: dict[str, Any], max_ece: flo
     else:
         reason = "; ".join(reasons)
     return {"promoted": promoted, "forced": bool(force and reasons), "reason": reason, "warning": warning}
+
+
+def overconfidence_text(check: dict[str, Any], max_ece: float, champion: dict[str, Any] | None = None) -> str:
+    """'its N validation signals claimed 0.44 on average and hit 0.16 of the time (± 2 SE) ...'."""
+    text = (f"its {check['signals']} validation signals claimed {check['mean_confidence']:.2f} on average and "
+            f"reached their target {check['hit_rate']:.2f} of the time (±{2 * check['se']:.2f}): over-confident "
+            f"beyond models.max_signal_ece {max_ece:.3f} and beyond chance")
+    if champion and champion.get("signals"):
+        text += (f" (the champion's {champion['signals']}: {champion['mean_confidence']:.2f} claimed, "
+                 f"{champion['hit_rate']:.2f} reached)")
+    return text
 
 
 def _test_summary(t: dict[str, Any]) -> dict[str, Any]:
