@@ -209,3 +209,15 @@ def test_reading_signals_does_not_import_pandas(stored, home):
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_open_signals_nearly_all_one_way_carry_a_warning_above_the_table(cli, fresh_db):
+    with transaction(fresh_db):
+        store.insert_signals(fresh_db, [row(f"S{i:02d}", "SELL", 0.45) for i in range(11)] + [row("AAA")])
+    result = signals(cli, "--type", "BUY")  # the warning is about every open signal, whatever the filter
+    assert result.exit_code == 0, result.output
+    assert "WARNING: 11 of the 12 open signals (92%) are SELL" in " ".join(result.output.split())
+
+
+def test_a_few_open_signals_one_way_carry_no_warning(cli, stored):
+    assert "WARNING" not in signals(cli).output  # 2 BUY, 1 SELL

@@ -180,3 +180,36 @@ def test_status_says_while_a_restore_holds_the_database_and_not_after_its_proces
     conn.close()
     assert any("a backup is being restored" in w and f"pid {os.getpid()}" in w for w in during["warnings"])
     assert not any("restored" in w for w in after["warnings"])
+
+
+def _open_sells(home, n):
+    from turbomode.store.db import connect
+
+    conn = connect(home / "turbomode.db")
+    with conn:
+        conn.executemany("INSERT INTO active_signals (symbol, signal_type, confidence, created_at, is_active,"
+                         " market_date) VALUES (?, 'SELL', 0.45, '2026-01-23T04:30:00Z', 1, '2026-01-22')",
+                         [(f"S{i:02d}",) for i in range(n)])
+    conn.close()
+
+
+def test_open_signals_nearly_all_one_way_are_a_warning_that_leaves_status_healthy(sched_home, fake_jobs,
+                                                                                    alerts_spy, cli):
+    _all_ran(cli)  # the fake scan leaves one BUY open
+    _open_sells(sched_home, 11)
+    with time_machine.travel(NOW + timedelta(hours=1), tick=False):
+        result = cli("status", "--json")
+        text = cli("status")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["healthy"] is True
+    assert any("11 of the 12 open signals (92%) are SELL" in w for w in data["warnings"])
+    assert "are SELL" in text.stdout
+
+
+def test_a_few_open_signals_all_one_way_are_not_judged(sched_home, fake_jobs, alerts_spy, cli):
+    _all_ran(cli)
+    _open_sells(sched_home, 8)  # 8 of 9: too few signals to call it a pattern
+    with time_machine.travel(NOW + timedelta(hours=1), tick=False):
+        data = json.loads(cli("status", "--json").stdout)
+    assert not any("open signals" in w for w in data["warnings"])

@@ -155,3 +155,16 @@ def test_open_hands_the_file_to_the_browser_and_says_so_when_there_is_none(cli, 
     assert result.exit_code == 0
     assert opened == [(home / "report.html").resolve().as_uri()]
     assert "could not start a browser" in result.output
+
+
+def test_a_one_sided_mix_of_open_signals_is_a_warning_on_the_page(ctx):
+    conn = ctx.connect()
+    seed_signals(conn, iso(NOW), n=12)
+    conn.execute("UPDATE active_signals SET signal_type = 'SELL'")
+    text = write_report(ctx, NOW).read_text()
+    assert 'id="warning-banner"' in text and "12 of the 12 open signals (100%) are SELL" in text
+
+
+def test_a_two_sided_mix_of_open_signals_raises_no_warning(ctx):
+    seed_signals(ctx.connect(), iso(NOW), n=12)  # a third SELL
+    assert "open signals" not in write_report(ctx, NOW).read_text()

@@ -274,6 +274,33 @@ def test_a_one_sided_session_warns_in_the_output_and_the_run_summary(cli, home, 
     assert run["one_sided"] is True and any("are BUY" in w for w in run["warnings"])
 
 
+def test_open_signals_that_pile_up_one_way_warn_though_no_session_has_ten(cli, home, market):
+    # twelve stocks, four new SELL signals a session: no session reaches the ten a mix needs, but
+    # after three the user holds twelve open signals, all SELL
+    conn, champ = market
+    many = {f"S{i:02d}": "Energy" for i in range(12)}
+    d.write_home(home, sectors=many)
+    for sym in many:
+        d.add_bars(conn, sym, DAYS)
+    champ.probs.clear()
+    nights = [(None, NOW), (FUTURE[0], datetime(2026, 1, 24, 12, tzinfo=timezone.utc)),
+              (FUTURE[1], datetime(2026, 1, 27, 12, tzinfo=timezone.utc))]
+    seen = []
+    for k, (day, at) in enumerate(nights):
+        if day:
+            for sym in many:
+                d.add_bars(conn, sym, [day])
+        for sym in list(many)[4 * k:4 * k + 4]:
+            champ.probs[sym] = (0.1, 0.8, 0.1)
+        result = scan(cli, "--json", at=at)
+        assert result.exit_code == 0, result.output
+        seen.append(json.loads(result.stdout)["summary"])
+    assert [s["session_signals"]["SELL"] for s in seen] == [4, 4, 4]
+    assert [s["one_sided"] for s in seen] == [False, False, True]  # 4 and 8 signals are too few to judge
+    assert any("12 of the 12 open signals (100%) are SELL" in w for w in seen[-1]["warnings"])
+    assert [s["open_signals"]["SELL"] for s in seen] == [4, 8, 12]
+
+
 def test_closing_and_emitting_are_one_transaction(cli, market, monkeypatch):
     conn, champ = market
     scan(cli)

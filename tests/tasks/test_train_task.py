@@ -229,6 +229,25 @@ def test_a_one_sided_validation_signal_mix_is_a_warning_not_a_result(cli, market
     assert len(warned) == 2 and "warning, not a result" in warned[0]
 
 
+def test_a_model_set_one_sided_over_its_sectors_is_a_warning_though_no_sector_has_ten_signals(cli, market,
+                                                                                                monkeypatch):
+    import numpy as np
+
+    from turbomode.ml import metrics
+
+    def eight_sells(proba, threshold):  # every window of every sector: 8 SELL signals, too few to judge alone
+        out = np.full(len(proba), -1)
+        out[:8] = 1
+        return out
+
+    monkeypatch.setattr(metrics, "signals", eight_sells)
+    result, out = train(cli)
+    assert result.exit_code == 0, result.output
+    warnings = out["summary"]["warnings"]
+    assert not any(w.startswith(("Energy:", "Utilities:")) for w in warnings)  # 8 of 8 is not judged
+    assert "model set: 16 of the 2 sectors' 16 validation signals (100%) are SELL" in " ".join(warnings)
+
+
 def test_a_challenger_beyond_the_signal_calibration_bound_stays_a_challenger_and_says_why(cli, home):
     write_home(home, max_ece=1.0)
     add_market(home)

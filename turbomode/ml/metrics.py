@@ -225,8 +225,15 @@ def signal_returns(proba: Any, threshold: float, ret_buy: Any, ret_sell: Any, co
     return out
 
 
-def one_sided(buys: int, sells: int, *, minimum: int = 10) -> str | None:
-    """'BUY' or 'SELL' when more than 90% of at least ``minimum`` signals point that way."""
+ONE_SIDED_MIN_SIGNALS = 10  # fewer signals than this are not judged (3 of 3 is not a pattern)
+
+
+def one_sided(buys: int, sells: int, *, minimum: int = ONE_SIDED_MIN_SIGNALS) -> str | None:
+    """'BUY' or 'SELL' when more than 90% of at least ``minimum`` signals point that way.
+
+    THE signal-mix rule: train (per sector and for the whole model set, on validation and test),
+    scan (the session's signals and every open one), `status`, `turbomode signals` and the report
+    all judge a mix with it (``one_sided_text`` words it)."""
     n = buys + sells
     if n < minimum:
         return None
@@ -235,6 +242,17 @@ def one_sided(buys: int, sells: int, *, minimum: int = 10) -> str | None:
     if sells / n > ONE_SIDED_WARNING:
         return "SELL"
     return None
+
+
+def one_sided_text(buys: int, sells: int, what: str) -> str | None:
+    """'12 of the 13 open signals (92%) are SELL: ...' when ``one_sided`` says so, else None;
+    ``what`` names the signals, with ``{total}`` for their number ('the {total} open signals')."""
+    side = one_sided(buys, sells)
+    n, total = (buys if side == "BUY" else sells), buys + sells
+    if side is None or total == 0:
+        return None
+    return (f"{n} of {what.format(total=total)} ({n / total:.0%}) are {side}: a one-sided model set is a warning, "
+            "not a result; check `turbomode drift` and the training report")
 
 
 def class_mix(y: Any, n_classes: int = 3) -> list[float]:

@@ -35,6 +35,7 @@ class ReportData:
     backtest: dict[str, Any] | None
     drift: dict[str, Any] | None
     calibration: dict[str, Any] | None = None  # the champions' test-window calibration (calibration_facts)
+    warnings: list[str] | None = None  # what `turbomode status` warns about (a one-sided signal mix, ...)
     freshness: dict[str, Any] | None = None  # what the page needs to judge staleness when it is opened
 
 
@@ -60,6 +61,7 @@ def collect(ctx, now: datetime) -> ReportData:
         sample=v.sample,
         jobs=health["jobs"],
         problems=health["problems"],
+        warnings=health["warnings"],
         runs=status.history(ctx, None, RECENT_RUNS),
         sector_stats=signal_store.sector_stats(conn),
         backtest=backtests.load(conn),
@@ -229,6 +231,10 @@ def banners(d: ReportData, now: datetime) -> str:
     if d.problems:
         items = "".join(f"<li>{e(p)}</li>" for p in d.problems)
         out.append(f'<div class="banner attention" id="health-banner">Needs attention<small><ul>{items}</ul>'
+                   "</small></div>")
+    if d.warnings:
+        items = "".join(f"<li>{e(w)}</li>" for w in d.warnings)
+        out.append(f'<div class="banner attention" id="warning-banner">Worth a look<small><ul>{items}</ul>'
                    "</small></div>")
     if d.sample:
         out.append('<div class="banner sample" id="sample-banner">SAMPLE DATA<small>These signals come '

@@ -210,6 +210,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
         if session > (prices.get_meta(conn, SETTLED_KEY) or ""):
             prices.set_meta(conn, SETTLED_KEY, session, now)
         buy, sell = store.session_mix(conn, session)
+        open_mix = store.summary(conn)
     progress("done", len(STEPS), len(STEPS))
 
     outcomes: dict[str, int] = {}
@@ -222,7 +223,10 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
         problems.update(_not_known_before(conn, session))
     warnings = list(problems.values())
     model_problems = _model_problems(conn, champions, problems)
-    one_sided = one_sided_warning(buy, sell)
+    # A session of a small universe has a handful of signals, never enough to judge; the open signals
+    # (the last horizon's sessions) are what the user sees, and what a one-way model set piles up.
+    one_sided = one_sided_warning(buy, sell) or one_sided_warning(open_mix["buy"], open_mix["sell"],
+                                                                  "the {total} open signals")
     if one_sided:
         warnings.append(one_sided)
     if skipped["history"]:
@@ -241,6 +245,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
         "filled": len(fills),
         "closed": outcomes,
         "session_signals": {"BUY": buy, "SELL": sell},
+        "open_signals": {"BUY": open_mix["buy"], "SELL": open_mix["sell"]},
         "active": store.summary(conn)["total"],
         "skipped_history": skipped["history"],
         "skipped_no_bar": skipped["no_bar"],

@@ -15,9 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-ONE_SIDED_WARNING = 0.90  # warn when more than this share of a session's signals point one way
-ONE_SIDED_MIN_SIGNALS = 10  # ...and there are at least this many (3 of 3 is not a pattern)
-
 
 @dataclass(frozen=True)
 class Bar:
@@ -187,12 +184,8 @@ def decide(candidates: Iterable[Candidate], open_by_symbol: dict[str, dict[str, 
     return out
 
 
-def one_sided_warning(buy: int, sell: int) -> str | None:
-    total = buy + sell
-    if total < ONE_SIDED_MIN_SIGNALS:
-        return None
-    side, n = ("BUY", buy) if buy >= sell else ("SELL", sell)
-    if n / total > ONE_SIDED_WARNING:
-        return (f"{n} of the session's {total} signals ({n / total:.0%}) are {side}: a one-sided model "
-                "set is a warning, not a result; check `turbomode drift` and the training report")
-    return None
+def one_sided_warning(buy: int, sell: int, what: str = "the session's {total} signals") -> str | None:
+    """The signal-mix warning (``ml.metrics.one_sided_text``: more than 90% of at least 10 one way)."""
+    from turbomode.ml.metrics import one_sided_text
+
+    return one_sided_text(buy, sell, what)

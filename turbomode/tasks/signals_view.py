@@ -87,6 +87,11 @@ def view(ctx, now: datetime, *, signal_type: str | None = None, sector: str | No
     v.scan_at = iso(f.scan.started_at) if f.scan else None
     v.scan_session = f.scan.session if f.scan else None
     v.sample = s["sample_rows"] > 0 or store.data_source(conn) == "sample"
+    from turbomode.ml.metrics import one_sided_text
+
+    mix = one_sided_text(s["buy"], s["sell"], "the {total} open signals")  # all of them, whatever the filter
+    if mix:
+        v.notes.append("WARNING: " + mix)
     if s["total"] == 0:
         from turbomode.store.state import last_success
 

@@ -113,6 +113,9 @@ def collect(ctx: Context, now: datetime) -> dict[str, Any]:
 
     if not signals["fresh"]:
         problems.append(signals["stale_reason"])
+    mix = _open_mix_warning(conn)
+    if mix:
+        warnings.append(mix)
 
     models = state.model_state(conn)
     if models.champion is None:
@@ -143,6 +146,20 @@ def collect(ctx: Context, now: datetime) -> dict[str, Any]:
         "warnings": warnings,
         "healthy": not problems,
     })
+
+
+def _open_mix_warning(conn) -> str | None:
+    """The signal-mix rule (ml.metrics.one_sided) on the open signals: what the user sees and acts on."""
+    import sqlite3
+
+    from turbomode.ml.metrics import one_sided_text
+    from turbomode.store.signals import summary
+
+    try:
+        s = summary(conn)
+    except sqlite3.Error:  # the seed's table, not migrated (status never writes): freshness speaks for it
+        return None
+    return one_sided_text(s["buy"], s["sell"], "the {total} open signals")
 
 
 def _listed(symbols: dict[str, str | None]) -> str:

@@ -208,6 +208,8 @@ def _train(ctx, now: datetime, options: dict[str, Any], backend, cleanup: ExitSt
             n_side = sig["buy_signals"] if sig["one_sided"] == "BUY" else sig["sell_signals"]
             warnings.append(f"{fit.sector}: {n_side} of {sig['signals']} validation signals are {sig['one_sided']}; "
                             "a one-sided model set is a warning, not a result")
+    pooled = _pooled_test(fits, float(cfg["signals.min_confidence"]))
+    warnings += _model_set_mix(fits, (pooled["buy_signals"], pooled["sell_signals"]) if pooled else None)
     if skipped:
         warnings.append("sector(s) not trained: " + "; ".join(f"{s} ({r})" for s, r in skipped.items()))
     if skipped_symbols:
@@ -239,7 +241,6 @@ def _train(ctx, now: datetime, options: dict[str, Any], backend, cleanup: ExitSt
             "members": {k: {"log_loss": m["log_loss"], "ece": m["ece"], "ece_buy": m["ece_buy"],
                             "ece_sell": m["ece_sell"]} for k, m in fit.member_metrics.items()},
         }
-    pooled = _pooled_test(fits, float(cfg["signals.min_confidence"]))
     elapsed = time.perf_counter() - t0
     summary = {
         **({"scope": "subset"} if options.get("sector") else {}),  # one sector is not the weekly train
@@ -387,6 +388,26 @@ def overconfidence_text(check: dict[str, Any], max_ece: float, champion: dict[st
         text += (f" (the champion's {champion['signals']}: {champion['mean_confidence']:.2f} claimed, "
                  f"{champion['hit_rate']:.2f} reached)")
     return text
+
+
+def _model_set_mix(fits, test: tuple[int, int] | None) -> list[str]:
+    """The signal-mix rule (ml.metrics.one_sided) on the whole model set: its validation signals over
+    every sector (a sector's handful is too few to judge on its own, eleven handfuls are not) and its
+    test-window signals (the window that chose nothing)."""
+    from turbomode.ml import metrics
+
+    out = []
+    if len(fits) > 1:  # one sector's mix is judged above, per sector
+        b = sum(f.ensemble_metrics["signals"]["buy_signals"] for f in fits)
+        s = sum(f.ensemble_metrics["signals"]["sell_signals"] for f in fits)
+        text = metrics.one_sided_text(b, s, f"the {len(fits)} sectors' {{total}} validation signals")
+        if text:
+            out.append(f"model set: {text}")
+    if test is not None:
+        text = metrics.one_sided_text(*test, "the {total} test-window signals")
+        if text:
+            out.append(f"model set: {text}")
+    return out
 
 
 def _test_summary(t: dict[str, Any]) -> dict[str, Any]:
