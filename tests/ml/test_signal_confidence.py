@@ -148,3 +148,20 @@ def test_a_version_whose_signals_overstate_their_confidence_is_not_promoted_unle
     assert out["promoted"] is promoted and words in out["reason"]
     forced = decide_promotion(new, champion, BOUND, True)
     assert forced["promoted"] and forced["forced"] is (not promoted)
+
+
+def test_train_warns_when_the_model_sets_test_window_signals_overstate_their_confidence():
+    """The test window chooses nothing, so it cannot refuse a version; what its signals did is said."""
+    from types import SimpleNamespace
+
+    from turbomode.tasks.train import _pooled_test, test_window_overconfidence
+
+    def sector(seed, tail_hit):
+        proba, y, index = random_walk_rows(tail_hit=tail_hit, symbols=20, seed=seed)
+        return SimpleNamespace(test_proba=proba, y_test=y, test_index=index)
+
+    over = _pooled_test([sector(1, 0.30), sector(2, 0.30)], THRESHOLD)
+    text = test_window_overconfidence(over, BOUND)
+    assert text is not None and "test-window signals claimed 0.46" in text
+    fine = _pooled_test([sector(1, 0.46), sector(2, 0.46)], THRESHOLD)
+    assert test_window_overconfidence(fine, BOUND) is None

@@ -385,6 +385,7 @@ class SectorFit:
     # the test window's ensemble probabilities and labels (pooled over sectors by `train`)
     test_proba: Any = field(default=None, repr=False)
     y_test: Any = field(default=None, repr=False)
+    test_index: Any = field(default=None, repr=False)  # their (symbol, date) rows
     # the last price date that fitted the models or chose them (the validation window's labels decide
     # promotion), and the last one any of the sector's rows read (the test window's labels included)
     decided_end: str | None = None
@@ -517,7 +518,8 @@ def finish_sector(data: "pd.DataFrame", windows: Windows, cfg: Any, inputs: Sect
     return SectorFit(inputs.sector, windows, names, members, member_metrics, ens, rows, inputs.method, psi, test,
                      last_read(fitted_rows), inputs.X_valid, inputs.y_valid, test_proba, y_te,
                      decided_end=last_read(fitted_rows | m["valid"]),
-                     labels_end=last_read(fitted_rows | m["valid"] | m["test"]))
+                     labels_end=last_read(fitted_rows | m["valid"] | m["test"]),
+                     test_index=data.index[m["test"]] if len(y_te) else None)
 
 
 def train_sector(data: "pd.DataFrame", windows: Windows, cfg: Any, *, sector: str = "",

@@ -210,6 +210,9 @@ def _train(ctx, now: datetime, options: dict[str, Any], backend, cleanup: ExitSt
                             "a one-sided model set is a warning, not a result")
     pooled = _pooled_test(fits, float(cfg["signals.min_confidence"]))
     warnings += _model_set_mix(fits, (pooled["buy_signals"], pooled["sell_signals"]) if pooled else None)
+    overstated = test_window_overconfidence(pooled, max_ece)
+    if overstated:
+        warnings.append(overstated)
     if skipped:
         warnings.append("sector(s) not trained: " + "; ".join(f"{s} ({r})" for s, r in skipped.items()))
     if skipped_symbols:
@@ -390,6 +393,21 @@ def overconfidence_text(check: dict[str, Any], max_ece: float, champion: dict[st
     return text
 
 
+def test_window_overconfidence(pooled: dict[str, Any], max_ece: float) -> str | None:
+    """The warning when the model set's test-window signals (``_pooled_test``: the window that chose
+    nothing) hit their targets less often than their confidence says (ml.metrics.overconfident).
+    It cannot refuse anything (that window must not choose), so it says so where the user looks."""
+    from turbomode.ml import metrics
+
+    c = (pooled or {}).get("signal_check")
+    if not metrics.overconfident(c, max_ece):
+        return None
+    return (f"model set: its {c['signals']} test-window signals claimed {c['mean_confidence']:.2f} on average and "
+            f"reached their target {c['hit_rate']:.2f} of the time (±{2 * c['se']:.2f}): their confidence "
+            "overstates what they did on the window that chose nothing; check the calibration table and "
+            "models.calibration before acting on them")
+
+
 def _model_set_mix(fits, test: tuple[int, int] | None) -> list[str]:
     """The signal-mix rule (ml.metrics.one_sided) on the whole model set: its validation signals over
     every sector (a sector's handful is too few to judge on its own, eleven handfuls are not) and its
@@ -427,13 +445,19 @@ def _pooled_test(fits, threshold: float) -> dict[str, Any]:
 
     from turbomode.ml import metrics
 
-    parts = [(f.test_proba, f.y_test) for f in fits if f.test_proba is not None and len(f.y_test)]
-    if not parts:
+    fits = [f for f in fits if f.test_proba is not None and len(f.y_test)]
+    if not fits:
         return {}
-    proba = np.concatenate([p for p, _ in parts])
-    y = np.concatenate([t for _, t in parts])
+    proba = np.concatenate([f.test_proba for f in fits])
+    y = np.concatenate([f.y_test for f in fits])
     e = metrics.evaluate(proba, y, threshold)
-    return {"rows": e["rows"], "ece_buy": e["ece_buy"], "ece_sell": e["ece_sell"], "brier_buy": e["brier_buy"],
-            "brier_sell": e["brier_sell"], "reliability": e["reliability"], "signals": e["signals"]["signals"],
-            "buy_signals": e["signals"]["buy_signals"], "sell_signals": e["signals"]["sell_signals"],
-            "precision": e["signals"]["precision"], "class_mix": e["class_mix"]}
+    out = {"rows": e["rows"], "ece_buy": e["ece_buy"], "ece_sell": e["ece_sell"], "brier_buy": e["brier_buy"],
+           "brier_sell": e["brier_sell"], "reliability": e["reliability"], "signals": e["signals"]["signals"],
+           "buy_signals": e["signals"]["buy_signals"], "sell_signals": e["signals"]["sell_signals"],
+           "precision": e["signals"]["precision"], "class_mix": e["class_mix"]}
+    if all(f.test_index is not None for f in fits):
+        index = [f.test_index for f in fits]
+        out["signal_check"] = metrics.signal_confidence_check(
+            proba, y, threshold, dates=np.concatenate([i.get_level_values("date").to_numpy() for i in index]),
+            symbols=np.concatenate([i.get_level_values("symbol").to_numpy() for i in index]))
+    return out
