@@ -168,3 +168,28 @@ def test_a_one_sided_mix_of_open_signals_is_a_warning_on_the_page(ctx):
 def test_a_two_sided_mix_of_open_signals_raises_no_warning(ctx):
     seed_signals(ctx.connect(), iso(NOW), n=12)  # a third SELL
     assert "open signals" not in write_report(ctx, NOW).read_text()
+
+
+def test_the_all_sectors_calibration_is_the_champions_not_the_last_runs_one_sector(ctx):
+    from tests.report.seed import RELIABILITY
+    from turbomode.store import models
+
+    conn = ctx.connect()
+    seed_everything(conn, NOW)
+    seed_models(conn, NOW)  # Energy and Utilities champions of v20260118, 3,420 test rows each
+    # then `train --sector Energy` promotes a new Energy whose test window was badly calibrated
+    energy = {"rows": 1000, "ece_buy": 0.2, "ece_sell": 0.0, "brier_buy": 0.25, "brier_sell": 0.20,
+              "reliability": {"BUY": [{"lo": 0.4, "hi": 0.5, "predicted": 0.45, "observed": 0.25, "count": 1000}],
+                              "SELL": [{"lo": 0.4, "hi": 0.5, "predicted": 0.45, "observed": 0.45, "count": 1000}]}}
+    files = [{"sector": "Energy", "model_type": "ensemble", "path": "v2/Energy/ensemble.json", "sha256": "x",
+              "windows": {"test_start": "2025-08-01", "test_end": "2026-01-09"}, "metrics": {"test": energy},
+              "feature_names": []}]
+    models.record_version(conn, version="v20260125", now=NOW, files=files, promoted=["Energy"],
+                          run={"status": "succeeded", "metrics": {"test": energy}})
+    page = write_report(ctx, NOW).read_text()
+    head = page[page.index('id="calibration-section"'):page.index("<details")]
+    # Utilities' v20260118 (3,420 rows) and Energy's v20260125 (1,000), not the subset run's 1,000 alone
+    assert "4,420 rows" in head and "v20260118, v20260125" in head
+    buy_error = (0.01 * 900 + 0.01 * 2400 + 0.02 * 120 + 0.2 * 1000) / 4420
+    assert f"ECE P(BUY) {buy_error:.3f}" in head
+    assert sum(b["count"] for b in RELIABILITY["BUY"]) == 3420

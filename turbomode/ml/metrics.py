@@ -69,6 +69,32 @@ def reliability(confidence: Any, correct: Any, bins: int = 10) -> list[dict[str,
     return out
 
 
+def pool_side_calibration(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Several windows' side calibration (each: rows, brier_buy, brier_sell and a ``reliability`` table
+    per side, as train stores a sector's test window) as one: the same equal-width bins merged
+    (count-weighted means), and the ECE and Brier of the union, which those tables determine exactly."""
+    out: dict[str, Any] = {"rows": sum(int(p.get("rows") or 0) for p in parts), "reliability": {}}
+    for side in ("BUY", "SELL"):
+        merged: dict[tuple[float, float], list[float]] = {}
+        for p in parts:
+            for b in (p.get("reliability") or {}).get(side, []):
+                m = merged.setdefault((b["lo"], b["hi"]), [0.0, 0.0, 0])
+                m[0] += b["predicted"] * b["count"]
+                m[1] += b["observed"] * b["count"]
+                m[2] += b["count"]
+        table = [{"lo": lo, "hi": hi, "predicted": sp / n, "observed": so / n, "count": n}
+                 for (lo, hi), (sp, so, n) in sorted(merged.items()) if n]
+        total = sum(b["count"] for b in table)
+        out["reliability"][side] = table
+        out[f"ece_{side.lower()}"] = (sum(b["count"] * abs(b["observed"] - b["predicted"]) for b in table) / total
+                                      if total else float("nan"))
+        weighted = [(p.get(f"brier_{side.lower()}"), int(p.get("rows") or 0)) for p in parts]
+        weighted = [(v, n) for v, n in weighted if v is not None and n]
+        n_rows = sum(n for _, n in weighted)
+        out[f"brier_{side.lower()}"] = sum(v * n for v, n in weighted) / n_rows if n_rows else float("nan")
+    return out
+
+
 def side_calibration(proba: Any, y: Any, bins: int = 10) -> dict[str, dict[str, Any]]:
     """Calibration of the probabilities that become signals, one-vs-rest: for BUY and SELL the ECE,
     the Brier score and the reliability table of P(side) against 'the side's target was hit'."""

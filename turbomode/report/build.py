@@ -72,24 +72,37 @@ def collect(ctx, now: datetime) -> ReportData:
 
 
 def calibration_facts(conn) -> dict[str, Any] | None:
-    """The latest training run's test-window calibration over all sectors, and each champion's own
-    (stored with the model version: model_metadata metrics of its ensemble)."""
+    """The champions' test-window calibration over all sectors, and each champion's own (stored with
+    the model version: model_metadata metrics of its ensemble).
+
+    The latest training run's pooled figures are the champions' only when every champion is of that
+    run's version: a `train --sector` run pooled its one sector, and a run whose versions stayed
+    challengers pooled models that make no signal. Otherwise the champions' own tables are pooled
+    (ml.metrics.pool_side_calibration: exact for the ECE, the Brier score and the bins), each on its
+    own test window."""
     import json
 
+    from turbomode.ml.metrics import pool_side_calibration
     from turbomode.store import models as model_store
 
     run = model_store.latest_training_run(conn)
-    pooled = ((run or {}).get("metrics") or {}).get("test") or {}
     sectors = {}
-    for sector, (version, files) in model_store.champion_files(conn).items():
+    champions = model_store.champion_files(conn)
+    for sector, (version, files) in champions.items():
         ens = next((f for f in files if f["model_type"] == "ensemble"), None)
         metrics = json.loads(ens["metrics"]) if ens and ens.get("metrics") else {}
         test = metrics.get("test") or {}
         if test.get("reliability"):
             sectors[sector] = {"version": version, "window": [ens.get("test_start"), ens.get("test_end")], **test}
+    versions = sorted({v for v, _ in champions.values()})
+    if run is not None and versions in ([], [run.get("version")]):  # no champion yet: the run is all there is
+        pooled, version = ((run.get("metrics") or {}).get("test") or {}), run.get("version")
+    else:
+        pooled = pool_side_calibration(list(sectors.values())) if sectors else {}
+        version = ", ".join(sorted({s["version"] for s in sectors.values()}))
     if not pooled.get("reliability") and not sectors:
         return None
-    return {"version": (run or {}).get("version"), "pooled": pooled, "sectors": sectors}
+    return {"version": version, "pooled": pooled, "sectors": sectors}
 
 
 # Sessions embedded in the page, so that it judges staleness by the same rule when opened later
@@ -376,7 +389,9 @@ def calibration_html(d: ReportData) -> str:
     head = ""
     if pooled.get("reliability"):
         rows = f"{pooled.get('rows') or 0:,}"
-        head = (f'<p class="note">Version {e(c.get("version"))}, test window (it chose nothing): '
+        which = (f'Versions {e(c.get("version"))}, each champion on its own test window (none chose it)'
+                 if "," in str(c.get("version")) else f'Version {e(c.get("version"))}, test window (it chose nothing)')
+        head = (f'<p class="note">{which}: '
                 f'{e(rows)} rows. ECE P(BUY) '
                 f'{fmt_num(pooled.get("ece_buy"), 3)}, P(SELL) {fmt_num(pooled.get("ece_sell"), 3)}; Brier '
                 f'{fmt_num(pooled.get("brier_buy"), 3)} / {fmt_num(pooled.get("brier_sell"), 3)}. A dot on the '
