@@ -213,3 +213,20 @@ def test_a_few_open_signals_all_one_way_are_not_judged(sched_home, fake_jobs, al
     with time_machine.travel(NOW + timedelta(hours=1), tick=False):
         data = json.loads(cli("status", "--json").stdout)
     assert not any("open signals" in w for w in data["warnings"])
+
+
+def test_without_a_champion_because_every_sector_stayed_challenger_status_says_why_not_just_train(sched_home,
+                                                                                                  cli):
+    from turbomode.store import models
+    from turbomode.store.db import connect
+
+    conn = connect(sched_home / "turbomode.db")
+    files = [{"sector": "Energy", "model_type": "ensemble", "path": "v1/energy/ensemble.json", "sha256": "x",
+              "windows": {}, "metrics": {}, "feature_names": []}]
+    models.record_version(conn, version="v20260118", now=NOW, files=files, promoted=[], run={"status": "succeeded"})
+    conn.close()
+    with time_machine.travel(NOW, tick=False):
+        data = json.loads(cli("status", "--json").stdout)
+    assert data["models"]["champion"] is None and data["models"]["challenger"] == "v20260118"
+    said = [p for p in data["problems"] if p.startswith("no champion model")]
+    assert said and "v20260118 stayed a challenger" in said[0] and "train --promote" in said[0]

@@ -132,7 +132,9 @@ def _load_champions(ctx: "Context") -> Champions:
     conn = ctx.connect()
     champions = store.champion_files(conn)
     if not champions:
-        raise ModelMissing("no champion model; run `turbomode train`")
+        from turbomode.store.state import model_state, no_champion_text
+
+        raise ModelMissing(no_champion_text(model_state(conn).challenger))
     loaded: dict[str, Any] = {}
     problems: dict[str, str] = {}
     for sector, (version, files) in sorted(champions.items()):

@@ -141,6 +141,15 @@ def champion_exists(conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT 1 FROM model_metadata WHERE status = 'champion' LIMIT 1").fetchone() is not None
 
 
+def no_champion_text(challenger: str | None) -> str:
+    """Why there is no champion, and what to do: `status` and `scan` say the same."""
+    if challenger is None:
+        return "no champion model; run `turbomode train`"
+    return (f"no champion model: every sector of the last version {challenger} stayed a challenger (its signals or "
+            "their calibration were out of bounds; `turbomode history --job train` says why); fix the cause, or "
+            "force it with `turbomode train --promote`")
+
+
 def model_state(conn: sqlite3.Connection) -> ModelState:
     if not _table_exists(conn, "model_metadata"):
         return ModelState(None, None, None, None)

@@ -119,7 +119,7 @@ def collect(ctx: Context, now: datetime) -> dict[str, Any]:
 
     models = state.model_state(conn)
     if models.champion is None:
-        problems.append("no champion model; run `turbomode train`")
+        problems.append(state.no_champion_text(models.challenger))
     unusable = _unusable_models(conn, scan)
     for sector, m in unusable.items():
         if m["using"] is None:
