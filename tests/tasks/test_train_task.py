@@ -248,11 +248,21 @@ def test_a_model_set_one_sided_over_its_sectors_is_a_warning_though_no_sector_ha
     assert "model set: 16 of the 2 sectors' 16 validation signals (100%) are SELL" in " ".join(warnings)
 
 
-def test_a_challenger_beyond_the_signal_calibration_bound_stays_a_challenger_and_says_why(cli, home):
+def test_a_challenger_beyond_the_signal_calibration_bound_stays_a_challenger_and_says_why(cli, home, monkeypatch):
+    from turbomode.tasks import train as train_task
+
     write_home(home, max_ece=1.0)
     add_market(home)
     _, first = train(cli)
     write_home(home, max_ece=0.0001)  # every ECE is beyond this bound
+    real = train_task._compare_with_champion
+
+    def better_calibrated(*a, **k):  # a retrain on the same data is the champion again: make the champion better
+        out = real(*a, **k)
+        out["champion_signal_ece"] = out["champion_signal_ece"] / 2
+        return out
+
+    monkeypatch.setattr(train_task, "_compare_with_champion", better_calibrated)
     result, second = train(cli, "--sector", "energy")
     assert result.exit_code == 0, result.output
     energy = second["summary"]["sectors"]["Energy"]
@@ -269,6 +279,7 @@ def test_a_challenger_beyond_the_signal_calibration_bound_stays_a_challenger_and
     (0.96, 0.03, 0.95, 0.02, False, "log loss 0.9600 is worse"),
     (0.90, 0.07, 0.95, 0.04, False, "exceeds models.max_signal_ece"),
     (0.90, 0.07, 0.95, 0.08, True, "not worse"),                   # beyond the bound, but the champion is worse
+    (0.95, 0.07, 0.95, 0.07, True, "not worse"),                   # a retrain on the same data: the champion again
 ])
 def test_promotion_needs_a_log_loss_not_worse_and_signal_calibration_within_bounds(new_ll, new_ece, champ_ll,
                                                                                    champ_ece, promoted, words):

@@ -340,7 +340,8 @@ def decide_promotion(new: dict[str, Any], champion: dict[str, Any], max_ece: flo
 
     Promoted when the new ensemble's validation log loss is not worse than the champion's on the
     same rows and its signal calibration error (``metrics.signal_ece``: P(BUY) and P(SELL) pooled) is within
-    ``max_ece`` — or beyond it but still better than the champion's. A sector without a usable
+    ``max_ece`` — or beyond it but not worse than the champion's (a retrain on the same data is the
+    champion again, and must not be refused for the champion's own error). A sector without a usable
     champion takes the new version (nothing is worse than no model), with a warning when its
     calibration error is out of bounds: on a small sector's window that error is mostly noise.
 
@@ -363,7 +364,7 @@ def decide_promotion(new: dict[str, Any], champion: dict[str, Any], max_ece: flo
         if c_ll is None:
             warning = (f"signal calibration error {ece:.3f} exceeds models.max_signal_ece {max_ece:.3f}; promoted "
                        "because the sector has no usable champion")
-        elif c_ece is None or c_ece <= ece:
+        elif c_ece is None or ece > c_ece + LOSS_TOLERANCE:  # as with the loss: not worse than the champion's
             reasons.append(f"signal calibration error {ece:.3f} exceeds models.max_signal_ece {max_ece:.3f}"
                            + (f" (the champion's is {c_ece:.3f})" if c_ece is not None else ""))
     check, c_check = new.get("signal_check"), champion.get("champion_signal_check")
