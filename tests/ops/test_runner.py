@@ -1,6 +1,7 @@
 """The run wrapper in-process: ledger rows, locks, prerequisites, alerts, errors."""
 
 import os
+from datetime import datetime, timezone
 import socket
 
 import pytest
@@ -106,6 +107,19 @@ def test_a_stale_prerequisite_is_brought_up_to_date_first(ctx, fake_jobs, alerts
     assert by_task["ingest"]["trigger"] == "dependency" and by_task["ingest"]["parent_run_id"] == scan_id
     # train needs ingest too, which this invocation already brought up to date: no second ingest
     assert by_task["train"]["parent_run_id"] == scan_id
+
+
+def test_a_train_whose_versions_all_stayed_challengers_is_not_rerun_by_each_scan_of_its_week(
+        ctx, fake_jobs, alerts_spy):
+    conn = ctx.connect()
+    with transaction(conn):
+        conn.execute("INSERT INTO price_data (symbol, date, close) VALUES ('AAA', '2026-01-22', 1.0)")
+    run_job(ctx, "train", {}, trigger="cron", now_fn=fixed(datetime(2026, 1, 18, 5, 0, tzinfo=timezone.utc)))
+    assert fake_jobs() == ["train"]
+    with transaction(conn):  # the version it made did not pass promotion
+        conn.execute("UPDATE model_metadata SET status = 'challenger' WHERE status = 'champion'")
+    run_job(ctx, "scan", {}, now_fn=fixed(NOW))
+    assert fake_jobs() == ["train", "scan"]  # scan itself says there is no champion, and why
 
 
 def test_fresh_prerequisites_are_not_run(ctx, fake_jobs, alerts_spy):

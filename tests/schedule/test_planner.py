@@ -120,6 +120,21 @@ def test_stale_prerequisites_say_why():
     assert planner.stale_prerequisites("maintain", STALE) == []
 
 
+def test_a_train_that_refused_all_its_versions_is_not_rerun_by_every_scan_until_its_next_period():
+    last = {j: at("2026-01-23T05:00:00Z") for j in DEFAULT_SCHEDULES}
+    states = planner.states(DEFAULT_SCHEDULES, ALL_ON, NY, last, NOW)
+    refused = planner.Facts("2026-01-22", "2026-01-22", False, states, challenger_exists=True)
+    assert planner.stale_prerequisites("scan", refused) == []
+    # never trained, or no version at all: train first
+    assert planner.stale_prerequisites("scan", refused._replace(challenger_exists=False)) == [
+        ("train", "no champion model yet")]
+    never = planner.states(DEFAULT_SCHEDULES, ALL_ON, NY, {**last, "train": None}, NOW)
+    assert planner.stale_prerequisites("scan", refused._replace(states=never)) == [("train", "no champion model yet")]
+    # its next scheduled time came: a new period, new data, train again
+    week_ago = planner.states(DEFAULT_SCHEDULES, ALL_ON, NY, {**last, "train": at("2026-01-10T05:00:00Z")}, NOW)
+    assert planner.stale_prerequisites("scan", refused._replace(states=week_ago)) == [("train", "no champion model yet")]
+
+
 @pytest.mark.parametrize(
     "tz, expr, last_success, now, missed, scheduled_for",
     [

@@ -276,8 +276,9 @@ def read_facts(ctx: Context, now: datetime, job_states=None):
 
     conn = ctx.connect()
     return planner.Facts(latest_bar=prices.latest_bar_date(conn), last_session=state.last_completed_session(conn, now),
-                         champion_exists=state.champion_exists(conn),
-                         states=job_states if job_states is not None else read_states(ctx, now))
+                         champion_exists=(champion := state.champion_exists(conn)),
+                         states=job_states if job_states is not None else read_states(ctx, now),
+                         challenger_exists=not champion and state.model_state(conn).challenger is not None)
 
 
 def sweep(ctx: Context, now: datetime) -> list[locks.Abandoned]:

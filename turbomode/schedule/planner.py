@@ -65,6 +65,8 @@ class Facts(NamedTuple):
     last_session: str | None = None  # last completed NYSE session, YYYY-MM-DD (None = unknown)
     champion_exists: bool = False
     states: Mapping[str, JobState] = MappingProxyType({})
+    # no champion, but a newer version whose every sector stayed a challenger (train refused them)
+    challenger_exists: bool = False
 
     @property
     def prices_fresh(self) -> bool:
@@ -141,7 +143,7 @@ def stale_prerequisites(job: str, facts: Facts) -> list[tuple[str, str]]:
     """The direct prerequisites of ``job`` that must run first, each with why.
 
     scan needs prices that reach the last completed session and a champion model (train only when
-    none exists); train and backtest need fresh prices; drift needs the latest scheduled scan.
+    none exists, and not again in the period of a train whose versions all stayed challengers); train and backtest need fresh prices; drift needs the latest scheduled scan.
     """
     out: list[tuple[str, str]] = []
     for up in JOBS[job].needs:
@@ -159,7 +161,14 @@ def _stale(upstream: str, facts: Facts) -> str | None:
             return f"prices end {facts.latest_bar}; the last completed session is {facts.last_session}"
         return None
     if upstream == "train":
-        return None if facts.champion_exists else "no champion model yet"
+        if facts.champion_exists:
+            return None
+        st = facts.states.get("train")
+        if facts.challenger_exists and st is not None and st.last_success is not None and not st.is_missed:
+            # train ran this period and refused its own versions: training again on the same data gives
+            # the same answer (a scan every night would retrain every night); scan says why and what to do
+            return None
+        return "no champion model yet"
     st = facts.states.get(upstream)
     if st is None:
         return None
