@@ -81,6 +81,8 @@ def test_the_demo_quotes_the_net_return_of_the_window_that_chose_nothing_not_the
         "Energy": {"mean_net_return": 0.02, "signals": 50, "test": {"mean_net_return": -0.01, "signals": 30}},
         "Utilities": {"mean_net_return": 0.03, "signals": 10, "test": {"mean_net_return": 0.01, "signals": 10}},
         "Materials": {"mean_net_return": 0.05, "signals": 5, "test": {}},  # no test window: not counted
+        # stayed a challenger: emits no signals, so its test window is not the champions'
+        "Financials": {"status": "challenger", "signals": 9, "test": {"mean_net_return": 0.09, "signals": 90}},
     }}}
     assert held_out_net(run) == pytest.approx((-0.01 * 30 + 0.01 * 10) / 40)
     assert held_out_net(None) is None and held_out_net({"metrics": {"sectors": {}}}) is None

@@ -154,13 +154,15 @@ def _show(ctx, plan, steps, page) -> None:
 
 
 def held_out_net(run: dict | None) -> float | None:
-    """A training run's mean net return per signal on its test window, over its sectors (weighted).
+    """A training run's mean net return per signal on its test window, over its sectors that became
+    champion (weighted).
 
     Not the validation window's: that window chose champion or challenger, so its figure is the
     winner's own score (SPEC 9a: a champion's quality is reported on a window that did not choose it).
     """
     sectors = ((run or {}).get("metrics") or {}).get("sectors") or {}
-    tests = [d.get("test") or {} for d in sectors.values()]
+    # the champions' signals only: a sector whose version stayed a challenger emits none
+    tests = [d.get("test") or {} for d in sectors.values() if d.get("status", "champion") == "champion"]
     pairs = [(t.get("mean_net_return"), t.get("signals") or 0) for t in tests]
     pairs = [(r, n) for r, n in pairs if r is not None and n]
     total = sum(n for _, n in pairs)
