@@ -8,6 +8,7 @@ from this file: it names the environment variables that hold them.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from pathlib import Path
@@ -60,7 +61,7 @@ def _int(lo: int | None = None, hi: int | None = None) -> Callable[[Any], int]:
 
 def _float(lo: float | None = None, hi: float | None = None) -> Callable[[Any], float]:
     def check(v: Any) -> float:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):  # TOML has a nan literal
             raise ValueError("must be a number")
         v = float(v)
         if (lo is not None and v < lo) or (hi is not None and v > hi):
@@ -433,7 +434,8 @@ def _read_config_text(path: Path) -> str | None:
         raise ConfigError(f"the config file {path} is not a regular file; replace it with one, e.g. by "
                           "moving it away and running `turbomode config init`")
     try:
-        return path.read_text(encoding="utf-8")
+        # utf-8-sig: Windows Notepad (before 2019) starts a UTF-8 file with a byte-order mark, which TOML refuses
+        return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:  # removed in between
         return None
     except UnicodeDecodeError:

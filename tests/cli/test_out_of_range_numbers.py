@@ -42,3 +42,17 @@ def test_a_refused_worker_count_enters_no_ledger_row(cli, fresh_db):
 def test_catchup_plans_for_the_first_and_last_dates_it_accepts(cli, fresh_db, at):
     result = cli("catchup", "--dry-run", "--at", at, "--json")
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("key, value", [("signals.min_confidence", "nan"), ("labels.target_multiple", "nan"),
+                                        ("labels.stop_multiple", "-nan"), ("data.reload_tolerance", "+nan")])
+def test_a_nan_in_the_config_file_is_a_one_line_usage_error(cli, home, key, value):
+    # TOML has a nan literal, and every comparison with nan is False: a range check alone let it through
+    # (nan targets and stops, or a confidence threshold no signal can ever meet)
+    section, name = key.rsplit(".", 1)
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "turbomode.toml").write_text(f"[{section}]\n{name} = {value}\n")
+    result = cli("config", "validate")
+    assert result.exit_code == 2, result.output
+    assert f"config option {key} = nan must be a number" in result.output
+    assert len([line for line in result.output.splitlines() if line.strip()]) == 1, result.output

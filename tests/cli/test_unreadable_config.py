@@ -87,3 +87,12 @@ def test_a_home_folder_that_cannot_be_entered_is_one_line_exit_2(open_home):
     assert proc.returncode == 2, proc.stdout + proc.stderr
     line = one_line(proc.stderr)
     assert "permission denied" in line and str(open_home / "turbomode.toml") in line, line
+
+
+def test_a_config_file_saved_with_a_byte_order_mark_is_read(cli, home):
+    # Windows Notepad (before 2019) saves UTF-8 with a BOM; the file is valid TOML all the same
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "turbomode.toml").write_bytes(b'\xef\xbb\xbf[general]\r\ntimezone = "UTC"\r\n')
+    result = cli("config", "validate")
+    assert result.exit_code == 0, result.output
+    assert "valid" in result.output
