@@ -84,6 +84,34 @@ def test_a_failed_integrity_check_alerts_exits_1_and_backs_nothing_up(cli, home,
     assert conn.execute("SELECT status FROM task_runs WHERE task='maintain'").fetchone()[0] == "failed"
 
 
+def corrupt_a_table_page(db_path):
+    """Overwrite an interior page of a table: SQLite's integrity check then reports every broken cell
+    in one multi-line row ("*** in database main ***\nOn tree page ..."), yet the file still opens."""
+    conn = connect(db_path)
+    conn.execute("CREATE TABLE junk (a TEXT)")
+    conn.executemany("INSERT INTO junk VALUES (?)", [("x" * 500,) for _ in range(400)])
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'junk'").fetchone()[0]
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    overwrite_bytes(db_path, (root - 1) * page_size + 12, b"\x7f" * 200)
+
+
+def test_a_damaged_page_is_one_line_naming_the_first_problem_and_how_many(cli, db_path):
+    populate(db_path)
+    corrupt_a_table_page(db_path)
+
+    result = cli("maintain")
+
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert "fails its integrity check (On tree page" in lines[0] and "more problem" in lines[0]
+    assert "*** in database" not in lines[0] and "turbomode restore" in lines[0]
+    history = cli("history", "--json")
+    assert "\n" not in json.loads(history.output)[0]["error"]
+
+
 def overwrite_bytes(path, offset, data):
     with open(path, "r+b") as fh:
         fh.seek(offset)

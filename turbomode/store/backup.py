@@ -19,7 +19,7 @@ from typing import Callable
 
 from turbomode.errors import BackupInvalid
 from turbomode.store.db import SQLITE_MAGIC, open_backup_copy, replace
-from turbomode.store.maintenance import integrity_problems, table_counts
+from turbomode.store.maintenance import first_problem, integrity_problems, table_counts
 
 log = logging.getLogger("turbomode.backup")
 BACKUP_RE = re.compile(r"^turbomode-(\d{8}T\d{6}Z)(?:-\d+)?\.db$")
@@ -59,7 +59,7 @@ def backup_database(conn: sqlite3.Connection, dest_dir: Path, now: datetime,
         finally:
             dst.close()
         if problems:
-            raise BackupInvalid(f"the backup written to {tmp} failed its integrity check ({problems[0]}); "
+            raise BackupInvalid(f"the backup written to {tmp} failed its integrity check ({first_problem(problems)}); "
                                 "the live database may be damaged: run `turbomode maintain` to check it")
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
@@ -138,7 +138,7 @@ def check_backup_file(path: Path, shown: Path | None = None) -> BackupCheck:
         except sqlite3.DatabaseError as exc:
             raise BackupInvalid(f"{name} cannot be read ({exc}); choose an older backup") from None
         if problems:
-            raise BackupInvalid(f"{name} fails its integrity check ({problems[0]}); choose an older backup")
+            raise BackupInvalid(f"{name} fails its integrity check ({first_problem(problems)}); choose an older backup")
         try:
             counts = table_counts(conn)
         except sqlite3.DatabaseError as exc:

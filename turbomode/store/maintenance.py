@@ -60,8 +60,16 @@ def integrity_problems(conn: sqlite3.Connection, max_errors: int = 20) -> list[s
         rows = conn.execute(f"PRAGMA integrity_check({int(max_errors)})").fetchall()
     except sqlite3.DatabaseError as exc:  # damage bad enough that the check itself cannot run
         return [str(exc)]
-    problems = [r[0] for r in rows]
+    # One row may hold many problems, one a line, under a "*** in database main ***" heading
+    problems = [line.strip() for r in rows for line in str(r[0]).splitlines()
+                if line.strip() and not line.startswith("*** in database")]
     return [] if problems == ["ok"] else problems
+
+
+def first_problem(problems: list[str]) -> str:
+    """The first problem of a failed integrity check and how many more there are, in one line."""
+    more = len(problems) - 1
+    return problems[0] + (f", and {more} more problem{'s' if more > 1 else ''} (in the log)" if more > 0 else "")
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ def run(ctx: Context, now: datetime, options: dict[str, Any]) -> TaskResult:
     summary["integrity"] = "ok" if not problems else problems
     if problems:
         # The run wrapper alerts on the failed result (with the summary as details): one alert.
-        msg = (f"database {ctx.db_path} fails its integrity check ({problems[0]}); restore the newest "
+        msg = (f"database {ctx.db_path} fails its integrity check ({store.first_problem(problems)}); restore the newest "
                "backup with `turbomode restore <file>` from " + str(ctx.backups_dir))
         log.error("integrity check failed: %s", problems)
         return TaskResult("failed", summary, msg)
