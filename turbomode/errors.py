@@ -69,6 +69,12 @@ class DiskFull(HomeNotWritable):
     """The disk that holds the home folder has no space left."""
 
 
+class DatabaseBusy(TurboModeError):
+    """Another program held a write lock on the database for longer than the busy timeout."""
+
+    exit_code = EXIT_FAILED
+
+
 class NoDatabase(TurboModeError):
     """A read-only command found no database (a mistyped --home) or one that needs upgrading first."""
 

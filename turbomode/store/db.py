@@ -467,6 +467,13 @@ def storage_error(exc: BaseException, where: Path, db: Path | None = None) -> "T
         if "unable to open database file" in msg:
             return HomeNotWritable(f"cannot open the database {name} ({exc}): the folder {where} is missing "
                                    "or not writable for this user; fix its permissions or choose another --home")
+        if "database is locked" in msg or "database table is locked" in msg:
+            from turbomode.errors import DatabaseBusy
+
+            return DatabaseBusy(f"the database {name} is locked by another program (a TurboMode job, or an SQLite "
+                                f"browser with unsaved changes) that has held a write lock for over "
+                                f"{BUSY_TIMEOUT_S:g} s, so nothing was changed; let that program finish or close it, "
+                                "then run the command again")
         if "file is not a database" in msg or "malformed" in msg:
             return NotADatabase(f"{name} is not a usable SQLite database ({exc}); restore a backup with "
                                 "`turbomode restore` or move it away")
