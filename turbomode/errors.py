@@ -81,6 +81,12 @@ class NoDatabase(TurboModeError):
     exit_code = EXIT_USAGE
 
 
+class SchemaTooNew(TurboModeError):
+    """The database was upgraded by a newer TurboMode: this version does not know all of its schema."""
+
+    exit_code = EXIT_USAGE
+
+
 class SchemaUpgradeFailed(TurboModeError):
     """The database could not be brought to this version's schema; the upgrade was rolled back."""
 

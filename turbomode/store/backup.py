@@ -145,6 +145,17 @@ def check_backup_file(path: Path, shown: Path | None = None) -> BackupCheck:
             raise BackupInvalid(f"{name} cannot be read ({exc}); choose an older backup") from None
     finally:
         conn.close()
+    if SIGNATURE_TABLE in counts:
+        from turbomode.store.db import newer_migrations, newer_version_text
+
+        conn = sqlite3.connect(path)
+        try:
+            newer = newer_migrations(conn)
+        finally:
+            conn.close()
+        if newer:
+            raise BackupInvalid(f"{newer_version_text(name, newer)}; upgrade TurboMode first, or choose a backup "
+                                "this version made")
     if SIGNATURE_TABLE not in counts:
         raise BackupInvalid(f"{name} is an SQLite database but not a TurboMode one (no {SIGNATURE_TABLE} "
                             "table); pass one of the files in <home>/backups/")

@@ -179,6 +179,10 @@ def connect(path: Path, *, migrate: bool = True, readonly: bool = False, backups
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        newer = newer_migrations(conn) if migrate else []
+        if newer:  # its rules are not ours: writing could break what the newer version stored
+            conn.close()
+            raise schema_too_new(path, newer)
         pending = pending_migrations(conn) if migrate else []
         if pending and _has_tables(conn):
             # Before the first change to a database we did not create (the old system's, or one of
@@ -287,8 +291,12 @@ def connect_existing(path: Path, notice: Callable[[str], None] | None = None) ->
         probe = connect(path, readonly=True)
         try:
             pending = pending_migrations(probe)
+            newer = newer_migrations(probe)
         finally:
             probe.close()
+        if newer and notice is not None:
+            notice(f"{newer_version_text(path, newer)}: shown as this version reads it; upgrade TurboMode "
+                   "before running a job on it")
         needed = MIGRATION_NAMES[: MIGRATION_NAMES.index(READABLE_FROM) + 1]
         if pending and notice is not None and not set(pending) & set(needed):
             notice(f"{path}'s schema is {len(pending)} change(s) behind this version of TurboMode; the next job "
@@ -298,8 +306,9 @@ def connect_existing(path: Path, notice: Callable[[str], None] | None = None) ->
                 f"{path} was written by the old system or an older TurboMode and needs a schema upgrade "
                 f"({len(pending)} change(s)), which a read-only command never makes; run a job such as "
                 "`turbomode ingest` or `turbomode catchup`: it backs the file up first, then upgrades it")
-        # in a folder this user cannot write, the read-only connection is the one that can read
-        return connect(path, readonly=True) if read_only_folder(path) else connect(path, migrate=False)
+        # in a folder this user cannot write, the read-only connection is the one that can read; a newer
+        # version's database gets nothing written, not even a cache
+        return connect(path, readonly=True) if read_only_folder(path) or newer else connect(path, migrate=False)
     except sqlite3.Error as exc:
         named = storage_error(exc, path.parent, db=path)
         if named is not None:
@@ -506,6 +515,34 @@ def pending_migrations(conn: sqlite3.Connection) -> list[str]:
         return list(MIGRATION_NAMES)
     done = {r[0] for r in rows}
     return [n for n in MIGRATION_NAMES if n not in done]
+
+
+def newer_migrations(conn: sqlite3.Connection) -> list[str]:
+    """Names of applied migrations this version does not know: a newer TurboMode upgraded the database."""
+    try:
+        rows = conn.execute(
+            "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", (MIGRATION_SET,)
+        ).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise
+        return []
+    return sorted({r[0] for r in rows} - set(MIGRATION_NAMES))
+
+
+def newer_version_text(path: Path, newer: list[str]) -> str:
+    """What is wrong with a database a newer TurboMode upgraded, for every message that names it."""
+    from turbomode import __version__
+
+    return (f"{path} was written by a newer version of TurboMode (schema change{'s' if len(newer) > 1 else ''} "
+            f"{', '.join(newer)} unknown to TurboMode {__version__})")
+
+
+def schema_too_new(path: Path, newer: list[str]) -> "TurboModeError":
+    from turbomode.errors import SchemaTooNew
+
+    return SchemaTooNew(f"{newer_version_text(path, newer)}, so nothing was changed; upgrade TurboMode to that "
+                        "version or later to use it, or restore a backup this version made")
 
 
 def ensure_schema(conn: sqlite3.Connection) -> list[str]:
