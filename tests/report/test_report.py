@@ -193,3 +193,12 @@ def test_the_all_sectors_calibration_is_the_champions_not_the_last_runs_one_sect
     buy_error = (0.01 * 900 + 0.01 * 2400 + 0.02 * 120 + 0.2 * 1000) / 4420
     assert f"ECE P(BUY) {buy_error:.3f}" in head
     assert sum(b["count"] for b in RELIABILITY["BUY"]) == 3420
+
+
+def test_a_folder_where_the_home_report_goes_is_a_one_line_error(cli, home, fresh_db):
+    (home / "report.html").mkdir()
+    result = cli("report")
+    assert result.exit_code == 2, result.output
+    assert "unexpected" not in result.output and "Traceback" not in result.output
+    assert f"{home / 'report.html'} is a folder" in result.output and "--out" in result.output
+    assert len([line for line in result.output.splitlines() if line.strip()]) == 1, result.output

@@ -29,6 +29,11 @@ def report(
     try:
         path = write_report(ctx, clock.now(), out.expanduser() if out else None)
     except IsADirectoryError:
+        if out is None:  # the home's own page
+            from turbomode.report import default_path
+
+            raise HomeNotWritable(f"{default_path(ctx)} is a folder, so the report cannot be written there; move it "
+                                  "away, or write the page elsewhere with `turbomode report --out FILE`") from None
         raise HomeNotWritable(f"--out {out} is a folder; give a file name, such as {out / 'report.html'}") from None
     except (PermissionError, NotADirectoryError, FileNotFoundError) as exc:  # FileNotFoundError: a drive that is absent
         raise HomeNotWritable(f"cannot write the report to {exc.filename or out} ({exc.strerror}); "
