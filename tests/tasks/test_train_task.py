@@ -191,6 +191,17 @@ def test_an_unknown_model_type_in_the_config_is_a_usage_error(cli, home):
     assert result.exit_code == 2 and "deep_net" in result.output
 
 
+def test_a_file_where_the_models_folder_goes_is_named_before_training(cli, market):
+    (market / "models").write_text("not a folder")
+    before = db(market).execute("SELECT count(*) FROM model_metadata").fetchone()[0]
+    result, _ = train(cli)
+    assert result.exit_code == 2, result.output
+    assert "unexpected" not in result.output and "FileExistsError" not in result.output
+    assert f"cannot write models into {market / 'models'}: it is a file, not a folder" in result.output
+    assert db(market).execute("SELECT count(*) FROM model_metadata").fetchone()[0] == before
+    assert (market / "models").read_text() == "not a folder"
+
+
 def test_a_corrupt_champion_is_replaced_and_the_problem_reported(cli, market):
     _, first = train(cli)
     conn = db(market)

@@ -74,6 +74,16 @@ def ensemble_document(fit: "SectorFit", version: str, label_rule: dict[str, Any]
     }
 
 
+def check_models_dir(models_dir: Path) -> None:
+    """HomeNotWritable when a file has the models folder's name: said before a train, not after its fits."""
+    from turbomode.errors import HomeNotWritable
+
+    models_dir = Path(models_dir)
+    if models_dir.exists() and not models_dir.is_dir():
+        raise HomeNotWritable(f"cannot write models into {models_dir}: it is a file, not a folder; move it away "
+                              "(TurboMode makes the folder) and run the command again")
+
+
 def write_version(models_dir: Path, version: str, fits: Iterable["SectorFit"],
                   label_rule: dict[str, Any] | None = None) -> list[FileRecord]:
     """Write every sector's files into ``models_dir/version`` atomically (temp folder, then rename);
@@ -81,6 +91,7 @@ def write_version(models_dir: Path, version: str, fits: Iterable["SectorFit"],
     import pickle
 
     models_dir = Path(models_dir)
+    check_models_dir(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temp(models_dir)  # what a killed writer left behind
     final = models_dir / version

@@ -73,8 +73,10 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     """The fits run on the compute backend (turbomode/compute) the config and options choose;
     everything else, and every write, happens here."""
     from turbomode import compute
+    from turbomode.ml import registry
 
     _check_types(ctx.config)
+    registry.check_models_dir(ctx.models_dir)
     with compute.open_backend(compute.settings(ctx.config, options)) as backend, ExitStack() as cleanup:
         return _train(ctx, now, options, backend, cleanup)
 
