@@ -274,6 +274,32 @@ def test_bad_csv_rows_are_dropped_and_named_with_their_lines(cli, home, tmp_path
     assert db(home).execute("SELECT date FROM price_data").fetchall() == [("2024-01-02",), ("2024-01-04",)]
 
 
+def test_us_style_dates_with_offsets_that_change_at_daylight_saving_are_read_as_written(cli, home, tmp_path):
+    # Yahoo's file re-saved by a spreadsheet: 01/03/2022 00:00:00-05:00 ... 03/14/2022 00:00:00-04:00
+    lines = (REAL / "CALM-1d-no-bad-divs.csv").read_text().splitlines()
+    us = [lines[0]] + [f"{d[5:7]}/{d[8:10]}/{d[:4]}{d[10:]}" for d in lines[1:]]
+    csv_home(home, tmp_path, {"CALM": "\n".join(us) + "\n"})
+    r = ingest(cli, "--source", "csv", "--symbols", "CALM", "--json")
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.stdout)["summary"]
+    assert s["bars_added"] == 662 and s["rejected_count"] == 0
+    dates = db(home).execute("SELECT min(date), max(date) FROM price_data").fetchone()
+    assert dates == ("2022-01-03", "2024-08-21")
+
+
+def test_a_date_beyond_the_years_a_price_table_holds_is_a_rejected_row(cli, home, tmp_path):
+    body = HEADER + "2024-01-02,10,11,9,10,10,100\n9999-12-31,10,11,9,10,10,100\n0001-01-01,10,11,9,10,10,100\n"
+    csv_home(home, tmp_path, {"AAPL": body, "CALM": REAL / "CALM-1d-no-bad-divs.csv"})
+    r = ingest(cli, "--source", "csv", "--symbols", "AAPL,CALM", "--json")
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.stdout)["summary"]
+    assert {(i["line"], i["reason"]) for i in s["rejected"]} == {(3, "missing or unreadable date"),
+                                                                  (4, "missing or unreadable date")}
+    conn = db(home)
+    assert conn.execute("SELECT date FROM price_data WHERE symbol='AAPL'").fetchall() == [("2024-01-02",)]
+    assert conn.execute("SELECT count(*) FROM price_data WHERE symbol='CALM'").fetchone()[0] == 662
+
+
 def test_csv_universe_symbols_without_a_file_are_skipped_not_failed(cli, home, tmp_path):
     csv_home(home, tmp_path, {"CALM": REAL / "CALM-1d-no-bad-divs.csv"})
     r = ingest(cli, "--source", "csv", "--json")

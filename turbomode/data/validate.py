@@ -77,11 +77,39 @@ def exchange_dates(values: "pd.Series") -> "pd.Series":
         parsed[utc_like] = full.dt.tz_convert(EXCHANGE_TZ).dt.tz_localize(None).dt.normalize()
     missing = parsed.isna() & text.notna() & (text != "")
     if missing.any():  # other layouts (e.g. 01/03/2022): let pandas try, one by one
-        other = pd.to_datetime(text[missing], errors="coerce", format="mixed")
-        if isinstance(other.dtype, pd.DatetimeTZDtype):
-            other = other.dt.tz_localize(None)
-        parsed[missing] = other.dt.normalize()
+        # the calendar day as written here too: without the offset, which pandas refuses to mix in one
+        # column (it changes at daylight saving: 01/03/2022 00:00:00-05:00, 03/14/2022 00:00:00-04:00)
+        bare = text[missing].str.replace(r"\s*(?:Z|[+-]\d{2}:?\d{2})$", "", regex=True)
+        parsed[missing] = _each_date(bare)
+    # A year a price table cannot hold (0001, 9999) is as unusable as an unreadable date.
+    parsed = parsed.where((parsed >= pd.Timestamp(FIRST_DAY)) & (parsed <= pd.Timestamp(LAST_DAY)))
     return parsed.astype("datetime64[ns]")
+
+
+# The span of dates a price can have (pandas' nanosecond timestamps end in 1677 and 2262).
+FIRST_DAY, LAST_DAY = "1700-01-01", "2261-12-31"
+
+
+def _each_date(text: "pd.Series") -> "pd.Series":
+    """Dates in layouts pandas recognises, tz-naive at midnight; NaT for what it cannot read."""
+    import pandas as pd
+
+    def one(value):
+        try:
+            day = pd.Timestamp(value)
+        except (ValueError, TypeError, OverflowError):
+            return pd.NaT
+        if pd.isna(day) or not FIRST_DAY <= day.strftime("%Y-%m-%d") <= LAST_DAY:
+            return pd.NaT
+        return day.tz_localize(None).normalize() if day.tzinfo else day.normalize()
+
+    try:
+        other = pd.to_datetime(text, errors="coerce", format="mixed")
+    except (ValueError, TypeError, OverflowError):  # e.g. zone names that differ row to row: one at a time
+        return pd.Series([one(v) for v in text], index=text.index, dtype="datetime64[ns]")
+    if isinstance(other.dtype, pd.DatetimeTZDtype):
+        other = other.dt.tz_localize(None)
+    return other.dt.normalize()
 
 
 def _fmt_date(d) -> str | None:
