@@ -300,6 +300,21 @@ def test_a_date_beyond_the_years_a_price_table_holds_is_a_rejected_row(cli, home
     assert conn.execute("SELECT count(*) FROM price_data WHERE symbol='CALM'").fetchone()[0] == 662
 
 
+def test_an_open_far_outside_the_days_range_is_a_rejected_row(cli, home, tmp_path):
+    # the open is the fill price of every signal and label: 1e308 or 100 on a 9-11 day cannot be stored;
+    # a print a little outside the range (Yahoo has them, e.g. SSW-JO) is kept
+    body = (HEADER + "2024-01-02,10,11,9,10,10,100\n2024-01-03,1e308,11,9,10,10,100\n"
+            "2024-01-04,100,11,9,10,10,100\n2024-01-05,0.5,11,9,10,10,100\n2024-01-08,11.05,11,9,10,10,100\n")
+    csv_home(home, tmp_path, {"AAPL": body})
+    r = ingest(cli, "--source", "csv", "--symbols", "AAPL", "--json")
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.stdout)["summary"]
+    assert {(i["line"], i["reason"]) for i in s["rejected"]} == {
+        (3, "open far outside [low, high]"), (4, "open far outside [low, high]"), (5, "open far outside [low, high]")}
+    assert db(home).execute("SELECT date, open FROM price_data").fetchall() == [("2024-01-02", 10.0),
+                                                                                 ("2024-01-08", 11.05)]
+
+
 def test_csv_universe_symbols_without_a_file_are_skipped_not_failed(cli, home, tmp_path):
     csv_home(home, tmp_path, {"CALM": REAL / "CALM-1d-no-bad-divs.csv"})
     r = ingest(cli, "--source", "csv", "--json")

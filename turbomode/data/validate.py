@@ -1,8 +1,8 @@
 """Validation of daily bars before anything is stored (SPEC §6).
 
 ``validate`` drops and reports rows that cannot be right (missing, non-numeric or non-positive
-prices, high < low, close outside [low, high], negative volume, duplicate dates, unreadable
-dates) and flags, without dropping, one-day moves that look like data errors: a 100x jump
+prices, high < low, close outside [low, high], an open far outside it, negative volume, duplicate
+dates, unreadable dates) and flags, without dropping, one-day moves that look like data errors: a 100x jump
 (prices quoted in cents), a jump by a split-like ratio (a split not applied to older bars), an
 Adj Close that jumps against Close, and a dividend that Adj Close does not reflect. Flagged bars
 are stored, and the flags are named in the ingest summary so the user can look.
@@ -24,6 +24,8 @@ PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close")
 OUTPUT_COLUMNS = ("symbol", "date", "open", "high", "low", "close", "adj_close", "volume")
 EXCHANGE_TZ = "America/New_York"
 
+# How far outside [low, high] an open may be and still be kept (real Yahoo bars are up to 1% out).
+OPEN_SLACK = 1.1
 # A one-day close ratio beyond this (either way) is flagged.
 JUMP_RATIO = 1.8
 SPLIT_RATIOS = (2.0, 3.0, 4.0, 5.0, 8.0, 10.0, 15.0, 20.0, 25.0, 50.0)
@@ -160,6 +162,9 @@ def validate(df: "pd.DataFrame") -> ValidationResult:
     o, h, low, c = (prices[:, i] for i in range(4))
     reject(h < low, "high below low")
     reject((c > h) | (c < low), "close outside [low, high]")
+    # The open is the fill price of signals and labels. Yahoo's can sit a little outside the day's range
+    # (an opening print the official high or low leaves out); far outside it, it is a wrong number.
+    reject((o > h * OPEN_SLACK) | (o < low / OPEN_SLACK), "open far outside [low, high]")
     reject(values["volume"] < 0, "negative volume")
 
     symbols = df["symbol"].astype(str).to_numpy(dtype=object) if n else np.array([], dtype=object)
