@@ -2,8 +2,8 @@
 
 ``validate`` drops and reports rows that cannot be right (missing, non-numeric or non-positive
 prices, high < low, close outside [low, high], an open far outside it, negative volume, duplicate
-dates, unreadable dates) and flags, without dropping, one-day moves that look like data errors: a 100x jump
-(prices quoted in cents), a jump by a split-like ratio (a split not applied to older bars), an
+dates, unreadable dates) and flags, without dropping, one-day moves that look like data errors: a
+100x jump (prices quoted in cents), a jump by a split-like ratio (a split not applied to older bars), an
 Adj Close that jumps against Close, and a dividend that Adj Close does not reflect. Flagged bars
 are stored, and the flags are named in the ingest summary so the user can look.
 
