@@ -182,15 +182,47 @@ class OneLineGroup(TyperGroup):
 
 
 class _Redacting:
-    """A text stream that writes what it is given with secrets replaced (turbomode.redact)."""
+    """A text stream that writes what it is given with secrets replaced (turbomode.redact).
+
+    When the reader of a pipe goes away (`turbomode signals --format csv | head -1`), the rest of the
+    output is dropped and the command runs to its end and its own exit code, as other command-line
+    tools do; it is not an error of TurboMode's (it was "unexpected BrokenPipeError", exit 1)."""
 
     def __init__(self, stream: Any):
         self._stream = stream
+        self._reader_gone = False
 
     def write(self, text: str) -> int:
         from turbomode.redact import redact
 
-        return self._stream.write(redact(text) if isinstance(text, str) else text)
+        if self._reader_gone:
+            return len(text)
+        try:
+            return self._stream.write(redact(text) if isinstance(text, str) else text)
+        except BrokenPipeError:
+            self._drop_the_rest()
+            return len(text)
+
+    def flush(self) -> None:
+        if self._reader_gone:
+            return
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._drop_the_rest()
+
+    def _drop_the_rest(self) -> None:
+        import os
+
+        self._reader_gone = True
+        try:  # what is still buffered, and the flush at exit, go nowhere instead of failing again
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, self._stream.fileno())
+            finally:
+                os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
 
     def writelines(self, lines: Any) -> None:
         for line in lines:
