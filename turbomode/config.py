@@ -157,6 +157,22 @@ def _str_list(v: Any) -> list[str]:
     return v
 
 
+def _model_types(v: Any) -> list[str]:
+    from turbomode.ml.models import MODEL_TYPES  # names only: no model library is imported
+
+    v = _str_list(v)
+    choices = ", ".join(MODEL_TYPES)
+    if not v:
+        raise ValueError(f"is empty; list at least one of {choices}")
+    unknown = [t for t in v if t not in MODEL_TYPES]
+    if unknown:
+        raise ValueError(f"has unknown type(s) {', '.join(unknown)}; choose from {choices}")
+    twice = next((t for i, t in enumerate(v) if t in v[:i]), None)
+    if twice is not None:
+        raise ValueError(f"lists {twice!r} twice; list each type once")
+    return v
+
+
 DASK_SCHEMES = ("tcp", "tls", "ucx", "ws", "wss")
 
 
@@ -223,7 +239,7 @@ OPTIONS: list[Option] = [
     Option("signals.refresh_report", False, _bool, "Rewrite <home>/report.html after every scan."),
     # models
     Option("models.types", ["xgboost", "lightgbm", "random_forest", "extra_trees", "logistic", "hist_gb"],
-           _str_list, "Model types trained per sector."),
+           _model_types, "Model types trained per sector."),
     Option("models.keep_versions", 5, _int(1, 1000), "Model versions kept by maintain (the champion always)."),
     Option("models.as_of_days", 365, _int(0, 36500),
            "maintain also keeps every model version `scan --as-of` needs for a date this many days back."),

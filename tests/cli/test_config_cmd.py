@@ -86,3 +86,19 @@ def test_init_refuses_an_unusable_csv_dir_in_one_line(cli, home, tmp_path, make,
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and says in lines[0]
     assert not (home / "turbomode.toml").exists()
+
+
+@pytest.mark.parametrize("types, says", [
+    ('["logistic", "logistic"]', "lists 'logistic' twice; list each type once"),
+    ('["xgboost", "deep_net"]', "has unknown type(s) deep_net; choose from xgboost, lightgbm"),
+    ("[]", "is empty; list at least one of xgboost, lightgbm"),
+])
+def test_validate_refuses_model_types_that_train_cannot_use(cli, home, types, says):
+    # train refused an unknown or empty list only when it ran, and a repeated type made it fail every
+    # sector with "no sector could be trained ()"; `config validate` called all three valid
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "turbomode.toml").write_text(f"[models]\ntypes = {types}\n")
+    result = cli("config", "validate")
+    assert result.exit_code == 2, result.output
+    assert f"config option models.types " in result.output and says in result.output
+    assert len([line for line in result.output.splitlines() if line.strip()]) == 1, result.output
