@@ -190,6 +190,8 @@ def _dask_address(v: Any) -> str:
         host, port = rest, ""
     if not host.strip("[]") or (colon and not port.isdigit()) or any(c.isspace() for c in rest):
         raise ValueError("must be a Dask scheduler address like 'tcp://host:8786'")
+    if not colon or not 1 <= int(port) <= 65535:  # every scheme above needs one: Dask has no default
+        raise ValueError("needs a port between 1 and 65535, like 'tcp://host:8786'")
     return v
 
 

@@ -68,3 +68,19 @@ def test_status_and_catchup_never_import_dask_even_when_the_config_asks_for_it(s
                           env={**os.environ}, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert json.loads(out.read_text()) == []
+
+
+@pytest.mark.parametrize("address", ["notanaddress", "tcp://scheduler", "tcp://scheduler:99999", "tcp://[::1]"])
+def test_a_dask_address_without_a_usable_port_is_refused_by_config_validate(cli, home, address):
+    # every Dask scheme needs a port: validate called these valid, and train then failed trying to connect
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "turbomode.toml").write_text(f'[compute]\nbackend = "dask"\naddress = "{address}"\n')
+    result = cli("config", "validate")
+    assert result.exit_code == 2, result.output
+    assert "config option compute.address" in result.output and "port" in result.output
+
+
+def test_a_dask_flag_without_a_port_is_named_before_connecting(cli, home):
+    result = cli("backtest", "--dask", "notanaddress")
+    assert result.exit_code == 2, result.output
+    assert "--dask 'notanaddress' needs a port" in result.output and "cannot reach" not in result.output
