@@ -108,6 +108,7 @@ def test_a_damaged_page_is_one_line_naming_the_first_problem_and_how_many(cli, d
     assert len(lines) == 1, result.output
     assert "fails its integrity check (On tree page" in lines[0] and "more problem" in lines[0]
     assert "*** in database" not in lines[0] and "turbomode restore" in lines[0]
+    assert result.stderr.startswith("error: database ") and not result.stdout.strip()  # an error, not a result
     history = cli("history", "--json")
     assert "\n" not in json.loads(history.output)[0]["error"]
 

@@ -267,6 +267,8 @@ def run_job_command(tctx: typer.Context, job: str, options: dict[str, Any], *, n
         err(f"error: {outcome.error or job + ' did not run'}; fix it and run `turbomode catchup`")
     elif render is not None:
         render(outcome)
+    elif outcome.status == "failed" and outcome.result.message:  # an error, on stderr like every other
+        err(f"error: {outcome.result.message}")
     elif outcome.result is not None and outcome.result.message:
         typer.echo(outcome.result.message)
     if outcome.result is not None:
