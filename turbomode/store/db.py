@@ -51,7 +51,30 @@ def check_is_database(path: Path, backups_dir: Path | None = None) -> None:
     _checked.add(key)
 
 
+def not_a_file_error(path: Path) -> NotADatabase | None:
+    """The one sentence for a database path that is a link to nowhere, or neither a file nor a folder
+    (a FIFO would block every command on opening it); None otherwise."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            return NotADatabase(f"{path} is a symbolic link to {os.readlink(path)}, which does not exist; fix or "
+                                "remove the link, or choose another --home")
+        return None
+    except OSError:
+        return None  # opening it says what is wrong
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return NotADatabase(f"{path} is not a regular file (a named pipe, a device or a socket); move it away or choose "
+                        "another --home")
+
+
 def _check_header(path: Path, backups_dir: Path) -> None:
+    named = not_a_file_error(Path(path))
+    if named is not None:
+        raise named
     if Path(path).is_dir():  # opening a folder is PermissionError on Windows, not IsADirectoryError
         raise NotADatabase(f"{path} is a folder, not a database; move it away or choose another --home")
     try:
@@ -277,6 +300,9 @@ def connect_existing(path: Path, notice: Callable[[str], None] | None = None) ->
     from turbomode.errors import NoDatabase
 
     path = Path(path)
+    named = not_a_file_error(path)
+    if named is not None:
+        raise named
     if not path.exists():
         named = missing_database_error(path, path.parent / "backups")
         if named is not None:
