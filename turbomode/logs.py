@@ -75,12 +75,25 @@ class _LazyRotatingFile(logging.Handler):
         if self.target is None:
             self.target = _rotating_handler(self.path, self.errors_only_until_there)
             self.target.setFormatter(self.formatter)
+            if _not_a_file(self.path):  # opening a FIFO blocks until a reader comes: go quiet instead
+                self.target.broken = True  # type: ignore[attr-defined]
         self.target.emit(record)
 
     def close(self) -> None:
         if self.target is not None:
             self.target.close()
         super().close()
+
+
+def _not_a_file(path: Path) -> bool:
+    """Whether something other than a regular file (a FIFO, a device, a folder) has the log's name."""
+    import os
+    import stat
+
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False  # not there yet: the handler makes it
 
 
 class _RedactingFormatter(logging.Formatter):

@@ -49,3 +49,16 @@ def test_a_database_path_that_is_a_link_to_nowhere_names_the_link(tmp_path, args
     line = only_line(proc.stderr)
     assert f"{home / 'turbomode.db'} is a symbolic link to {target}, which does not exist" in line
     assert not target.parent.exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("args, code", [(["config", "validate"], 0), (["scan", "--no-deps"], 4)],
+                         ids=["config validate", "scan"])
+def test_a_log_file_that_is_a_fifo_is_left_alone_instead_of_blocking(tmp_path, args, code):
+    # the log is a convenience: a command runs without it rather than wait forever for a reader
+    home = tmp_path / "home"
+    (home / "logs").mkdir(parents=True)
+    os.mkfifo(home / "logs" / "turbomode.log")
+    proc = turbomode(home, *args)
+    assert proc.returncode == code, proc.stderr
+    assert "Traceback" not in proc.stderr and "Logging error" not in proc.stderr
