@@ -83,6 +83,9 @@ def load_universe(path: str | Path | None = None) -> list[Security]:
     if path is None or str(path).strip() == "":
         return _parse(_packaged_text(), "the built-in universe.csv")
     p = Path(path).expanduser()
+    if p.exists() and not p.is_file() and not p.is_dir():  # a FIFO would block every command that reads it
+        raise BadInput(f"the universe file {p} is not a regular file (a named pipe, a device or a socket); point "
+                       "general.universe at a CSV file of symbol,name,sector")
     try:
         text = p.read_text(encoding="utf-8-sig")
     except FileNotFoundError:

@@ -72,6 +72,9 @@ def read_yahoo_csv(path: Path, symbol: str):
 
     if path.is_dir():  # Windows refuses to open a folder with "permission denied", POSIX with EISDIR
         raise ValueError(f"{path} is a folder, not a CSV file; move it out of the CSV folder")
+    if path.exists() and not path.is_file():  # a FIFO would block the ingest until something writes to it
+        raise ValueError(f"{path} is not a regular file (a named pipe, a device or a socket); replace it with a "
+                         "CSV file or move it out of the CSV folder")
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True,
                           skip_blank_lines=False, encoding="utf-8-sig")

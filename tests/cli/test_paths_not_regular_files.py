@@ -1,9 +1,11 @@
-"""A turbomode.db that is neither a file nor a folder: a FIFO (named pipe) would block every command
-forever on opening it (a cron job that never ends), and a symbolic link to nowhere was reported as a
-folder that is missing or not writable. Each is one line naming what the path is, exit 2."""
+"""Paths TurboMode reads that are neither a file nor a folder. A FIFO (named pipe) blocks whoever opens
+it until the other end is opened: as turbomode.db, the log, a price CSV or the universe file it hung
+the command forever (a cron job that never ends). A symbolic link to nowhere as turbomode.db was
+reported as a folder that is missing or not writable. Each is now named for what it is."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -62,3 +64,34 @@ def test_a_log_file_that_is_a_fifo_is_left_alone_instead_of_blocking(tmp_path, a
     proc = turbomode(home, *args)
     assert proc.returncode == code, proc.stderr
     assert "Traceback" not in proc.stderr and "Logging error" not in proc.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_price_csv_that_is_a_fifo_fails_its_symbol_and_the_others_are_stored(tmp_path):
+    from tests.cli.test_ingest_cmd import REAL
+
+    home, csv = tmp_path / "home", tmp_path / "csv"
+    csv.mkdir(parents=True)
+    home.mkdir()
+    (home / "universe.csv").write_text("symbol,name,sector\nCALM,Cal-Maine,Consumer Staples\n"
+                                       "AAPL,Apple,Information Technology\n")
+    (home / "turbomode.toml").write_text(f'[general]\nuniverse = "universe.csv"\n[data]\nsource = "csv"\n'
+                                         f'csv_dir = "{csv.as_posix()}"\nstart = "2020-01-01"\n')
+    (csv / "CALM.csv").write_bytes((REAL / "CALM-1d-no-bad-divs.csv").read_bytes())
+    os.mkfifo(csv / "AAPL.csv")
+    proc = turbomode(home, "ingest", "--no-deps", "--json")
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    summary = json.loads(proc.stdout)["summary"]
+    assert summary["failed"]["AAPL"].startswith(f"{csv / 'AAPL.csv'} is not a regular file")
+    assert summary["bars_added"] == 662  # CALM's
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_universe_file_that_is_a_fifo_is_one_line_exit_2(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    os.mkfifo(home / "universe.csv")
+    (home / "turbomode.toml").write_text('[general]\nuniverse = "universe.csv"\n')
+    proc = turbomode(home, "config", "validate")
+    assert proc.returncode == 2, proc.stderr
+    assert f"the universe file {home / 'universe.csv'} is not a regular file" in only_line(proc.stderr)
