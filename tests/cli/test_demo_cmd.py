@@ -86,3 +86,22 @@ def test_the_demo_quotes_the_net_return_of_the_window_that_chose_nothing_not_the
     }}}
     assert held_out_net(run) == pytest.approx((-0.01 * 30 + 0.01 * 10) / 40)
     assert held_out_net(None) is None and held_out_net({"metrics": {"sectors": {}}}) is None
+
+
+@pytest.mark.slow
+def test_the_demo_runs_again_in_an_earlier_demos_home(cli, tmp_path, monkeypatch):
+    # --home accepts an earlier demo's folder, but its scan step re-scanned the week --as-of, which scan
+    # refuses once a later session has signals: the second demo stopped at step 3 with exit 2
+    monkeypatch.setitem(demo.DEMO_SETTINGS, "models__trees", 10)
+    where = tmp_path / "demo"
+    args = ("demo", "--home", str(where), "--years", str(demo.MIN_YEARS), "--symbols", "3")
+    assert cli(*args).exit_code == 0
+    conn = sqlite3.connect(where / "turbomode.db")
+    signals_before = conn.execute("SELECT symbol, signal_type, market_date FROM active_signals ORDER BY 1, 3").fetchall()
+
+    result = cli(*args)
+
+    assert result.exit_code == 0, result.output
+    assert "[3/6] scan succeeded" in result.output or "[3/6] scan partial" in result.output, result.output
+    assert conn.execute("SELECT symbol, signal_type, market_date FROM active_signals ORDER BY 1, 3").fetchall() \
+        == signals_before  # the same market: the same signals, none twice

@@ -197,10 +197,15 @@ def run(ctx, plan: DemoPlan, *, now_fn: Callable[[], datetime],
 
 
 def week_before(ctx) -> list[str]:
-    """The WEEK_SESSIONS - 1 sessions with prices before the newest one, oldest first."""
-    rows = ctx.connect().execute("SELECT DISTINCT date FROM price_data ORDER BY date DESC LIMIT ?",
-                                 (WEEK_SESSIONS,)).fetchall()
-    return sorted(r[0][:10] for r in rows)[:-1]
+    """The WEEK_SESSIONS - 1 sessions with prices before the newest one, oldest first; in an earlier
+    demo's home, only those not before the last session already scanned (scan never rewrites history)."""
+    from turbomode.tasks.scan import first_scannable
+
+    conn = ctx.connect()
+    rows = conn.execute("SELECT DISTINCT date FROM price_data ORDER BY date DESC LIMIT ?",
+                        (WEEK_SESSIONS,)).fetchall()
+    first = first_scannable(conn)
+    return [d for d in sorted(r[0][:10] for r in rows)[:-1] if not first or d >= first]
 
 
 def quality(ctx, plan: DemoPlan) -> dict[str, Any] | None:

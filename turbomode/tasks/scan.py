@@ -123,6 +123,15 @@ def _check_inputs(conn, cfg, now: datetime, options: dict[str, Any]) -> str:
 SETTLED_KEY = "scan_settled_through"  # meta: the newest session a scan (or maintain) settled signals with
 
 
+def first_scannable(conn) -> str | None:
+    """The earliest session a scan may still be run for (the rule _check_inputs applies): none before the
+    newest session signals were emitted for or settled with. None: any session."""
+    from turbomode.store import signals as store
+
+    marks = [d for d in (store.latest_session(conn), _settled_through(conn)) if d]
+    return max(marks) if marks else None
+
+
 def _settled_through(conn) -> str | None:
     """The newest session a scan settled (meta, or the ledger's last scan for older databases)."""
     from turbomode.store import prices, state
