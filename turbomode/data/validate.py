@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -120,10 +121,12 @@ def _fmt_date(d) -> str | None:
     return None if pd.isna(d) else pd.Timestamp(d).strftime("%Y-%m-%d")
 
 
-def validate(df: "pd.DataFrame") -> ValidationResult:
+def validate(df: "pd.DataFrame", today: "date | None" = None) -> ValidationResult:
     """Clean ``df`` (symbol, date, open, high, low, close, adj_close, volume; optional dividends,
     splits, line). Returns the valid bars (OUTPUT_COLUMNS, sorted by symbol, date), rejected rows
     and flags. Rows with no price and no volume at all (no trading that day) are dropped silently.
+    ``today`` (the exchange's date now): rows dated after it are rejected, as no source can have them
+    (a typo, or day and month read the wrong way round).
     """
     import numpy as np
     import pandas as pd
@@ -146,6 +149,8 @@ def validate(df: "pd.DataFrame") -> ValidationResult:
     prices = np.column_stack([values[c] for c in PRICE_COLUMNS]) if n else np.empty((0, 5))
     empty_row = np.isnan(prices).all(axis=1) & np.isnan(values["volume"])
     reject(dates.isna().to_numpy(), "missing or unreadable date")
+    if today is not None:
+        reject((dates > pd.Timestamp(today)).to_numpy(), f"dated after today ({today.isoformat()})")
     for col in (*PRICE_COLUMNS, "volume"):
         if col not in df.columns:
             continue

@@ -128,6 +128,11 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
         end = sample_market.last_completed_session(now)  # the sample trades every weekday
     else:
         end = nyse_last
+    from zoneinfo import ZoneInfo
+
+    from turbomode.data.validate import EXCHANGE_TZ
+
+    today = now.astimezone(ZoneInfo(EXCHANGE_TZ)).date()  # rows dated after it are rejected, not stored
     stored_source = prices.data_source(conn)
     last = prices.last_dates(conn, [s.symbol for s in securities])
     switching = bool(last) and stored_source is not None and stored_source != source_name
@@ -159,7 +164,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
         on_total(len(starts))
     fetched = source.fetch(starts, end, progress)
     failed = dict(fetched.failed)
-    checked = validate(fetched.bars)
+    checked = validate(fetched.bars, today)
     bars = _window(checked.bars, starts, end)
     rejected = [i for i in checked.rejected if i.date is None or i.symbol not in starts
                 or i.date >= starts[i.symbol].isoformat()]
@@ -179,7 +184,7 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     if reloads:
         log.info("overlap disagrees for %s: reloading full history", ", ".join(sorted(reloads)))
         again = source.fetch({s: data_start for s in reloads}, end, None)
-        checked2 = validate(again.bars)
+        checked2 = validate(again.bars, today)
         full_bars = _window(checked2.bars, {s: data_start for s in reloads}, end)
         rejected += checked2.rejected
         flagged += checked2.flagged
