@@ -87,10 +87,11 @@ def test_the_freshness_limit_comes_from_the_config(cli, stored, home):
     (("--sort", "confidence", "--asc"), ["CCC", "AAA", "BBB"]),
     (("--sort", "expires"), ["BBB", "CCC", "AAA"]),
     (("--sort", "sector"), ["AAA", "CCC", "BBB"]),
+    (("--sort", "Expires"), ["BBB", "CCC", "AAA"]),  # spelled as a person might, like --type sell
     (("--limit", "1"), ["BBB"]),
 ])
 def test_filters_and_sorting(cli, stored, args, expected):
-    result = signals(cli, *args, "--format", "json")
+    result = signals(cli, *args, "--format", "JSON" if "Expires" in args else "json")
     assert result.exit_code == 0, result.output
     assert [r["symbol"] for r in json.loads(result.stdout)] == expected
 
@@ -165,6 +166,11 @@ def test_a_sector_the_universe_lacks_is_named_as_unknown_not_no_signals_match(cl
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith(says), result.output
     assert "no signals match" not in result.output
+
+
+def test_an_error_under_format_json_in_capitals_is_a_json_error(cli, stored):
+    result = signals(cli, "--sector", "Nope", "--format", "JSON")
+    assert result.exit_code == 2 and "error" in json.loads(result.stdout)
 
 
 def test_an_unknown_sector_under_json_is_a_json_error(cli, stored):

@@ -84,7 +84,7 @@ def _json_requested() -> bool:
     ctx = get_current_context(silent=True)
     while ctx is not None:
         params = ctx.params or {}
-        if params.get("as_json") or params.get("fmt") == "json":
+        if params.get("as_json") or str(params.get("fmt") or "").strip().lower() == "json":
             return True
         ctx = ctx.parent
     return False
@@ -159,8 +159,9 @@ class OneLineGroup(TyperGroup):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         argv = list(sys.argv[1:] if args is None else args)
-        as_json = "--json" in argv or any(a == "json" and b == "--format" for b, a in zip(argv, argv[1:])) \
-            or "--format=json" in argv
+        as_json = "--json" in argv or any(str(a).strip().lower() == "json" and b == "--format"
+                                          for b, a in zip(argv, argv[1:])) \
+            or any(str(a).lower() == "--format=json" for a in argv)
         streams = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = _Redacting(sys.stdout), _Redacting(sys.stderr)  # no secret in any output
         try:

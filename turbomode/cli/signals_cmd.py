@@ -44,6 +44,7 @@ def _signals(tctx, signal_type, sector, symbol, min_confidence, sort, desc, limi
     from turbomode import clock
     from turbomode.tasks import signals_view
 
+    fmt, sort = fmt.strip().lower(), sort.strip().lower()  # as --type: JSON, Expires are what they say
     signals_view.check_options(signal_type=signal_type, sort=sort, fmt=fmt, limit=limit,
                                min_confidence=min_confidence, symbol=symbol)
     ctx = state(tctx).ctx(readonly=True)
