@@ -473,6 +473,28 @@ def test_an_open_signal_adopted_from_the_old_system_is_closed_by_its_bars(cli, m
     assert h["realized_return"] == pytest.approx(-0.003 - COST) and active(conn) == {}
 
 
+def test_open_rows_edited_into_nonsense_are_named_and_left_alone_while_the_rest_are_scanned(cli, market):
+    conn, champ = market
+    champ.probs.clear()
+    cols = ("INSERT INTO active_signals (symbol, signal_type, confidence, entry_price, target_price, stop_loss,"
+            " sector, created_at, expires_at, is_active) VALUES ")
+    conn.execute(cols + "('DDD', 'SELL', 0.9356, 100.0, 97.0, 100.3, 'Utilities', '2026-01-20T18:45:45',"
+                 " '2026-02-03T18:45:45', 1)")
+    conn.execute(cols + "('AAA', 'BUY', 0.6, 'abc', 97.0, 100.3, 'Energy', '2026-01-20T18:45:45', NULL, 1)")
+    conn.execute(cols + "('BBB', 'BUY', 0.6, 100.0, 103.0, 99.0, 'Energy', 'yesterday', NULL, 1)")
+    conn.execute(cols + "(NULL, 'BUY', 0.6, 100.0, 103.0, 99.0, 'Energy', '2026-01-20T18:45:45', NULL, 1)")
+    conn.execute(cols + "('CCC', 'HOLD', 0.6, 100.0, 103.0, 99.0, 'Energy', '2026-01-20T18:45:45', NULL, 1)")
+    before = conn.execute("SELECT * FROM active_signals WHERE symbol IS NOT 'DDD' ORDER BY id").fetchall()
+    result = scan(cli)
+    assert result.exit_code == 0, result.output
+    assert "4 open signal row(s) in active_signals cannot be read and were left as they are (id 2 (AAA): " \
+           "entry_price is not a number; id 3 (BBB): created_at is not a date; id 4 (no symbol): no symbol; " \
+           "id 5 (CCC): signal_type is not BUY or SELL)" in " ".join(result.output.split())
+    (h,) = history(conn)  # the readable one was scanned as ever
+    assert h["symbol"] == "DDD" and h["outcome"] == "stop"
+    assert conn.execute("SELECT * FROM active_signals WHERE symbol IS NOT 'DDD' ORDER BY id").fetchall() == before
+
+
 def test_a_sector_served_by_its_previous_champion_is_partial_with_a_warning(cli, market):
     conn, champ = market
     champ.problems = {"Energy": "Energy: champion v2 is unusable (sha256 mismatch); using the previous champion v1"}

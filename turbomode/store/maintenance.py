@@ -107,10 +107,13 @@ def table_counts(conn: sqlite3.Connection) -> dict[str, int]:
 
 
 def past_expiry(conn: sqlite3.Connection, now_iso: str, today: str) -> list[int]:
-    """Ids of open signals whose expiry has passed (expires_at, else the expiry session, else nothing)."""
+    """Ids of open signals whose expiry has passed (expires_at, else the expiry session, else nothing);
+    a row edited into something unreadable is left alone (store.signals.READABLE)."""
+    from turbomode.store.signals import READABLE
+
     return [r[0] for r in conn.execute(
-        """SELECT id FROM active_signals
-            WHERE COALESCE(is_active, 1) = 1
+        f"""SELECT id FROM active_signals
+            WHERE COALESCE(is_active, 1) = 1 AND {READABLE}
               AND ((expires_at IS NOT NULL AND expires_at <= ?)
                    OR (expires_at IS NULL AND expiry_date IS NOT NULL AND expiry_date < ?))
             ORDER BY id""", (now_iso, today))]

@@ -42,7 +42,27 @@ SORT_KEYS: dict[str, tuple[str, bool]] = {
     "expires": ("COALESCE(expiry_date, expires_at)", False),
 }
 
-_ACTIVE = "COALESCE(is_active, 1) = 1"  # rows adopted from the seed may carry NULL
+# What an open row needs before a scan, maintain or a display can act on it: a symbol, a side, a
+# number (or nothing) where a number goes, a date SQLite can read (or nothing) where a date goes.
+# A row edited by hand into something else ('abc' as a price, 'yesterday' as a date) is left in the
+# table as it is, untouched, and named by ``unreadable_open`` instead of failing every scan.
+_NUMBERS = ("confidence", "entry_price", "target_price", "stop_loss")
+_DATES = ("created_at", "expires_at", "market_date", "expiry_date", "fill_date")
+_PROBLEMS = (
+    [("symbol IS NULL OR typeof(symbol) <> 'text' OR trim(symbol) = ''", "no symbol"),
+     ("signal_type IS NULL OR signal_type NOT IN ('BUY', 'SELL')", "signal_type is not BUY or SELL")]
+    + [(f"{c} IS NOT NULL AND typeof({c}) NOT IN ('integer', 'real')", f"{c} is not a number") for c in _NUMBERS]
+    + [(f"{c} IS NOT NULL AND date({c}) IS NULL", f"{c} is not a date") for c in _DATES])
+READABLE = " AND ".join(f"NOT ({cond})" for cond, _ in _PROBLEMS)
+_OPEN = "COALESCE(is_active, 1) = 1"  # rows adopted from the seed may carry NULL
+_ACTIVE = f"{_OPEN} AND {READABLE}"
+
+
+def unreadable_open(conn: sqlite3.Connection) -> list[str]:
+    """The open rows ``READABLE`` leaves out, one phrase each: 'id 7 (NVDA): entry_price is not a number'."""
+    cases = " ".join(f"WHEN {cond} THEN '{text}'" for cond, text in _PROBLEMS)
+    return [f"id {r[0]} ({r[1] if r[1] is not None else 'no symbol'}): {r[2]}" for r in conn.execute(
+        f"SELECT id, symbol, CASE {cases} END FROM active_signals WHERE {_OPEN} AND NOT ({READABLE}) ORDER BY id")]
 
 
 @dataclass(frozen=True)

@@ -174,7 +174,9 @@ def signal_state(conn: sqlite3.Connection) -> SignalState:
         return SignalState(0, None, None)
     cols = {r[1] for r in conn.execute("PRAGMA table_info(active_signals)")}
     md = "MAX(market_date)" if "market_date" in cols else "NULL"
-    row = conn.execute(f"SELECT COUNT(*) AS n, MAX(created_at) AS created, {md} AS md FROM active_signals"
+    # a created_at edited into something that is not a date ('yesterday') must not be the newest
+    row = conn.execute("SELECT COUNT(*) AS n, MAX(CASE WHEN date(created_at) IS NOT NULL THEN created_at END)"
+                       f" AS created, {md} AS md FROM active_signals"
                        " WHERE is_active = 1 OR is_active IS NULL").fetchone()
     created = None
     if row["created"]:

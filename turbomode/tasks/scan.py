@@ -123,6 +123,13 @@ def _check_inputs(conn, cfg, now: datetime, options: dict[str, Any]) -> str:
 SETTLED_KEY = "scan_settled_through"  # meta: the newest session a scan (or maintain) settled signals with
 
 
+def unreadable_text(rows: list[str]) -> str:
+    """The warning for open signal rows edited into something no job can act on (store.signals.READABLE)."""
+    shown = "; ".join(rows[:5]) + (f"; and {len(rows) - 5} more" if len(rows) > 5 else "")
+    return (f"{len(rows)} open signal row(s) in active_signals cannot be read and were left as they are ({shown}); "
+            "correct or delete them in the database")
+
+
 def first_scannable(conn) -> str | None:
     """The earliest session a scan may still be run for (the rule _check_inputs applies): none before the
     newest session signals were emitted for or settled with. None: any session."""
@@ -231,6 +238,9 @@ def run(ctx, now: datetime, options: dict[str, Any]) -> TaskResult:
     if as_of:
         problems.update(_not_known_before(conn, session))
     warnings = list(problems.values())
+    unreadable = store.unreadable_open(conn)
+    if unreadable:
+        warnings.append(unreadable_text(unreadable))
     model_problems = _model_problems(conn, champions, problems)
     # A session of a small universe has a handful of signals, never enough to judge; the open signals
     # (the last horizon's sessions) are what the user sees, and what a one-way model set piles up.

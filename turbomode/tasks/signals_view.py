@@ -92,6 +92,11 @@ def view(ctx, now: datetime, *, signal_type: str | None = None, sector: str | No
     mix = one_sided_text(s["buy"], s["sell"], "the {total} open signals")  # all of them, whatever the filter
     if mix:
         v.notes.append("WARNING: " + mix)
+    unreadable = store.unreadable_open(conn)
+    if unreadable:
+        from turbomode.tasks.scan import unreadable_text
+
+        v.notes.append("WARNING: " + unreadable_text(unreadable))
     if s["total"] == 0:
         from turbomode.store.state import last_success
 
