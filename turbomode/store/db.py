@@ -529,8 +529,8 @@ def storage_error(exc: BaseException, where: Path, db: Path | None = None) -> "T
     return None
 
 
-def pending_migrations(conn: sqlite3.Connection) -> list[str]:
-    """Names of migrations not yet applied (stdlib only)."""
+def _applied_migrations(conn: sqlite3.Connection) -> set[str] | None:
+    """Names of the applied migrations of our set; None when the database has no migrations table."""
     try:
         rows = conn.execute(
             "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", (MIGRATION_SET,)
@@ -538,22 +538,19 @@ def pending_migrations(conn: sqlite3.Connection) -> list[str]:
     except sqlite3.OperationalError as exc:
         if "no such table" not in str(exc):
             raise  # a full disk or an unreadable file is not "an old database": say what it is
-        return list(MIGRATION_NAMES)
-    done = {r[0] for r in rows}
+        return None
+    return {r[0] for r in rows}
+
+
+def pending_migrations(conn: sqlite3.Connection) -> list[str]:
+    """Names of migrations not yet applied (stdlib only)."""
+    done = _applied_migrations(conn) or set()
     return [n for n in MIGRATION_NAMES if n not in done]
 
 
 def newer_migrations(conn: sqlite3.Connection) -> list[str]:
     """Names of applied migrations this version does not know: a newer TurboMode upgraded the database."""
-    try:
-        rows = conn.execute(
-            "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", (MIGRATION_SET,)
-        ).fetchall()
-    except sqlite3.OperationalError as exc:
-        if "no such table" not in str(exc):
-            raise
-        return []
-    return sorted({r[0] for r in rows} - set(MIGRATION_NAMES))
+    return sorted((_applied_migrations(conn) or set()) - set(MIGRATION_NAMES))
 
 
 def newer_version_text(path: Path, newer: list[str]) -> str:
