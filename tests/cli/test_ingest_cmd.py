@@ -223,6 +223,22 @@ def test_csv_ingest_flags_a_100x_unit_error_and_an_unapplied_split(cli, home, tm
     assert r.exit_code == 0 and s["quarantined_new"] == 0  # still held, nothing new to say
 
 
+def test_a_unit_change_that_lasts_holds_back_every_later_bar_so_what_is_stored_keeps_one_scale(cli, home, tmp_path):
+    # SSW-JO: 22 days quoted in cents (ZAc), then the last 7 in rand: a 100x drop that nothing undoes.
+    # Storing the later days would put both scales in one series (features, ATR stops, the 52-week
+    # range across the jump); they wait in quarantine until a reload confirms them.
+    csv_home(home, tmp_path, {"AAPL": REAL / "SSW-JO-1d-100x-error.csv"})
+    r = ingest(cli, "--source", "csv", "--symbols", "AAPL", "--json")
+    assert r.exit_code == 3, r.output
+    closes = [c for (c,) in db(home).execute("SELECT close FROM price_data WHERE symbol = 'AAPL' ORDER BY date")]
+    assert len(closes) == 22 and max(max(a / b, b / a) for a, b in zip(closes, closes[1:])) < 1.8
+    held = db(home).execute("SELECT count(*), min(close), max(close) FROM price_quarantine").fetchone()
+    assert held[0] == 7 and held[2] < 40  # the seven rand-quoted days
+    r = ingest(cli, "--source", "csv", "--symbols", "AAPL", "--full", "--json")  # a person confirms them
+    assert json.loads(r.stdout)["summary"]["bars_added"] >= 0
+    assert db(home).execute("SELECT count(*) FROM price_data WHERE symbol = 'AAPL'").fetchone()[0] == 29
+
+
 HEADER = "Date,Open,High,Low,Close,Adj Close,Volume\n"
 
 

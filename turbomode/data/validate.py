@@ -222,17 +222,27 @@ def _split_like(ratio: float) -> float | None:
     return None
 
 
+def _unit_or_split(ratio: float) -> bool:
+    """A one-day close ratio that is a 100x unit change or a split ratio (not any large move)."""
+    return abs(math.log10(ratio if ratio >= 1 else 1 / ratio) - 2.0) < 0.15 or _split_like(ratio) is not None
+
+
 # A jump that a later jump undoes within this many rows marks the rows between as suspect too
 # (a stretch of prices quoted in cents); beyond it, two jumps are two separate events.
 MAX_RUN = 20
 
 
-def _runs(ratio, level, same) -> tuple[list[int], dict[int, int]]:
+def _runs(ratio, level, same, *, persistent: Any = None) -> tuple[list[int], dict[int, int]]:
     """(rows whose one-day ratio jumps, {row inside a run: the row that starts it}).
 
     A jump that a later jump within MAX_RUN rows brings back to the level before it is a bad run
     (a one-day spike, or days quoted in cents): its first row and every row up to the undoing one
     are suspect; the undoing row itself, back on the right level, is not.
+
+    ``persistent(ratio)``: whether a jump that nothing undoes shifts the level of every row after it
+    (a unit change to cents, or a split the older bars lack: one side of it is on the wrong scale).
+    Those rows are inside its run too, to the symbol's last row, so that what is stored stays on one
+    scale (the one before the jump) until a reload confirms the new one or the source corrects it.
     """
     import numpy as np
 
@@ -240,17 +250,29 @@ def _runs(ratio, level, same) -> tuple[list[int], dict[int, int]]:
     starts: list[int] = []
     inside: dict[int, int] = {}
     undone: set[int] = set()
+    shifted: set[int] = set()  # rows after a persistent jump
+    n_rows = len(level)
     for n, i in enumerate(jumps):
-        if i in undone:
+        if i in undone or i in shifted:
             continue
         starts.append(i)
+        back = False
         for j in jumps[n + 1:]:
             if j - i > MAX_RUN or not same[i + 1 : j + 1].all():
                 break
             if 1.0 / JUMP_RATIO < level[j] / level[i - 1] < JUMP_RATIO:
                 inside.update({k: i for k in range(i + 1, j)})
                 undone.add(j)
+                back = True
                 break
+        if not back and persistent is not None and persistent(ratio[i]):
+            k = i + 1
+            while k < n_rows and same[k]:
+                if 1.0 / JUMP_RATIO < level[k] / level[i - 1] < JUMP_RATIO:
+                    break  # back on the level before the jump, later than MAX_RUN: the rest is good
+                inside.setdefault(k, i)
+                shifted.add(k)
+                k += 1
     return starts, inside
 
 
@@ -275,7 +297,7 @@ def _flags(bars: "pd.DataFrame", extras: dict, lines) -> list[Issue]:
         out.append(Issue(str(sym[i]), bars["date"].iloc[i].strftime("%Y-%m-%d"), text,
                          int(lines[i]) if lines is not None else None))
 
-    starts, inside = _runs(ratio, close, same)
+    starts, inside = _runs(ratio, close, same, persistent=_unit_or_split)
     for i in starts:
         r = ratio[i]
         prev = close[i - 1]
